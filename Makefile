@@ -1,0 +1,48 @@
+# Two-command quick start: `make run` then `make test`. Everything lives in the checkout.
+SHELL := /bin/bash
+UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
+VENV := .venv
+PY := $(VENV)/bin/python
+DEMO_DIR ?= data/demo_city
+OUT_DIR ?= out/demo_city
+export DAGSTER_HOME := $(CURDIR)/.dagster_home
+export ENGAGEMENT_EVAL_DATA ?= $(CURDIR)/$(DEMO_DIR)
+export ENGAGEMENT_EVAL_OUT ?= $(CURDIR)/$(OUT_DIR)
+
+.PHONY: env run test test-slow ui lint format bench demo clean
+
+env: $(VENV)/.synced
+
+$(VENV)/.synced: pyproject.toml uv.lock
+	@command -v uv >/dev/null 2>&1 || [ -x "$(HOME)/.local/bin/uv" ] || python3 -m pip install --user --quiet uv
+	$(UV) sync --frozen
+	@touch $@
+
+demo: env
+	@if [ ! -f "$(DEMO_DIR)/truth.json" ]; then \
+		$(VENV)/bin/engagement-eval simulate --out "$(DEMO_DIR)"; \
+	else echo "demo city already at $(DEMO_DIR) (delete it to regenerate)"; fi
+
+run: demo
+	$(VENV)/bin/engagement-eval run --data "$(DEMO_DIR)" --out "$(OUT_DIR)"
+
+test: env
+	$(VENV)/bin/pytest -m "not slow"
+
+test-slow: env
+	$(VENV)/bin/pytest -m slow
+
+ui: demo
+	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+lint: env
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+format: env
+	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .
+
+bench: env
+	$(PY) -m bench.run_all
+
+clean:
+	rm -rf out reports/output .dagster_home/storage .dagster_home/history .dagster_home/logs .dagster_home/schedules

@@ -1,0 +1,11 @@
+"""`engagement-eval estimate` (placeholder until its issue lands)."""
+
+from __future__ import annotations
+
+
+def add_arguments(parser) -> None:
+    pass
+
+
+def main(args) -> int:
+    raise SystemExit("engagement-eval estimate: not implemented yet")
