@@ -9,8 +9,15 @@ class UserError(Exception):
     The CLI prints ``str(err)`` (cause, then fix) and exits non-zero without a traceback.
     """
 
-    def __init__(self, cause: str, fix: str | None = None, *, file: str | None = None,
-                 column: str | None = None, row: int | None = None):
+    def __init__(
+        self,
+        cause: str,
+        fix: str | None = None,
+        *,
+        file: str | None = None,
+        column: str | None = None,
+        row: int | None = None,
+    ):
         self.cause = cause
         self.fix = fix
         self.file = file

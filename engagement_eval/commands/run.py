@@ -1,11 +1,169 @@
-"""`engagement-eval run` (placeholder until its issue lands)."""
+"""`engagement-eval run`: materialize the whole asset graph for one city folder, in-process.
+
+All months of the window run in one Dagster run (a partition range with single-run backfill
+policy), so files are read once, not once per month. Progress is printed per step; failures a
+user can fix come back as one `UserError` message, not a traceback.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+from engagement_eval.errors import UserError
+
 
 def add_arguments(parser) -> None:
-    pass
+    parser.add_argument("--data", required=True, help="city folder with the contract files")
+    parser.add_argument("--config", default=None, help="city YAML config (default: DATA/city.yaml)")
+    parser.add_argument(
+        "--out", default=None, help="output folder (default: out/<city folder name>)"
+    )
+    parser.add_argument("--quiet", action="store_true", help="print only the summary")
+
+
+class _ProgressHandler(logging.Handler):
+    """Turns Dagster step events into one line each: started, finished (with time), failed."""
+
+    def __init__(self, stream):
+        super().__init__()
+        self.stream = stream
+        self.started: dict[str, float] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        meta = getattr(record, "dagster_meta", None) or {}
+        event = meta.get("dagster_event")
+        step = (meta.get("step_key") or "").replace("__", ".")
+        if event is None:
+            if meta.get("step_key") and record.levelno >= logging.INFO:
+                self.stream.write(f"    {meta.get('orig_message', record.getMessage())}\n")
+            return
+        kind = event.event_type_value
+        if kind == "STEP_START":
+            self.started[step] = time.monotonic()
+            self.stream.write(f"  > {step}\n")
+        elif kind == "STEP_SUCCESS":
+            took = time.monotonic() - self.started.get(step, time.monotonic())
+            self.stream.write(f"  ok {step} ({took:.1f} s)\n")
+        elif kind == "STEP_FAILURE":
+            self.stream.write(f"  FAILED {step}\n")
+        self.stream.flush()
+
+
+def _progress_logger(quiet: bool):
+    import dagster as dg
+
+    @dg.logger(description="one line per step for the command line")
+    def progress(_init_context):
+        log = logging.getLogger("engagement_eval.progress")
+        log.handlers.clear()
+        log.propagate = False
+        log.setLevel(logging.DEBUG)  # step events arrive at DEBUG
+        if not quiet:
+            log.addHandler(_ProgressHandler(sys.stdout))
+        return log
+
+    return progress
+
+
+def _user_error_from(exc: BaseException) -> UserError | None:
+    seen = set()
+    todo = [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, UserError):
+            return current
+        todo += [getattr(current, "user_exception", None), current.__cause__, current.__context__]
+    return None
+
+
+def _instance():
+    import dagster as dg
+
+    home = os.environ.get("DAGSTER_HOME")
+    if home and Path(home).is_dir():
+        return dg.DagsterInstance.get()  # runs then show up in `make ui`
+    return dg.DagsterInstance.ephemeral()
+
+
+def materialize(data: str, config_path: str | None, out: str | None, quiet: bool = False) -> dict:
+    """Run everything; returns {'duckdb': path, 'out': dir, 'partitions': [first, last]}."""
+    from engagement_eval.config import load_config
+    from engagement_eval.contract import INPUTS, check_data_dir
+
+    data_dir = check_data_dir(data)
+    config = load_config(config_path, data_dir)
+    _preflight(data_dir, config, INPUTS)
+
+    from pipelines.definitions import build_definitions
+    from pipelines.jobs import ALL_ASSETS_JOB
+    from pipelines.partitions import monthly_partitions, range_tags
+    from pipelines.resources import Settings
+
+    settings = Settings.from_env(str(data_dir), config_path, out)
+    Path(settings.out_dir).mkdir(parents=True, exist_ok=True)
+    keys = monthly_partitions(config).get_partition_keys()
+    if not keys:
+        raise UserError(
+            f"the study window starting {config.window_start:%Y-%m} has no complete month yet",
+            "set study_window.start (and end) in the city config to months that have data",
+        )
+    defs = build_definitions(settings, config)
+    job = defs.resolve_job_def(ALL_ASSETS_JOB).with_logger_defs(
+        {"progress": _progress_logger(quiet)}
+    )
+    if not quiet:
+        print(
+            f"{config.city}: months {keys[0]} .. {keys[-1]} from {data_dir} (config: {config.source})"
+        )
+    try:
+        result = job.execute_in_process(
+            tags=range_tags(keys[0], keys[-1]),
+            instance=_instance(),
+            run_config={"loggers": {"progress": {}}},
+        )
+    except Exception as exc:
+        user_error = _user_error_from(exc)
+        if user_error is not None:
+            raise user_error from None
+        raise
+    if not result.success:
+        raise UserError("the pipeline run failed", "see the step errors above")
+    return {
+        "duckdb": settings.duckdb_path,
+        "out": settings.out_dir,
+        "partitions": [keys[0], keys[-1]],
+    }
+
+
+def _preflight(data_dir: Path, config, inputs) -> None:
+    """Cheap structural checks before Dagster starts: files present, required columns found."""
+    import duckdb
+
+    from assets._ingest_sql import delivered_files
+
+    con = duckdb.connect()
+    try:
+        for spec in inputs.values():
+            delivered_files(con, spec, config, data_dir)
+    finally:
+        con.close()
 
 
 def main(args) -> int:
-    raise SystemExit("engagement-eval run: not implemented yet")
+    started = time.monotonic()
+    where = materialize(args.data, args.config, args.out, quiet=args.quiet)
+    out = Path(where["out"])
+    print(f"\nDone in {time.monotonic() - started:.1f} s.")
+    print(f"  DuckDB database: {where['duckdb']}  (schemas raw, staging, marts)")
+    for name in ("results.json", "report.html"):
+        if (out / name).exists():
+            print(f"  {name}: {out / name}")
+    print("  Browse it: make ui  (Dagster on http://127.0.0.1:3000)")
+    return 0

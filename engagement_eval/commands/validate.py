@@ -1,11 +1,51 @@
-"""`engagement-eval validate` (placeholder until its issue lands)."""
+"""`engagement-eval validate`: ingest a city folder and run only the quality gate.
+
+Prints one line per input and one per broken rule; exits non-zero (via `UserError`) when a
+blocking check fails, so it can guard a delivery in a script before the full run.
+"""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 
 def add_arguments(parser) -> None:
-    pass
+    parser.add_argument("--data", required=True, help="city folder with the contract files")
+    parser.add_argument("--config", default=None, help="city YAML (default: DATA/city.yaml)")
+    parser.add_argument(
+        "--db",
+        default=None,
+        help="DuckDB file to write raw/staging/quality tables to (default: "
+        "$ENGAGEMENT_EVAL_DUCKDB, else an in-memory database that is discarded)",
+    )
 
 
 def main(args) -> int:
-    raise SystemExit("engagement-eval validate: not implemented yet")
+    import duckdb
+
+    from engagement_eval.config import load_config
+    from engagement_eval.contract import check_data_dir
+    from quality.gate import run_gate
+    from quality.loading import ingest_city
+    from quality.structural import check_delivery
+
+    data_dir = check_data_dir(args.data)
+    config = load_config(args.config, data_dir)
+    for note in check_delivery(data_dir, config):
+        print(f"note: {note}")
+    db = args.db or os.environ.get("ENGAGEMENT_EVAL_DUCKDB") or ":memory:"
+    if db != ":memory:":
+        Path(db).parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(db)
+    try:
+        loaded = ingest_city(con, data_dir, config)
+        print("loaded: " + ", ".join(f"{k} {v:,} rows" for k, v in loaded.items()))
+        report = run_gate(con, config)
+        print(report.summary_text())
+        if db != ":memory:":
+            print(f"quarantine and summaries: quality.* tables in {db}")
+        report.raise_if_blocked()
+    finally:
+        con.close()
+    return 0

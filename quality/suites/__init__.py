@@ -1,0 +1,15 @@
+"""One rule list per contract input. `SUITES[input](ctx)` returns that input's rules."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from quality.rules import Rule
+from quality.suites import crime_incidents, districts, meetings, programs, survey_responses
+from quality.suites.common import SuiteContext
+
+SUITES: dict[str, Callable[[SuiteContext], list[Rule]]] = {
+    m.INPUT: m.rules for m in (districts, programs, crime_incidents, survey_responses, meetings)
+}
+
+__all__ = ["SUITES", "SuiteContext"]

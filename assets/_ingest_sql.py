@@ -1,0 +1,365 @@
+"""Raw and staging loads in DuckDB, independent of Dagster so they can be tested directly.
+
+Raw (`raw.<input>`): every delivered column as text, exactly as delivered, plus lineage
+(`_source_file`, `_source_sha256`, `_row_number`, `_loaded_at`, `_partition_key`). Each row
+belongs to exactly one owner partition, so re-loading a partition replaces only its rows:
+  - a parseable date inside the partition range -> that month's key;
+  - a date before the first partition -> the first partition's key;
+  - a date after the last partition, or a date that cannot be parsed -> NULL ("unassigned"),
+    owned by any run that includes the last partition.
+Nothing is dropped, so raw rows always equal delivered rows. A file version (sha256) replaces
+only its own rows; older versions of a file stay in raw with their load time.
+
+`raw._loads` logs each (file, version, partition) load. Staging reads, per file and partition,
+the most recently loaded version of files still in the folder, then types, maps and
+deduplicates (latest load wins).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+
+from assets._sql import cast_sql, ident, sha256_file, table, table_columns, table_exists
+from engagement_eval.config import CityConfig
+from engagement_eval.contract import InputSpec, find_files, resolve_columns
+from engagement_eval.errors import UserError
+
+LINEAGE = ("_source_file", "_source_sha256", "_row_number", "_loaded_at", "_partition_key")
+
+
+@dataclass(frozen=True)
+class DeliveredFile:
+    path: Path
+    sha256: str
+    fmt: str  # csv | parquet
+    header: list[str]
+    columns: dict[str, str]  # contract column -> delivered column
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def _reader(fmt: str) -> str:
+    if fmt == "parquet":
+        return "(SELECT COLUMNS(*)::VARCHAR FROM read_parquet($path))"
+    # all_varchar keeps text exactly as delivered (leading zeros, odd dates) for the gate.
+    return "read_csv($path, all_varchar = true, header = true)"
+
+
+def inspect_file(
+    con: duckdb.DuckDBPyConnection, path: Path, spec: InputSpec, config: CityConfig
+) -> DeliveredFile:
+    fmt = "parquet" if path.suffix.lower() == ".parquet" else "csv"
+    if path.stat().st_size == 0:
+        raise UserError(
+            f"{spec.name} file is empty",
+            "deliver the file again with its header row and data",
+            file=str(path),
+        )
+    try:
+        described = con.execute(
+            f"DESCRIBE SELECT * FROM {_reader(fmt)}", {"path": str(path)}
+        ).fetchall()
+    except duckdb.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        detail = " ".join(str(exc).split())[:300]
+        fix = (
+            "save the file as UTF-8 (e.g. 'iconv -f latin1 -t utf-8')"
+            if "unicode" in detail.lower() or "utf" in detail.lower()
+            else f"check that it is a valid {fmt.upper()} file with one header row"
+        )
+        raise UserError(
+            f"cannot read {spec.name} file: {first} ({detail})", fix, file=str(path)
+        ) from exc
+    header = [row[0] for row in described]
+    clash = [h for h in header if h in LINEAGE]
+    if clash:
+        raise UserError(
+            f"column(s) {clash} clash with lineage columns",
+            "rename them in the file",
+            file=str(path),
+        )
+    return DeliveredFile(
+        path, sha256_file(path), fmt, header, resolve_columns(spec, header, config, path)
+    )
+
+
+def delivered_files(
+    con, spec: InputSpec, config: CityConfig, data_dir: str | Path
+) -> list[DeliveredFile]:
+    return [inspect_file(con, p, spec, config) for p in find_files(data_dir, spec)]
+
+
+def _ensure_raw_table(con, spec: InputSpec, header: list[str]) -> None:
+    raw = table("raw", spec.name)
+    con.execute(
+        f"CREATE TABLE IF NOT EXISTS {raw} (_source_file VARCHAR, _source_sha256 VARCHAR, "
+        "_row_number BIGINT, _loaded_at TIMESTAMP, _partition_key VARCHAR)"
+    )
+    existing = set(table_columns(con, "raw", spec.name))
+    for name in header:  # a later delivery may add columns; older rows get NULL there
+        if name not in existing:
+            con.execute(f"ALTER TABLE {raw} ADD COLUMN {ident(name)} VARCHAR")
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS raw._loads (input VARCHAR, source_file VARCHAR, "
+        "source_sha256 VARCHAR, partition_key VARCHAR, rows BIGINT, loaded_at TIMESTAMP)"
+    )
+
+
+def owner_key_sql(file: DeliveredFile, spec: InputSpec, format_param: str | None) -> str:
+    """SQL for a row's owner partition key (see module docstring); binds $first and $last."""
+    delivered = ident(file.columns[spec.partition_column])
+    month = f"strftime({cast_sql(delivered, 'timestamp', format_param)}, '%Y-%m')"
+    return f"CASE WHEN {month} < $first THEN $first WHEN {month} <= $last THEN {month} END"
+
+
+def execute(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None):
+    """Execute with only the named parameters the statement uses (DuckDB rejects extras)."""
+    used = set(re.findall(r"\$([A-Za-z_]\w*)", sql))
+    return con.execute(sql, {k: v for k, v in (params or {}).items() if k in used})
+
+
+@dataclass(frozen=True)
+class PartitionScope:
+    """Which owner partitions a run replaces: `keys`, plus NULL when it includes the last key."""
+
+    keys: list[str]
+    first: str
+    last: str
+    complete: bool = False  # the run covers every partition: rebuild the table in one statement
+
+    @property
+    def includes_unassigned(self) -> bool:
+        return self.last in self.keys
+
+    def where(self, column: str) -> str:
+        """SQL predicate on an owner-key column; binds $keys and $unassigned."""
+        return f"(list_contains($keys, {column}) OR ($unassigned AND {column} IS NULL))"
+
+    def params(self) -> dict:
+        return {"keys": self.keys, "unassigned": self.includes_unassigned}
+
+
+def load_raw(
+    con: duckdb.DuckDBPyConnection,
+    spec: InputSpec,
+    config: CityConfig,
+    files: list[DeliveredFile],
+    loaded_at: datetime,
+    scope: PartitionScope | None = None,
+) -> list[dict]:
+    """Load delivered files into raw.<input> in one transaction; returns a summary per file."""
+    if spec.partitioned != (scope is not None):
+        raise ValueError(
+            f"{spec.name}: partition scope must be given exactly for partitioned inputs"
+        )
+    raw = table("raw", spec.name)
+    summaries = []
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for file in files:
+            _ensure_raw_table(con, spec, file.header)
+            params: dict = {"file": file.name, "sha": file.sha256, "path": str(file.path)}
+            params["loaded_at"] = loaded_at
+            if scope is None:
+                owned, key_sql = "TRUE", "CAST(NULL AS VARCHAR)"
+            else:
+                fmt = config.date_format(spec.name, spec.partition_column)
+                params |= scope.params() | {"first": scope.first, "last": scope.last, "fmt": fmt}
+                owned = scope.where("_partition_key")
+                key_sql = owner_key_sql(file, spec, "fmt" if fmt else None)
+            execute(
+                con,
+                f"DELETE FROM {raw} WHERE _source_file = $file AND _source_sha256 = $sha AND {owned}",
+                params,
+            )
+            cols = ", ".join(ident(h) for h in file.header)
+            execute(
+                con,
+                f"INSERT INTO {raw} BY NAME SELECT * EXCLUDE (_owner) FROM ("
+                f" SELECT {cols}, $file AS _source_file, $sha AS _source_sha256,"
+                " row_number() OVER () AS _row_number,"
+                " CAST($loaded_at AS TIMESTAMP) AS _loaded_at,"
+                f" {key_sql} AS _owner, _owner AS _partition_key"
+                f" FROM {_reader(file.fmt)}) WHERE {owned.replace('_partition_key', '_owner')}",
+                params,
+            )
+            counts = con.execute(
+                f"SELECT _partition_key, count(*) FROM {raw} WHERE _source_file = $file"
+                " AND _source_sha256 = $sha AND _loaded_at = $loaded_at GROUP BY 1",
+                {"file": file.name, "sha": file.sha256, "loaded_at": loaded_at},
+            ).fetchall()
+            by_key = {k: n for k, n in counts}
+            log_keys = (
+                [None]
+                if scope is None
+                else scope.keys + ([None] if scope.includes_unassigned else [])
+            )
+            con.execute(
+                "DELETE FROM raw._loads WHERE input = $input AND source_file = $file AND source_sha256 = $sha"
+                f" AND {'TRUE' if scope is None else scope.where('partition_key')}",
+                {"input": spec.name, "file": file.name, "sha": file.sha256}
+                | ({} if scope is None else scope.params()),
+            )
+            con.executemany(
+                "INSERT INTO raw._loads VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    [spec.name, file.name, file.sha256, k, by_key.get(k, 0), loaded_at]
+                    for k in log_keys
+                ],
+            )
+            summaries.append(
+                {
+                    "file": file.name,
+                    "sha256": file.sha256,
+                    "rows": sum(by_key.values()),
+                    "format": file.fmt,
+                }
+            )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return summaries
+
+
+def _typed_select(
+    spec: InputSpec, config: CityConfig, files: list[DeliveredFile]
+) -> tuple[str, dict]:
+    """SELECT list typing the union of delivered columns into contract columns.
+
+    Different files of one input may name a column differently only through the config, so one
+    delivered name per contract column is used (the first file that has it). Where a cast fails
+    the delivered text is kept in `_raw_<column>` so the quality gate can report it.
+    """
+    params: dict = {}
+    parts = []
+    for col, typ in spec.columns(config.survey.items).items():
+        delivered = next((f.columns[col] for f in files if col in f.columns), None)
+        if delivered is None:
+            parts.append(f"CAST(NULL AS {_duck_type(typ)}) AS {ident(col)}")
+            continue
+        src = f"r.{ident(delivered)}"
+        fmt = config.date_format(spec.name, col)
+        fmt_param = None
+        if fmt:
+            fmt_param = f"fmt_{len(params)}"
+            params[fmt_param] = fmt
+        typed = cast_sql(src, typ, fmt_param)
+        if col == "offense_category":
+            parts.append(f"{src} AS offense_label")
+            parts.append(
+                f"coalesce(m.category, CASE WHEN lower(trim({src})) IN ('violent', 'property', 'other')"
+                f" THEN lower(trim({src})) END) AS offense_category"
+            )
+            continue
+        parts.append(f"{typed} AS {ident(col)}")
+        if typ != "text":
+            parts.append(f"CASE WHEN {typed} IS NULL THEN {src} END AS {ident('_raw_' + col)}")
+    return ", ".join(parts), params
+
+
+def _duck_type(typ: str) -> str:
+    return {
+        "text": "VARCHAR",
+        "int": "BIGINT",
+        "float": "DOUBLE",
+        "date": "DATE",
+        "timestamp": "TIMESTAMP",
+    }[typ]
+
+
+def build_staging(
+    con: duckdb.DuckDBPyConnection,
+    spec: InputSpec,
+    config: CityConfig,
+    files: list[DeliveredFile],
+    scope: PartitionScope | None = None,
+) -> int:
+    """Rebuild staging.<input> (or only the scope's partitions) in one transaction; returns rows."""
+    staging = table("staging", spec.name)
+    if not files or not table_exists(con, "raw", spec.name):
+        con.execute(f"DROP TABLE IF EXISTS {staging}")
+        return 0
+    select, params = _typed_select(spec, config, files)
+    params |= {"input": spec.name, "files": [f.name for f in files]}
+    scope_sql = "TRUE"
+    if scope is not None:
+        params |= scope.params()
+        scope_sql = scope.where("partition_key")
+    keys = [k for k in spec.key if any(k in f.columns for f in files)]
+    required_keys = [k for k in keys if k in spec.required]
+    null_key = " OR ".join(f"{ident(k)} IS NULL" for k in required_keys) or "FALSE"
+    partition_by = ", ".join(
+        [ident(k) for k in keys]
+        + [f"CASE WHEN {null_key} THEN _source_file || '#' || _row_number END"]
+    )
+    order = "_loaded_at DESC, " + (
+        "updated_at DESC NULLS LAST, " if "updated_at" in spec.optional else ""
+    )
+    order += "_source_file DESC, _row_number DESC"
+    mapping = [[label.strip().upper(), cat] for label, cat in config.offense_map.items()]
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute("CREATE OR REPLACE TEMP TABLE _offense_map (label VARCHAR, category VARCHAR)")
+        if mapping:
+            con.executemany("INSERT INTO _offense_map VALUES (?, ?)", mapping)
+        join_map = (
+            f"LEFT JOIN (SELECT label, any_value(category) AS category FROM _offense_map GROUP BY label) m"
+            f" ON m.label = upper(trim(r.{ident(files[0].columns['offense_category'])}))"
+            if "offense_category" in spec.required
+            else ""
+        )
+        rebuild = scope is None or scope.complete or not table_exists(con, "staging", spec.name)
+        target = staging if rebuild else "_staged"
+        execute(
+            con,
+            f"""
+            CREATE OR REPLACE {"" if rebuild else "TEMP "}TABLE {target} AS
+            WITH current_versions AS (
+                SELECT source_file, source_sha256, partition_key FROM raw._loads
+                WHERE input = $input AND list_contains($files, source_file) AND {scope_sql}
+                QUALIFY row_number() OVER (
+                    PARTITION BY source_file, partition_key ORDER BY loaded_at DESC) = 1
+            ), typed AS (
+                SELECT {select}, r._source_file, r._source_sha256, r._row_number, r._loaded_at,
+                       r._partition_key
+                FROM {table("raw", spec.name)} r
+                JOIN current_versions c ON r._source_file = c.source_file
+                 AND r._source_sha256 = c.source_sha256
+                 AND r._partition_key IS NOT DISTINCT FROM c.partition_key
+                {join_map}
+            )
+            SELECT *, count(*) OVER w - 1 AS _duplicate_rows FROM typed
+            WINDOW w AS (PARTITION BY {partition_by})
+            QUALIFY row_number() OVER (PARTITION BY {partition_by} ORDER BY {order}) = 1
+            """,
+            params,
+        )
+        if not rebuild:
+            execute(
+                con, f"DELETE FROM {staging} WHERE {scope.where('_partition_key')}", scope.params()
+            )
+            if required_keys:  # a record that moved month: the version just staged wins
+                on = " AND ".join(f"s.{ident(k)} = n.{ident(k)}" for k in required_keys)
+                con.execute(
+                    f"DELETE FROM {staging} s WHERE EXISTS (SELECT 1 FROM _staged n WHERE {on})"
+                )
+            con.execute(f"INSERT INTO {staging} BY NAME SELECT * FROM _staged")
+            con.execute("DROP TABLE _staged")
+        rows = con.execute(
+            f"SELECT count(*) FROM {staging}"
+            + ("" if scope is None else f" WHERE {scope.where('_partition_key')}"),
+            {} if scope is None else scope.params(),
+        ).fetchone()[0]
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return int(rows)

@@ -1,0 +1,230 @@
+"""Analysis panels built in DuckDB from staging (only panels, thousands of rows, reach Python).
+
+Definitions (also in docs/data_contract.md):
+  - Window: config study_window.start to study_window.end, or to the last month with incidents.
+  - Population per district-month: the districts row whose `year` is closest to the month's year
+    (ties: the later year); a single row per district when there is no `year` column.
+  - Program start: a district's earliest `start_date` in programs.csv; without programs.csv the
+    first month whose attendees per 1,000 reach `rollout.attendance_threshold_per_1000`.
+    Treatment is absorbing (`end_date` is kept in staging but does not switch it off).
+    cohort_period = period of the first treated month; 1 when the program started before the
+    window (always treated), 0 when never treated or when it started after the window.
+  - Survey: a response's index is the mean of its index items that lie inside the scale;
+    weights default to 1; the district-quarter mean is the weighted (ratio) mean and its
+    standard error the linearised with-replacement one:
+      se^2 = n / (n - 1) * sum_i w_i^2 (y_i - ybar)^2 / (sum_i w_i)^2
+    (NULL when n < 2). The quarter holding the start month is the first treated quarter.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+
+from assets._sql import ident, table_columns, table_exists
+from engagement_eval.config import CityConfig
+
+QUARANTINE_KEY = ("input", "_source_file", "_source_sha256", "_row_number")
+
+
+def clean_source(con: duckdb.DuckDBPyConnection, input_name: str) -> str:
+    """The staging relation for a panel, minus rows the quality gate quarantined.
+
+    The gate's `quality.quarantine` table is used when it has the columns in QUARANTINE_KEY;
+    the input name is a contract whitelist name, so it is safe to inline as a literal.
+    """
+    base = f"staging.{ident(input_name)}"
+    if not table_exists(con, "quality", "quarantine"):
+        return base
+    if not set(QUARANTINE_KEY) <= set(table_columns(con, "quality", "quarantine")):
+        return base
+    literal = "'" + input_name.replace("'", "''") + "'"
+    return (
+        f"(SELECT s.* FROM {base} s ANTI JOIN (SELECT DISTINCT _source_file, _source_sha256,"
+        f" _row_number FROM quality.quarantine WHERE input = {literal}) q"
+        " USING (_source_file, _source_sha256, _row_number))"
+    )
+
+
+def panel_window(
+    con: duckdb.DuckDBPyConnection, config: CityConfig, last_key: str
+) -> tuple[date, date]:
+    """(first month, last month): the configured end, else the last month with incidents."""
+    if config.window_end is not None:
+        return config.window_start, config.window_end
+    limit = date(int(last_key[:4]), int(last_key[5:7]), 1)
+    row = con.execute(
+        "SELECT CAST(max(date_trunc('month', occurred_at)) AS DATE) FROM staging.crime_incidents"
+        " WHERE occurred_at >= $start AND date_trunc('month', occurred_at) <= $limit",
+        {"start": config.window_start, "limit": limit},
+    ).fetchone()
+    end = row[0] if row and row[0] else limit
+    return config.window_start, end
+
+
+def _programs_sql(con: duckdb.DuckDBPyConnection) -> tuple[str, bool]:
+    if table_exists(con, "staging", "programs"):
+        return (
+            f"SELECT district_id, arg_min(program, start_date) AS program,"
+            f" CAST(date_trunc('month', min(start_date)) AS DATE) AS start_month"
+            f" FROM {clean_source(con, 'programs')} WHERE start_date IS NOT NULL GROUP BY district_id",
+            True,
+        )
+    return "", False
+
+
+def build_district_month(con: duckdb.DuckDBPyConnection, config: CityConfig, last_key: str) -> int:
+    start, end = panel_window(con, config, last_key)
+    incidents = clean_source(con, "crime_incidents")
+    has_meetings = table_exists(con, "staging", "meetings")
+    meetings = (
+        f"SELECT district_id, CAST(date_trunc('month', meeting_date) AS DATE) AS month,"
+        f" count(*) AS meetings, CAST(sum(attendees) AS BIGINT) AS attendees FROM {clean_source(con, 'meetings')}"
+        " WHERE meeting_date >= $start AND meeting_date < $end + INTERVAL 1 MONTH GROUP BY ALL"
+        if has_meetings
+        else "SELECT NULL::VARCHAR AS district_id, NULL::DATE AS month, 0 AS meetings, 0 AS attendees"
+        " WHERE FALSE"
+    )
+    programs, has_programs = _programs_sql(con)
+    if not has_programs:  # roll-out inferred from attendance
+        programs = (
+            "SELECT district_id, 'inferred from attendance' AS program, min(month) AS start_month"
+            " FROM base WHERE attendees_per_1000 >= $threshold GROUP BY district_id"
+        )
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(
+            f"""
+            CREATE OR REPLACE TABLE marts.district_month AS
+            WITH months AS (
+                SELECT CAST(unnest(generate_series(CAST($start AS DATE), CAST($end AS DATE),
+                       INTERVAL 1 MONTH)) AS DATE) AS month
+            ), pop AS (
+                SELECT d.district_id, m.month, d.population
+                FROM {clean_source(con, "districts")} d CROSS JOIN months m
+                WHERE d.district_id IS NOT NULL
+                QUALIFY row_number() OVER (PARTITION BY d.district_id, m.month
+                    ORDER BY abs(coalesce(d.year, year(m.month)) - year(m.month)), d.year DESC) = 1
+            ), crimes AS (
+                SELECT district_id, CAST(date_trunc('month', occurred_at) AS DATE) AS month,
+                       count(*) AS crimes_total,
+                       count(*) FILTER (WHERE offense_category = 'violent') AS crimes_violent,
+                       count(*) FILTER (WHERE offense_category = 'property') AS crimes_property,
+                       count(*) FILTER (WHERE offense_category = 'other') AS crimes_other
+                FROM {incidents}
+                WHERE occurred_at >= $start AND occurred_at < $end + INTERVAL 1 MONTH
+                GROUP BY ALL
+            ), meets AS ({meetings}
+            ), base AS (
+                SELECT p.district_id, p.month,
+                       CAST(datediff('month', CAST($start AS DATE), p.month) + 1 AS INTEGER) AS period,
+                       p.population,
+                       coalesce(c.crimes_total, 0) AS crimes_total,
+                       coalesce(c.crimes_violent, 0) AS crimes_violent,
+                       coalesce(c.crimes_property, 0) AS crimes_property,
+                       coalesce(c.crimes_other, 0) AS crimes_other,
+                       coalesce(mt.meetings, 0) AS meetings,
+                       coalesce(mt.attendees, 0) AS attendees,
+                       1000.0 * coalesce(mt.attendees, 0) / nullif(p.population, 0) AS attendees_per_1000,
+                       c.crimes_total IS NOT NULL AS reported
+                FROM pop p
+                LEFT JOIN crimes c USING (district_id, month)
+                LEFT JOIN meets mt USING (district_id, month)
+            ), programs AS ({programs})
+            SELECT b.district_id, b.month, b.period, b.population,
+                   b.crimes_total, b.crimes_violent, b.crimes_property, b.crimes_other,
+                   1000.0 * b.crimes_total / nullif(b.population, 0) AS rate_total,
+                   1000.0 * b.crimes_violent / nullif(b.population, 0) AS rate_violent,
+                   1000.0 * b.crimes_property / nullif(b.population, 0) AS rate_property,
+                   b.meetings, b.attendees, b.attendees_per_1000,
+                   pr.program, pr.start_month,
+                   CAST(CASE WHEN pr.start_month IS NULL OR pr.start_month > CAST($end AS DATE) THEN 0
+                        WHEN pr.start_month < CAST($start AS DATE) THEN 1
+                        ELSE datediff('month', CAST($start AS DATE), pr.start_month) + 1 END AS INTEGER)
+                       AS cohort_period,
+                   CAST(coalesce(b.month >= pr.start_month, FALSE) AS INTEGER) AS treated,
+                   b.reported
+            FROM base b LEFT JOIN programs pr USING (district_id)
+            ORDER BY b.district_id, b.month
+            """,
+            {"start": start, "end": end}
+            | ({} if has_programs else {"threshold": config.attendance_threshold_per_1000}),
+        )
+        rows = con.execute("SELECT count(*) FROM marts.district_month").fetchone()[0]
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return int(rows)
+
+
+def build_district_quarter_survey(con: duckdb.DuckDBPyConnection, config: CityConfig) -> int:
+    """Weighted index means per district-quarter; needs marts.district_month (for the window)."""
+    lo, hi = config.survey.scale
+    has_weight = "weight" in table_columns(con, "staging", "survey_responses")
+    weight = "weight" if has_weight else "1.0"
+    params: dict = {"lo": lo, "hi": hi}
+    per_index = []
+    for i, (name, items) in enumerate(config.survey.indices.items()):
+        params[f"index_{i}"] = name
+        values = ", ".join(f"CAST({ident(item)} AS DOUBLE)" for item in items)
+        per_index.append(
+            f"SELECT district_id, quarter, w, $index_{i} AS index_name,"
+            f" list_avg(list_filter([{values}], lambda x: x BETWEEN $lo AND $hi)) AS y FROM resp"
+        )
+    if not per_index:
+        return 0
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(
+            f"""
+            CREATE OR REPLACE TABLE marts.district_quarter_survey AS
+            WITH bounds AS (
+                SELECT CAST(date_trunc('quarter', min(month)) AS DATE) AS q0,
+                       CAST(date_trunc('quarter', max(month)) AS DATE) AS q1,
+                       max(month) AS last_month
+                FROM marts.district_month
+            ), quarters AS (
+                SELECT CAST(unnest(generate_series(q0, q1, INTERVAL 3 MONTH)) AS DATE) AS quarter
+                FROM bounds
+            ), resp AS (
+                SELECT s.*, CAST(date_trunc('quarter', response_date) AS DATE) AS quarter,
+                       CAST({weight} AS DOUBLE) AS w
+                FROM {clean_source(con, "survey_responses")} s, bounds
+                WHERE response_date >= q0 AND response_date < last_month + INTERVAL 1 MONTH
+            ), long AS ({" UNION ALL ".join(per_index)}
+            ), cells AS (
+                SELECT district_id, quarter, index_name, count(*) AS n, sum(w) AS sw,
+                       sum(w * y) / sum(w) AS mean, sum(w * w) AS sw2, sum(w * w * y) AS sw2y,
+                       sum(w * w * y * y) AS sw2y2
+                FROM long WHERE y IS NOT NULL AND w > 0 GROUP BY ALL
+            ), districts AS (
+                SELECT DISTINCT district_id, program, start_month FROM marts.district_month
+            ), indices AS (SELECT DISTINCT index_name FROM long)
+            SELECT d.district_id, q.quarter,
+                   CAST(datediff('quarter', b.q0, q.quarter) + 1 AS INTEGER) AS period,
+                   i.index_name, c.mean,
+                   CASE WHEN c.n > 1 THEN sqrt(greatest(c.n / (c.n - 1.0)
+                        * (c.sw2y2 - 2 * c.mean * c.sw2y + c.mean * c.mean * c.sw2), 0)) / c.sw
+                   END AS se,
+                   coalesce(c.n, 0) AS n_responses, coalesce(c.sw, 0) AS sum_weights,
+                   CAST(CASE WHEN d.start_month IS NULL OR d.start_month > b.last_month THEN 0
+                        WHEN d.start_month < b.q0 THEN 1
+                        ELSE datediff('quarter', b.q0, date_trunc('quarter', d.start_month)) + 1
+                        END AS INTEGER) AS cohort_period,
+                   CAST(coalesce(q.quarter >= date_trunc('quarter', d.start_month), FALSE) AS INTEGER)
+                       AS treated
+            FROM districts d CROSS JOIN quarters q CROSS JOIN indices i CROSS JOIN bounds b
+            LEFT JOIN cells c ON c.district_id = d.district_id AND c.quarter = q.quarter
+                 AND c.index_name = i.index_name
+            ORDER BY d.district_id, i.index_name, q.quarter
+            """,
+            params,
+        )
+        rows = con.execute("SELECT count(*) FROM marts.district_quarter_survey").fetchone()[0]
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return int(rows)

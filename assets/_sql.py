@@ -1,0 +1,111 @@
+"""Small SQL building blocks shared by the ingest and panel steps.
+
+Values always travel as bound parameters. Identifiers come either from the contract's
+whitelist or from a delivered file header; both pass through `ident()`, which quotes them so
+a column called `x"; DROP TABLE` stays a column name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from pathlib import Path
+
+import duckdb
+
+SCHEMAS = ("raw", "staging", "quality", "marts", "results")
+CATEGORY_VALUES = ("violent", "property", "other")
+
+
+def ident(name: str) -> str:
+    """Quote an identifier for DuckDB (double quotes, embedded quotes doubled)."""
+    if not isinstance(name, str) or not name or "\x00" in name:
+        raise ValueError(f"not a usable identifier: {name!r}")
+    return '"' + name.replace('"', '""') + '"'
+
+
+def table(schema: str, name: str) -> str:
+    if schema not in SCHEMAS:
+        raise ValueError(f"unknown schema {schema!r}")
+    return f"{ident(schema)}.{ident(name)}"
+
+
+def ensure_schemas(con: duckdb.DuckDBPyConnection) -> None:
+    for schema in SCHEMAS:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {ident(schema)}")
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
+    row = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+        [schema, name],
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def table_columns(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> list[str]:
+    rows = con.execute(
+        "SELECT column_name FROM information_schema.columns "
+        "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+        [schema, name],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def parse_timestamp(column_sql: str, format_param: str | None) -> str:
+    """SQL turning delivered text into a TIMESTAMP, NULL when it cannot be parsed.
+
+    With a configured format the text must match it; ISO text (what Parquet timestamps become
+    as text) is accepted as a fallback because it is unambiguous.
+    """
+    iso = f"try_cast({column_sql} AS TIMESTAMP)"
+    if format_param is None:
+        return iso
+    return f"coalesce(try_strptime({column_sql}, ${format_param}), {iso})"
+
+
+def cast_sql(column_sql: str, typ: str, format_param: str | None = None) -> str:
+    """SQL casting delivered text to a contract type, NULL (never an error) when it fails."""
+    if typ == "text":
+        return column_sql
+    if typ == "int":
+        as_double = f"try_cast({column_sql} AS DOUBLE)"
+        return (
+            f"coalesce(try_cast({column_sql} AS BIGINT), CASE WHEN {as_double} = round({as_double})"
+            f" AND abs({as_double}) < 9e18 THEN CAST({as_double} AS BIGINT) END)"
+        )
+    if typ == "float":
+        return f"try_cast({column_sql} AS DOUBLE)"
+    if typ == "timestamp":
+        return parse_timestamp(column_sql, format_param)
+    if typ == "date":
+        return f"CAST({parse_timestamp(column_sql, format_param)} AS DATE)"
+    raise ValueError(f"unknown contract type {typ!r}")
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _cell(value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(
+    con: duckdb.DuckDBPyConnection, sql: str, params: list | dict | None = None
+) -> str:
+    """Render a small query result as a Markdown table (for Dagster UI metadata)."""
+    cur = con.execute(sql, params or [])
+    names = [d[0] for d in cur.description]
+    rows = cur.fetchall()
+    lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)

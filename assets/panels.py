@@ -1,0 +1,89 @@
+"""Panel assets: the analysis tables the estimators read (`marts.district_month`,
+`marts.district_quarter_survey`). Built in SQL over all staged months; only these small
+aggregates ever reach Python. Definitions: assets/_panels_sql.py and docs/data_contract.md."""
+
+import dagster as dg
+
+from assets._panels_sql import build_district_month, build_district_quarter_survey
+from assets._sql import markdown_table
+from pipelines.resources import DUCKDB_POOL, CityResource, WarehouseResource
+
+GROUP = "panels"
+STAGING = ["districts", "programs", "crime_incidents", "meetings"]
+
+
+def _panel_metadata(con, name: str, time_col: str, rows: int, preview_sql: str) -> dict:
+    lo, hi, units = con.execute(
+        f"SELECT CAST(min({time_col}) AS VARCHAR), CAST(max({time_col}) AS VARCHAR),"
+        f" count(DISTINCT district_id) FROM marts.{name}"
+    ).fetchone()
+    return {
+        "dagster/row_count": dg.MetadataValue.int(rows),
+        "districts": dg.MetadataValue.int(int(units)),
+        "time_range": dg.MetadataValue.text(f"{lo} .. {hi}"),
+        "preview": dg.MetadataValue.md(markdown_table(con, preview_sql)),
+    }
+
+
+def build_panel_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+    @dg.asset(
+        key=["marts", "district_month"],
+        deps=[dg.AssetKey(["staging", n]) for n in STAGING],
+        group_name=GROUP,
+        description="District x month panel: incidents by category, rates per 1,000 residents, "
+        "meetings and attendees per 1,000, program cohort and treatment, `reported` flag.",
+        pool=DUCKDB_POOL,
+        kinds={"duckdb"},
+    )
+    def district_month(
+        context: dg.AssetExecutionContext, city: CityResource, warehouse: WarehouseResource
+    ):
+        config = city.load()
+        last_key = partitions_def.get_partition_keys()[-1]
+        with warehouse.connect() as con:
+            rows = build_district_month(con, config, last_key)
+            meta = _panel_metadata(
+                con,
+                "district_month",
+                "month",
+                rows,
+                "SELECT month, sum(crimes_total) AS crimes, round(avg(rate_total), 3) AS mean_rate,"
+                " sum(treated) AS treated_districts, count(*) FILTER (WHERE NOT reported) AS gaps"
+                " FROM marts.district_month GROUP BY month ORDER BY month DESC LIMIT 6",
+            )
+        context.log.info(f"marts.district_month: {rows:,} district-months")
+        return dg.MaterializeResult(metadata=meta)
+
+    @dg.asset(
+        key=["marts", "district_quarter_survey"],
+        deps=[
+            dg.AssetKey(["marts", "district_month"]),
+            dg.AssetKey(["staging", "survey_responses"]),
+        ],
+        group_name=GROUP,
+        description="District x quarter survey panel: weighted mean per index, linearised "
+        "standard error, number of responses and sum of weights, cohort and treatment.",
+        pool=DUCKDB_POOL,
+        kinds={"duckdb"},
+    )
+    def district_quarter_survey(
+        context: dg.AssetExecutionContext, city: CityResource, warehouse: WarehouseResource
+    ):
+        config = city.load()
+        with warehouse.connect() as con:
+            rows = build_district_quarter_survey(con, config)
+            meta = _panel_metadata(
+                con,
+                "district_quarter_survey",
+                "quarter",
+                rows,
+                # only cells with enough respondents are shown (residents' privacy)
+                "SELECT quarter, index_name, round(avg(mean), 3) AS mean_of_means,"
+                " sum(n_responses) AS responses FROM marts.district_quarter_survey"
+                f" WHERE n_responses >= {int(config.model.min_cell_size)}"
+                " GROUP BY ALL ORDER BY quarter DESC, index_name LIMIT 6",
+            )
+        context.log.info(f"marts.district_quarter_survey: {rows:,} district-quarter-index cells")
+        return dg.MaterializeResult(metadata=meta)
+
+    return [district_month, district_quarter_survey]

@@ -1,0 +1,42 @@
+"""The Dagster code location: one `defs` for `dagster dev -w workspace.yaml`.
+
+Import only reads the city's small YAML config (for the study window and time zone); no file
+is scanned and no database opened until a run starts. Paths come from ENGAGEMENT_EVAL_DATA,
+ENGAGEMENT_EVAL_CONFIG, ENGAGEMENT_EVAL_OUT and ENGAGEMENT_EVAL_DUCKDB (see docs/configuration.md).
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from assets.ingest import build_ingest_assets
+from assets.panels import build_panel_assets
+from engagement_eval.config import CityConfig, load_config
+from pipelines.jobs import build_jobs
+from pipelines.partitions import monthly_partitions
+from pipelines.resources import CityResource, Settings, WarehouseResource
+from pipelines.schedules import build_schedules
+from pipelines.sensors import build_sensors
+
+
+def build_definitions(
+    settings: Settings, config: CityConfig | None = None, loggers: dict | None = None
+) -> dg.Definitions:
+    if config is None:
+        config = load_config(settings.config_path, settings.data_dir)
+    partitions_def = monthly_partitions(config)
+    assets = build_ingest_assets(partitions_def) + build_panel_assets(partitions_def)
+    return dg.Definitions(
+        assets=assets,
+        jobs=build_jobs(partitions_def),
+        schedules=build_schedules(partitions_def, config.timezone),
+        sensors=build_sensors(partitions_def, settings.data_dir),
+        resources={
+            "city": CityResource(data_dir=settings.data_dir, config_path=settings.config_path),
+            "warehouse": WarehouseResource(path=settings.duckdb_path),
+        },
+        loggers=loggers,
+    )
+
+
+defs = build_definitions(Settings.from_env())

@@ -1,0 +1,98 @@
+"""Resources: where the city's files are and which DuckDB file this environment writes.
+
+A thin DuckDB resource of our own instead of dagster-duckdb's: that one retries lock failures
+silently for about 100 s. Here a locked file fails after `lock_timeout_seconds` with a message
+saying which file is locked and what to do, and only one step writes at a time anyway because
+every writing asset sits in the `duckdb` concurrency pool.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from assets._sql import ensure_schemas
+from engagement_eval.config import CityConfig, load_config
+from engagement_eval.errors import UserError
+
+DUCKDB_POOL = "duckdb"
+DEFAULT_DATA_DIR = "data/demo_city"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Paths for one environment, from arguments or ENGAGEMENT_EVAL_* environment variables."""
+
+    data_dir: str
+    config_path: str | None
+    out_dir: str
+    duckdb_path: str
+
+    @classmethod
+    def from_env(
+        cls, data_dir: str | None = None, config_path: str | None = None, out_dir: str | None = None
+    ) -> Settings:
+        data = data_dir or os.environ.get("ENGAGEMENT_EVAL_DATA") or DEFAULT_DATA_DIR
+        config = config_path or os.environ.get("ENGAGEMENT_EVAL_CONFIG") or None
+        out = out_dir or os.environ.get("ENGAGEMENT_EVAL_OUT") or str(Path("out") / Path(data).name)
+        db = os.environ.get("ENGAGEMENT_EVAL_DUCKDB") if out_dir is None else None
+        return cls(data, config, out, db or str(Path(out) / "engagement_eval.duckdb"))
+
+
+class CityResource(dg.ConfigurableResource):
+    """The city folder and its config (YAML is small, so it is re-read per step)."""
+
+    data_dir: str
+    config_path: str | None = None
+
+    def load(self) -> CityConfig:
+        return load_config(self.config_path, self.data_dir)
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """One DuckDB file per environment; one writer at a time (DuckDB's rule)."""
+
+    path: str
+    lock_timeout_seconds: float = 10.0
+    threads: int | None = None
+
+    @contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        db = Path(self.path)
+        if not read_only:
+            db.parent.mkdir(parents=True, exist_ok=True)
+        con = self._open(db, read_only)
+        try:
+            if self.threads:
+                con.execute(f"SET threads = {int(self.threads)}")
+            if not read_only:
+                ensure_schemas(con)
+            yield con
+        finally:
+            con.close()
+
+    def _open(self, db: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+        deadline = time.monotonic() + self.lock_timeout_seconds
+        while True:
+            try:
+                return duckdb.connect(str(db), read_only=read_only)
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower():
+                    raise UserError(
+                        f"cannot open DuckDB file {db}: {exc}",
+                        "check the path and permissions of ENGAGEMENT_EVAL_DUCKDB",
+                    ) from exc
+                if time.monotonic() >= deadline:
+                    raise UserError(
+                        f"DuckDB file {db} is locked by another process ({' '.join(str(exc).split())[:200]})",
+                        "wait for the other run (or a notebook holding the file) to finish, or point "
+                        "ENGAGEMENT_EVAL_DUCKDB at another file for this environment",
+                    ) from exc
+                time.sleep(0.5)

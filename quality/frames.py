@@ -1,0 +1,200 @@
+"""The gate frame: the rows staging will see, as delivered, with parse results beside them.
+
+The gate reads `raw` (text exactly as delivered) rather than `staging`, because staging has
+already parsed and deduplicated: a date that failed to parse is NULL there and a conflicting
+duplicate has been dropped. Parsing uses the same SQL as staging (`assets._sql.cast_sql`) so
+both agree on what "parseable" means. Only the current version of each delivered file is
+checked (raw keeps older versions of re-delivered files), mirroring staging.
+
+The frame is a TEMP table; chunks of it go to Great Expectations as pandas DataFrames.
+Chunks are cut by a hash of the row key, so all rows sharing a key land in the same chunk and
+per-chunk uniqueness checks add up to a global one.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import duckdb
+import pandas as pd
+
+from assets._sql import cast_sql, ident, table, table_columns, table_exists
+from engagement_eval.config import CATEGORIES, CityConfig
+from engagement_eval.contract import INPUTS, resolve_columns
+from engagement_eval.errors import UserError
+
+LINEAGE = ("_source_file", "_source_sha256", "_row_number", "_loaded_at", "_partition_key")
+
+
+@dataclass(frozen=True)
+class Frame:
+    input_name: str
+    table: str  # quoted temp table name
+    columns: dict[str, str]  # contract column -> type, delivered ones only
+    delivered: dict[str, str]  # contract column -> delivered column name
+    source_files: tuple[str, ...]
+    rows: int
+    chunks: int
+
+    def chunk_frames(self, con: duckdb.DuckDBPyConnection) -> Iterator[pd.DataFrame]:
+        for i in range(self.chunks):
+            yield con.execute(
+                f"SELECT * EXCLUDE (_chunk) FROM {self.table} WHERE _chunk = ?", [i]
+            ).df()
+
+
+def frame_table(input_name: str) -> str:
+    return ident(f"_gate_{input_name}")
+
+
+def _current_rows_sql(con: duckdb.DuckDBPyConnection, input_name: str) -> tuple[str, dict]:
+    """Raw rows of the latest loaded version of each file (per partition), as staging reads."""
+    raw = table("raw", input_name)
+    if not table_exists(con, "raw", "_loads"):
+        return f"SELECT * FROM {raw}", {}
+    sql = f"""
+        SELECT r.* FROM {raw} r JOIN (
+            SELECT source_file, source_sha256, partition_key FROM raw._loads
+            WHERE input = $input
+            QUALIFY row_number() OVER (
+                PARTITION BY source_file, partition_key ORDER BY loaded_at DESC) = 1
+        ) c ON r._source_file = c.source_file AND r._source_sha256 = c.source_sha256
+           AND r._partition_key IS NOT DISTINCT FROM c.partition_key"""
+    return sql, {"input": input_name}
+
+
+def _delivered_columns(
+    con: duckdb.DuckDBPyConnection, input_name: str, config: CityConfig, source: str
+) -> dict[str, str]:
+    header = [c for c in table_columns(con, "raw", input_name) if c not in LINEAGE]
+    return resolve_columns(INPUTS[input_name], header, config, source)
+
+
+def build_frame(
+    con: duckdb.DuckDBPyConnection,
+    input_name: str,
+    config: CityConfig,
+    chunk_rows: int = 1_000_000,
+) -> Frame | None:
+    """Create the gate frame for one input; None when the input was not delivered."""
+    if not table_exists(con, "raw", input_name):
+        return None
+    spec = INPUTS[input_name]
+    current, params = _current_rows_sql(con, input_name)
+    files = tuple(
+        r[0]
+        for r in con.execute(
+            f"SELECT DISTINCT _source_file FROM ({current}) ORDER BY 1", params
+        ).fetchall()
+    )
+    delivered = _delivered_columns(con, input_name, config, ", ".join(files) or input_name)
+    types = spec.columns(config.survey.items)
+    columns = {c: types[c] for c in types if c in delivered}
+
+    inner, outer = [], []
+    for col, typ in columns.items():
+        text = f"nullif(trim(r.{ident(delivered[col])}), '')"
+        if typ == "text":
+            inner.append(f"{text} AS {ident(col)}")
+            outer.append(ident(col))
+            continue
+        fmt = config.date_format(input_name, col)
+        fmt_param = None
+        if fmt:
+            fmt_param = f"fmt_{len(params)}"
+            params[fmt_param] = fmt
+        cast_to = "timestamp" if typ in ("date", "timestamp") else typ
+        inner.append(f"{text} AS {ident(col + '__raw')}")
+        inner.append(f"{cast_sql(text, cast_to, fmt_param)} AS {ident(col)}")
+        outer += [
+            ident(col + "__raw"),
+            ident(col),
+            f"CASE WHEN {ident(col)} IS NULL THEN {ident(col + '__raw')} END"
+            f" AS {ident(col + '__unparseable')}",
+        ]
+    if "offense_category" in columns:
+        params["categories"] = list(CATEGORIES)
+        params["labels"] = [label.strip().upper() for label in config.offense_map]
+        params["mapped"] = list(config.offense_map.values())
+        oc = ident("offense_category")
+        outer.append(
+            f"CASE WHEN list_contains($labels, upper({oc})) "
+            f"THEN ($mapped)[list_position($labels, upper({oc}))] "
+            f"WHEN list_contains($categories, lower({oc})) THEN lower({oc}) "
+            f"ELSE {oc} END AS offense_category__mapped"
+        )
+
+    content = [ident(c) if columns[c] == "text" else ident(c + "__raw") for c in columns]
+    key_parts = [
+        ident(k) if columns[k] == "text" else ident(k + "__raw") for k in spec.key if k in columns
+    ]
+    if key_parts:
+        key_text = f"concat_ws(' | ', {', '.join(key_parts)})"
+        any_null = " OR ".join(f"{p} IS NULL" for p in key_parts[:1])
+        latest = "TRUE"
+        if "updated_at" in columns:  # an updated record supersedes its earlier versions
+            latest = (
+                f"updated_at IS NOT DISTINCT FROM max(updated_at) OVER (PARTITION BY {key_text})"
+            )
+        key_sql = (
+            f"CASE WHEN _copy_number = 1 AND NOT ({any_null}) AND {latest} THEN {key_text} END"
+        )
+    else:
+        key_sql = "CAST(NULL AS VARCHAR)"
+
+    count_sql = f"SELECT count(*) FROM ({current})"
+    n_rows = con.execute(count_sql, params_only(count_sql, params)).fetchone()[0]
+    chunks = max(1, math.ceil(n_rows / chunk_rows))
+    params["chunks"] = chunks
+    target = frame_table(input_name)
+    sql = f"""
+        CREATE OR REPLACE TEMP TABLE {target} AS
+        WITH base AS (
+            SELECT row_number() OVER (ORDER BY r._source_file, r._row_number) AS _rid,
+                   r._source_file, r._row_number, {", ".join(inner)}
+            FROM ({current}) r
+        ), parsed AS (
+            SELECT _rid, _source_file, _row_number, {", ".join(outer)},
+                   row_number() OVER (PARTITION BY {", ".join(content)} ORDER BY _rid)
+                       AS _copy_number
+            FROM base
+        ), keyed AS (
+            SELECT *, {key_sql} AS _key FROM parsed
+        )
+        SELECT *, CAST(CASE WHEN _key IS NULL THEN _rid % $chunks
+                       ELSE hash(_key) % $chunks END AS INTEGER) AS _chunk
+        FROM keyed
+    """
+    try:
+        con.execute(sql, params_only(sql, params))
+    except duckdb.Error as exc:  # a date format DuckDB rejects outright, for instance
+        raise UserError(
+            f"cannot check {input_name}: {' '.join(str(exc).split())[:300]}",
+            "check date_formats and columns for this input in the city config",
+            file=", ".join(files) or None,
+        ) from exc
+    return Frame(input_name, target, columns, delivered, files, int(n_rows), chunks)
+
+
+def params_only(sql: str, params: dict) -> dict:
+    """The named parameters a statement uses (DuckDB rejects unused ones)."""
+    used = set(re.findall(r"\$([A-Za-z_]\w*)", sql))
+    return {k: v for k, v in params.items() if k in used}
+
+
+def district_ids(con: duckdb.DuckDBPyConnection, districts: Frame | None) -> tuple[str, ...]:
+    """Distinct, non-empty district ids as delivered (text: leading zeros matter)."""
+    if districts is None:
+        return ()
+    rows = con.execute(
+        f"SELECT DISTINCT district_id FROM {districts.table} WHERE district_id IS NOT NULL "
+        "ORDER BY 1"
+    ).fetchall()
+    return tuple(r[0] for r in rows)
+
+
+def drop_frame(con: duckdb.DuckDBPyConnection, frame: Frame) -> None:
+    con.execute(f"DROP TABLE IF EXISTS {frame.table}")

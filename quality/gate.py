@@ -1,0 +1,365 @@
+"""The gate: run each input's suite, quarantine failing rows, decide whether the run may go on.
+
+Decision per input (see docs/quality.md):
+- a table-level blocking rule fails (no rows, column missing)        -> stop;
+- rows break blocking row-level rules:
+    in districts/programs (they define the design)                    -> stop;
+    share of such rows <= quality.max_bad_row_share                   -> quarantine, go on;
+    share above it                                                    -> stop;
+- warnings and info never stop; warning rows are recorded, not removed.
+"Stop" is one `UserError` naming file, column, rule, counts and the fix.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import duckdb
+
+from assets._sql import ident
+from engagement_eval.config import CityConfig
+from engagement_eval.errors import UserError
+from quality import frames, gaps, runner, store
+from quality.rules import BLOCKING, INFO, ROW, TABLE, WARNING
+from quality.settings import DESIGN_INPUTS, GateSettings, gate_settings
+from quality.suites import SUITES, SuiteContext
+
+INPUT_ORDER = ("districts", "programs", "crime_incidents", "survey_responses", "meetings")
+PASSED, WARNED, QUARANTINED, FAILED, MISSING = (
+    "passed",
+    "warned",
+    "quarantined",
+    "failed",
+    "not delivered",
+)
+
+
+@dataclass
+class InputReport:
+    input_name: str
+    status: str = PASSED
+    source_files: tuple[str, ...] = ()
+    rows_in: int = 0
+    bad_rows: int = 0
+    results: list[runner.RuleResult] = field(default_factory=list)
+    stop: UserError | None = None
+    seconds: float = 0.0
+
+    @property
+    def bad_share(self) -> float:
+        return self.bad_rows / self.rows_in if self.rows_in else 0.0
+
+    def quarantined_by_rule(self) -> dict[str, int]:
+        return {
+            r.rule.name: r.unexpected_count
+            for r in self.results
+            if r.rule.severity == BLOCKING and r.rule.level == ROW and r.unexpected_count
+        }
+
+    def counts(self) -> tuple[int, int, int]:
+        """(passed, failed, warned) rules; a failed info rule counts as passed."""
+        passed = failed = warned = 0
+        for r in self.results:
+            if r.success or r.rule.severity == INFO:
+                passed += 1
+            elif r.rule.severity == BLOCKING:
+                failed += 1
+            else:
+                warned += 1
+        return passed, failed, warned
+
+
+@dataclass
+class GateReport:
+    run_id: str
+    inputs: dict[str, InputReport]
+    settings: GateSettings
+
+    @property
+    def blocked(self) -> bool:
+        return any(r.status == FAILED for r in self.inputs.values())
+
+    def raise_if_blocked(self) -> None:
+        for rep in self.inputs.values():
+            if rep.status == FAILED and rep.stop is not None:
+                raise rep.stop
+
+    def summary_text(self) -> str:
+        lines = [f"Quality gate run {self.run_id}"]
+        for rep in self.inputs.values():
+            passed, failed, warned = rep.counts()
+            head = f"  {rep.input_name:<17} {rep.status:<13}"
+            if rep.status == MISSING:
+                lines.append(head)
+                continue
+            lines.append(
+                f"{head} rows {rep.rows_in:>10,}  quarantined {rep.bad_rows:>7,} "
+                f"({rep.bad_share:.2%})  rules: {passed} ok, {failed} failed, {warned} warnings"
+                f"  [{rep.seconds:.1f}s]"
+            )
+            for r in rep.results:
+                if r.success or (r.rule.severity == INFO and not r.unexpected_count):
+                    continue
+                what = r.error or f"{r.unexpected_count:,} rows"
+                if r.rule.level == TABLE and not r.error:
+                    what = "failed"
+                examples = f"  e.g. {', '.join(map(str, r.examples[:3]))}" if r.examples else ""
+                lines.append(
+                    f"      {r.rule.severity:<8} {r.rule.name}: {what} - {r.rule.description}"
+                    f"{examples}"
+                )
+        return "\n".join(lines)
+
+
+def _stop_for_rows(rep: InputReport, settings: GateSettings, con, frame) -> UserError:
+    failing = sorted(
+        (r for r in rep.results if r.rule.severity == BLOCKING and r.unexpected_count),
+        key=lambda r: -r.unexpected_count,
+    )
+    top = failing[0]
+    where = ", ".join(
+        f"{f} row {n}"
+        for f, n in con.execute(
+            f"SELECT _source_file, _row_number FROM {frame.table} WHERE list_contains(?, _rid) "
+            "ORDER BY _rid LIMIT 3",
+            [sorted(top.rids)[:3]],
+        ).fetchall()
+    )
+    rules = "; ".join(
+        f"{r.rule.name} ({r.rule.description}): {r.unexpected_count:,} rows"
+        + (f", e.g. {', '.join(map(str, r.examples[:3]))}" if r.examples else "")
+        for r in failing[:4]
+    )
+    if rep.input_name in DESIGN_INPUTS:
+        why = f"{rep.input_name} rows define the study design, so none can be set aside"
+        fix = top.rule.fix
+    else:
+        why = (
+            f"{rep.bad_rows:,} of {rep.rows_in:,} rows ({rep.bad_share:.2%}) break blocking rules, "
+            f"more than quality.max_bad_row_share = {settings.max_bad_row_share:.2%}"
+        )
+        fix = (
+            f"{top.rule.fix}; or, if these rows may be left out, raise "
+            "quality.max_bad_row_share in the city config"
+        )
+    return UserError(
+        f"{rep.input_name}: {why}. {rules}. First failing rows: {where}",
+        fix,
+        file=", ".join(rep.source_files) or None,
+        column=top.rule.column,
+    )
+
+
+def _stop_for_table(rep: InputReport, result: runner.RuleResult) -> UserError:
+    cause = result.error or result.rule.description + " - not true"
+    return UserError(
+        f"{rep.input_name}: {result.rule.name} failed: {cause}",
+        result.rule.fix,
+        file=", ".join(rep.source_files) or None,
+        column=result.rule.column,
+    )
+
+
+def _examples_from_frame(con, frame, result: runner.RuleResult) -> None:
+    """Replace GX's view of the values by the delivered text, with where it came from."""
+    if not result.rids or result.rule.value_column is None:
+        return
+    rows = con.execute(
+        f"SELECT _source_file, _row_number, CAST({_q(result.rule.value_column)} AS VARCHAR) "
+        f"FROM {frame.table} WHERE list_contains(?, _rid) ORDER BY _rid",
+        [sorted(result.rids)[: runner.MAX_EXAMPLES]],
+    ).fetchall()
+    result.examples = [f"{v!r} ({f} row {n})" for f, n, v in rows]
+
+
+def _q(name: str) -> str:
+    return ident(name)
+
+
+def check_input(
+    con: duckdb.DuckDBPyConnection,
+    input_name: str,
+    config: CityConfig,
+    settings: GateSettings,
+    run_id: str,
+    district_ids: tuple[str, ...],
+) -> tuple[InputReport, frames.Frame | None]:
+    started = time.perf_counter()
+    rep = InputReport(input_name)
+    try:
+        frame = frames.build_frame(con, input_name, config, settings.chunk_rows)
+    except UserError as err:
+        rep.status, rep.stop = FAILED, err
+        return rep, None
+    if frame is None:
+        rep.status = MISSING
+        if input_name != "programs":
+            rep.status = FAILED
+            rep.stop = UserError(
+                f"{input_name} has not been loaded", f"deliver {input_name}.csv in the data folder"
+            )
+        return rep, None
+    rep.source_files, rep.rows_in = frame.source_files, frame.rows
+    ctx = SuiteContext(
+        input_name=input_name,
+        settings=settings,
+        columns=frame.columns,
+        survey_items=tuple(config.survey.items),
+        district_ids=district_ids,
+        date_formats=dict(config.date_formats.get(input_name, {})),
+    )
+    rules = SUITES[input_name](ctx)
+    rep.results = runner.validate(input_name, rules, frame.chunk_frames(con))
+    detected_at = datetime.now()
+    bad: set[int] = set()
+    for r in rep.results:
+        if r.rule.level != ROW or r.rule.severity == INFO or not r.rids:
+            continue
+        store.insert_quarantine(
+            con,
+            frame.table,
+            r.rids,
+            run_id=run_id,
+            input_name=input_name,
+            column=r.rule.column,
+            value_column=r.rule.value_column,
+            rule=r.rule.name,
+            severity=r.rule.severity,
+            detected_at=detected_at,
+        )
+        if r.rule.severity == BLOCKING:
+            bad.update(r.rids)
+        _examples_from_frame(con, frame, r)
+    rep.bad_rows = len(bad)
+    store.replace_quarantined_rows(con, frame.table, bad, run_id, input_name)
+
+    if input_name == "crime_incidents":
+        rep.results += _check_gaps(con, frame, district_ids, settings, run_id)
+
+    table_failures = [
+        r
+        for r in rep.results
+        if r.rule.severity == BLOCKING and (r.rule.level == TABLE or r.error) and not r.success
+    ]
+    too_many = rep.bad_rows and (
+        input_name in DESIGN_INPUTS or rep.bad_share > settings.max_bad_row_share
+    )
+    if table_failures:
+        rep.status, rep.stop = FAILED, _stop_for_table(rep, table_failures[0])
+    elif too_many:
+        rep.status, rep.stop = FAILED, _stop_for_rows(rep, settings, con, frame)
+    elif rep.bad_rows:
+        rep.status = QUARANTINED
+    elif any(not r.success and r.rule.severity == WARNING for r in rep.results):
+        rep.status = WARNED
+    rep.seconds = time.perf_counter() - started
+    return rep, frame
+
+
+def _check_gaps(con, frame, district_ids, settings, run_id) -> list[runner.RuleResult]:
+    gap_frame = gaps.gap_frame(con, frame, district_ids, settings)
+    rule = gaps.gap_rule(settings)
+    (result,) = runner.validate(gaps.GAP_INPUT, [rule], [gap_frame])
+    found = gap_frame[gap_frame["_rid"].isin(set(result.rids))]
+    result.examples = [
+        f"district {d} {m:%Y-%m}" for d, m in zip(found.district_id, found.month, strict=True)
+    ][: runner.MAX_EXAMPLES]
+    if not found.empty:
+        rows = found.drop(columns="_rid").assign(run_id=run_id)
+        rows["month"] = rows["month"].dt.date
+        store.append(con, "reporting_gaps", rows)
+    return [result]
+
+
+def record(con, run_id: str, rep: InputReport, started_at: datetime | None = None) -> None:
+    """Append the input's summary and rule results to the quality tables."""
+    import pandas as pd
+
+    started_at = started_at or datetime.now()
+
+    passed, failed, warned = rep.counts()
+    store.append(
+        con,
+        "run_summary",
+        pd.DataFrame(
+            [
+                {
+                    "run_id": run_id,
+                    "input": rep.input_name,
+                    "source_files": ", ".join(rep.source_files),
+                    "rows_in": rep.rows_in,
+                    "rows_quarantined": rep.bad_rows,
+                    "quarantined_by_rule": json.dumps(rep.quarantined_by_rule()),
+                    "checks_passed": passed,
+                    "checks_failed": failed,
+                    "checks_warned": warned,
+                    "status": rep.status,
+                    "message": None if rep.stop is None else rep.stop.message,
+                    "started_at": started_at,
+                    "seconds": rep.seconds,
+                }
+            ]
+        ),
+    )
+    if rep.results:
+        store.append(
+            con,
+            "rule_results",
+            pd.DataFrame(
+                [
+                    {
+                        "run_id": run_id,
+                        "input": rep.input_name,
+                        "rule": r.rule.name,
+                        "column": r.rule.column,
+                        "severity": r.rule.severity,
+                        "level": r.rule.level,
+                        "expectation": r.rule.expectation,
+                        "description": r.rule.description,
+                        "success": r.success,
+                        "element_count": r.element_count,
+                        "unexpected_count": r.unexpected_count,
+                        "examples": json.dumps(r.examples),
+                        "error": r.error,
+                        "fix": r.rule.fix,
+                    }
+                    for r in rep.results
+                ]
+            ),
+        )
+
+
+def run_gate(
+    con: duckdb.DuckDBPyConnection,
+    config: CityConfig,
+    *,
+    inputs: tuple[str, ...] = INPUT_ORDER,
+    run_id: str | None = None,
+    now: datetime | None = None,
+) -> GateReport:
+    """Validate the loaded raw tables; writes only to schema `quality` (and the clean views)."""
+    run_id = run_id or datetime.now().strftime("%Y%m%dT%H%M%S-") + uuid.uuid4().hex[:6]
+    settings = gate_settings(config, now)
+    store.ensure_tables(con)
+    # districts first: every other input is checked against its ids
+    district_rep, district_frame = check_input(con, "districts", config, settings, run_id, ())
+    ids = frames.district_ids(con, district_frame)
+    reports: dict[str, InputReport] = {}
+    for name in inputs:
+        started_at = datetime.now()
+        if name == "districts":
+            rep, frame = district_rep, district_frame
+        else:
+            rep, frame = check_input(con, name, config, settings, run_id, ids)
+        record(con, run_id, rep, started_at)
+        store.create_clean_view(con, name)
+        if frame is not None and frame is not district_frame:
+            frames.drop_frame(con, frame)
+        reports[name] = rep
+    if district_frame is not None:
+        frames.drop_frame(con, district_frame)
+    return GateReport(run_id, reports, settings)

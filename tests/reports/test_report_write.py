@@ -1,0 +1,44 @@
+"""write_report: dated folder, atomic write, latest/ follows the newest period."""
+
+from __future__ import annotations
+
+import pytest
+from report_fixtures import demo_results
+
+from reports import city_slug, write_report
+
+
+def test_writes_period_folder_and_latest(tmp_path):
+    r = demo_results()
+    p = write_report(r, tmp_path, "Demo City", "2025-12")
+    assert p == tmp_path / "demo-city" / "2025-12" / "council_report.html"
+    latest = tmp_path / "demo-city" / "latest" / "council_report.html"
+    assert latest.read_text() == p.read_text()
+    assert "Demo City" in p.read_text()
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_latest_tracks_newest_period_not_last_write(tmp_path):
+    r = demo_results()
+    write_report(r, tmp_path, "Demo City", "2026-01")
+    newest = (tmp_path / "demo-city" / "2026-01" / "council_report.html").read_text()
+    older = dict(r, city="Demo City (backfill)")
+    write_report(older, tmp_path, "Demo City", "2025-11")  # backfill of an older month
+    latest = tmp_path / "demo-city" / "latest" / "council_report.html"
+    assert latest.read_text() == newest
+    write_report(older, tmp_path, "Demo City", "2026-02")
+    assert "backfill" in latest.read_text()
+
+
+def test_period_from_results_and_validation(tmp_path):
+    r = demo_results()
+    p = write_report(r, tmp_path)  # city and study_window.end from the results
+    assert p.parent.name == "2025-12" and p.parent.parent.name == "demo-city"
+    with pytest.raises(ValueError, match="YYYY-MM"):
+        write_report(r, tmp_path, "Demo City", "Dec 2025")
+
+
+def test_city_slug():
+    assert city_slug("São Paulo (pilot)") == "sao-paulo-pilot"
+    assert city_slug("../../etc") == "etc"
+    assert city_slug("***") == "city"
