@@ -32,7 +32,10 @@ test: env
 test-slow: env
 	$(VENV)/bin/pytest -m slow
 
+# The UI reads the demo city (ENGAGEMENT_EVAL_DATA) and its DuckDB file; the first time, the
+# graph is materialized once so the catalog shows data. Bound to 127.0.0.1 only.
 ui: demo
+	@[ -f "$(OUT_DIR)/engagement_eval.duckdb" ] || $(MAKE) --no-print-directory run
 	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 lint: env

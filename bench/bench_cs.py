@@ -41,8 +41,11 @@ def run_ours(df, boot):
     res = att_gt(df, **COLS, control_group="never", bootstrap=boot, seed=1)
     simple, dynamic = res.aggregate("simple"), res.aggregate("dynamic")
     return {
-        "att": res.att, "se": res.se, "simple": simple.overall.estimate,
-        "simple_se": simple.overall.se, "dynamic": dynamic.table.estimate.to_numpy(),
+        "att": res.att,
+        "se": res.se,
+        "simple": simple.overall.estimate,
+        "simple_se": simple.overall.se,
+        "dynamic": dynamic.table.estimate.to_numpy(),
         "dynamic_se": dynamic.table.se.to_numpy(),
     }
 
@@ -52,15 +55,26 @@ def run_moderndid(df, boot):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = moderndid.att_gt(df, yname="y", tname="time", idname="unit", gname="cohort",
-                               control_group="nevertreated", boot=boot > 0,
-                               biters=max(boot, 1), random_state=1)
+        res = moderndid.att_gt(
+            df,
+            yname="y",
+            tname="time",
+            idname="unit",
+            gname="cohort",
+            control_group="nevertreated",
+            boot=boot > 0,
+            biters=max(boot, 1),
+            random_state=1,
+        )
         simple = moderndid.aggte(res, type="simple")
         dynamic = moderndid.aggte(res, type="dynamic")
     return {
-        "att": np.asarray(res.att_gt), "se": np.asarray(res.se_gt),
-        "simple": simple.overall_att, "simple_se": simple.overall_se,
-        "dynamic": np.asarray(dynamic.att_by_event), "dynamic_se": np.asarray(dynamic.se_by_event),
+        "att": np.asarray(res.att_gt),
+        "se": np.asarray(res.se_gt),
+        "simple": simple.overall_att,
+        "simple_se": simple.overall_se,
+        "dynamic": np.asarray(dynamic.att_by_event),
+        "dynamic_se": np.asarray(dynamic.se_by_event),
     }
 
 
@@ -69,16 +83,26 @@ def run_csdid(df, boot):
 
     with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fit = ATTgt(yname="y", tname="time", idname="unit", gname="cohort", data=df,
-                    control_group="nevertreated", biters=max(boot, 1)).fit(bstrap=boot > 0)
+        fit = ATTgt(
+            yname="y",
+            tname="time",
+            idname="unit",
+            gname="cohort",
+            data=df,
+            control_group="nevertreated",
+            biters=max(boot, 1),
+        ).fit(bstrap=boot > 0)
         fit.aggte(typec="simple", bstrap=boot > 0)
         simple = dict(fit.atte)
         fit.aggte(typec="dynamic", bstrap=boot > 0)
         dynamic = dict(fit.atte)
     return {
-        "att": np.asarray(fit.results["att"]), "se": np.asarray(fit.results["se"]),
-        "simple": simple["overall_att"], "simple_se": simple["overall_se"],
-        "dynamic": np.asarray(dynamic["att_egt"]), "dynamic_se": np.asarray(dynamic["se_egt"]),
+        "att": np.asarray(fit.results["att"]),
+        "se": np.asarray(fit.results["se"]),
+        "simple": simple["overall_att"],
+        "simple_se": simple["overall_se"],
+        "dynamic": np.asarray(dynamic["att_egt"]),
+        "dynamic_se": np.asarray(dynamic["se_egt"]),
     }
 
 
@@ -93,11 +117,16 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     n_units, n_periods = (1000, 20) if args.quick else (5000, 40)
     cohorts = tuple(int(c) for c in np.linspace(n_periods // 5, 4 * n_periods // 5, 5))
-    df, _ = simulate_staggered_panel(n_units=n_units, n_periods=n_periods, cohorts=cohorts,
-                                     seed=20240101)
+    df, _ = simulate_staggered_panel(
+        n_units=n_units, n_periods=n_periods, cohorts=cohorts, seed=20240101
+    )
     report = {
-        "panel": {"units": n_units, "periods": n_periods, "cohorts": list(cohorts),
-                  "rows": len(df)},
+        "panel": {
+            "units": n_units,
+            "periods": n_periods,
+            "cohorts": list(cohorts),
+            "rows": len(df),
+        },
         "machine": {"python": platform.python_version(), "processor": platform.machine()},
         "workloads": {},
     }
@@ -105,7 +134,7 @@ def main(argv=None) -> dict:
     for label, boot in (("analytic", 0), ("bootstrap_999", 999)):
         times, outs = {}, {}
         for name, (fn, repeats) in runners.items():
-            times[name], outs[name] = _timed(lambda fn=fn: fn(df, boot), repeats)
+            times[name], outs[name] = _timed(lambda fn=fn, boot=boot: fn(df, boot), repeats)
             print(f"{label:14s} {name:10s} {times[name]:8.3f} s", flush=True)
         point_keys = ["att", "simple", "dynamic"]
         se_keys = ["se", "simple_se", "dynamic_se"] if boot == 0 else []

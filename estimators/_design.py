@@ -75,8 +75,14 @@ def t_critical(alpha: float, df: float | None = None) -> float:
 
 def interval_record(key: str, value, est: float, se: float, alpha: float) -> dict:
     e = Estimate.normal(est, se, alpha)
-    return {key: value, "estimate": e.estimate, "se": e.se, "ci_low": e.ci_low,
-            "ci_high": e.ci_high, "p_value": e.p_value}
+    return {
+        key: value,
+        "estimate": e.estimate,
+        "se": e.se,
+        "ci_low": e.ci_low,
+        "ci_high": e.ci_high,
+        "p_value": e.p_value,
+    }
 
 
 @dataclass
@@ -108,8 +114,9 @@ class RegressionDiDResult:
         return {
             "method": self.method,
             "overall": self.overall.to_dict() if self.overall is not None else None,
-            "event_study": strip(self.event_study,
-                                 ["event_time", "estimate", "se", "ci_low", "ci_high"]),
+            "event_study": strip(
+                self.event_study, ["event_time", "estimate", "se", "ci_low", "ci_high"]
+            ),
             "group": strip(self.group, ["group", "estimate", "se"]),
             "att_gt": strip(self.att_gt, ["group", "time", "estimate", "se"]),
             "n_units": int(self.n_units),
@@ -128,12 +135,15 @@ class RegressionDiDResult:
             rows.append({"term": f"group::{r['group']}", **_est_cols(r)})
         for r in self.att_gt:
             rows.append({"term": f"att_gt::{r['group']}::{r['time']}", **_est_cols(r)})
-        return pd.DataFrame(rows, columns=["term", "estimate", "se", "ci_low", "ci_high",
-                                           "p_value"])
+        return pd.DataFrame(
+            rows, columns=["term", "estimate", "se", "ci_low", "ci_high", "p_value"]
+        )
 
     def summary(self) -> str:
-        head = (f"{self.method}: {self.n_units} units, {self.n_obs} observations, "
-                f"{self.n_clusters} clusters, {100 * (1 - self.alpha):.0f}% intervals")
+        head = (
+            f"{self.method}: {self.n_units} units, {self.n_obs} observations, "
+            f"{self.n_clusters} clusters, {100 * (1 - self.alpha):.0f}% intervals"
+        )
         table = self.tidy().to_string(index=False, float_format=lambda v: f"{v: .4f}")
         notes = "".join(f"\n  note: {n}" for n in self.notes)
         return f"{head}\n{table}{notes}"

@@ -24,8 +24,12 @@ from estimators.multiplier_bootstrap import MultiplierDraws, analytic_se, se_and
 from estimators.panel import EstimationInputError, PanelData, prepare_panel
 from estimators.results import clean_records
 
-CONTROL_ALIASES = {"never": "never", "nevertreated": "never", "notyet": "notyet",
-                   "notyettreated": "notyet"}
+CONTROL_ALIASES = {
+    "never": "never",
+    "nevertreated": "never",
+    "notyet": "notyet",
+    "notyettreated": "notyet",
+}
 
 
 @dataclass
@@ -108,9 +112,7 @@ class ATTgtResult:
             f"{pct}% {band} intervals, critical value {self.crit_val:.3f}",
         ]
         body = self.table().drop(columns=["post"])
-        return "\n".join(
-            head + list(self.notes) + [body.to_string(index=False, float_format=_fmt)]
-        )
+        return "\n".join(head + list(self.notes) + [body.to_string(index=False, float_format=_fmt)])
 
     def to_dict(self) -> dict:
         tab = self.table()
@@ -177,8 +179,14 @@ def att_gt(
         if None in (unit, time, outcome, cohort):
             raise ValueError("give unit, time, outcome and cohort column names")
         panel = prepare_panel(
-            data, unit=unit, time=time, outcome=outcome, cohort=cohort,
-            covariates=tuple(covariates), weights=weights, cluster=cluster,
+            data,
+            unit=unit,
+            time=time,
+            outcome=outcome,
+            cohort=cohort,
+            covariates=tuple(covariates),
+            weights=weights,
+            cluster=cluster,
         )
     design = build_design(panel, control, anticipation, unbalanced)
     plans = plan_cells(design, base_period, anticipation)
@@ -200,8 +208,12 @@ def att_gt(
     draws, boot = None, None
     if bootstrap:
         draws = MultiplierDraws(
-            n_draws=int(bootstrap), n_units=design.n_units, cluster_codes=design.cluster_codes,
-            n_clusters=design.n_clusters, kind=bootstrap_weights, seed=seed,
+            n_draws=int(bootstrap),
+            n_units=design.n_units,
+            cluster_codes=design.cluster_codes,
+            n_clusters=design.n_clusters,
+            kind=bootstrap_weights,
+            seed=seed,
         )
         se, crit, boot = draws.se_and_crit(inf, alpha)
         crit = crit if cband and math.isfinite(crit) else z
@@ -223,12 +235,26 @@ def att_gt(
         "panel": "balanced" if design.balanced else "unbalanced (repeated cross-section)",
     }
     return ATTgtResult(
-        group=group, time=time_, att=att, se=se, crit_val=float(crit), alpha=alpha,
-        inf_func=inf, periods=design.periods.astype(float), unit_ids=design.unit_ids,
-        unit_cohort=design.unit_cohort, unit_weight=design.unit_weight,
-        cluster_codes=design.cluster_codes, n_clusters=design.n_clusters, n_obs=design.n_obs,
-        n_boot=int(bootstrap), cband=cband, settings=settings, boot_draws=boot,
-        notes=design.notes + tuple(skipped), _draws=draws,
+        group=group,
+        time=time_,
+        att=att,
+        se=se,
+        crit_val=float(crit),
+        alpha=alpha,
+        inf_func=inf,
+        periods=design.periods.astype(float),
+        unit_ids=design.unit_ids,
+        unit_cohort=design.unit_cohort,
+        unit_weight=design.unit_weight,
+        cluster_codes=design.cluster_codes,
+        n_clusters=design.n_clusters,
+        n_obs=design.n_obs,
+        n_boot=int(bootstrap),
+        cband=cband,
+        settings=settings,
+        boot_draws=boot,
+        notes=design.notes + tuple(skipped),
+        _draws=draws,
     )
 
 
@@ -247,14 +273,19 @@ class CSFit:
 
     def tidy(self) -> pd.DataFrame:
         parts = [self.simple.tidy().assign(aggregation="simple")]
-        parts += [agg.tidy().iloc[1:].assign(aggregation=agg.type)
-                  for agg in (self.dynamic, self.group)]
+        parts += [
+            agg.tidy().iloc[1:].assign(aggregation=agg.type) for agg in (self.dynamic, self.group)
+        ]
         return pd.concat(parts, ignore_index=True)
 
     def summary(self) -> str:
         return "\n\n".join(
-            [self.att_gt.summary(), self.simple.summary(), self.dynamic.summary(),
-             self.group.summary()]
+            [
+                self.att_gt.summary(),
+                self.simple.summary(),
+                self.dynamic.summary(),
+                self.group.summary(),
+            ]
         )
 
     def to_dict(self) -> dict:
@@ -263,15 +294,17 @@ class CSFit:
             "method": "cs",
             "overall": self.overall.to_dict(),
             "att_gt": clean_records(
-                self.att_gt.table()[["group", "time", "estimate", "se", "ci_low", "ci_high"]]
-                .to_dict("records")
+                self.att_gt.table()[
+                    ["group", "time", "estimate", "se", "ci_low", "ci_high"]
+                ].to_dict("records")
             ),
             "event_study": clean_records(
                 es[["event_time", "estimate", "se", "ci_low", "ci_high"]].to_dict("records")
             ),
             "group": clean_records(
-                self.group.table[["group", "estimate", "se", "ci_low", "ci_high"]]
-                .to_dict("records")
+                self.group.table[["group", "estimate", "se", "ci_low", "ci_high"]].to_dict(
+                    "records"
+                )
             ),
             "n_units": self.att_gt.n_units,
             "n_obs": self.att_gt.n_obs,
@@ -284,8 +317,7 @@ class CSFit:
         }
 
 
-def fit_cs(panel: PanelData, *, min_e=-math.inf, max_e=math.inf, balance_e=None,
-           **kwargs) -> CSFit:
+def fit_cs(panel: PanelData, *, min_e=-math.inf, max_e=math.inf, balance_e=None, **kwargs) -> CSFit:
     """`att_gt` then the simple, dynamic and group aggregations (kwargs as `att_gt`)."""
     res = att_gt(panel, **kwargs)
     return CSFit(

@@ -42,9 +42,7 @@ class AggregateResult:
     options: dict = field(default_factory=dict)
 
     def tidy(self) -> pd.DataFrame:
-        head = pd.DataFrame(
-            [{"term": "overall", **self.overall.to_dict()}]
-        )
+        head = pd.DataFrame([{"term": "overall", **self.overall.to_dict()}])
         if self.table.empty:
             return head
         key = _KEY[self.type]
@@ -62,9 +60,7 @@ class AggregateResult:
         if not self.table.empty:
             band = "uniform" if self.uniform_band else "pointwise"
             lines.append(f"\n{pct}% {band} intervals (critical value {self.crit_val:.3f}):")
-            lines.append(
-                self.table.to_string(index=False, float_format=lambda v: f"{v:.4f}")
-            )
+            lines.append(self.table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
@@ -95,8 +91,15 @@ def weight_influence(keepers, pg, unit_weight, unit_cohort, cell_group):
     return a / total - a.sum(axis=1)[:, None] * (pk / total**2)[None, :]
 
 
-def aggregate(res, type: str = "group", *, min_e=-math.inf, max_e=math.inf, balance_e=None,
-              cband: bool | None = None) -> AggregateResult:
+def aggregate(
+    res,
+    type: str = "group",
+    *,
+    min_e=-math.inf,
+    max_e=math.inf,
+    balance_e=None,
+    cband: bool | None = None,
+) -> AggregateResult:
     """Aggregate an `ATTgtResult` (see module docstring); arguments as R `aggte`."""
     if type not in AGGREGATION_TYPES:
         raise ValueError(f"type must be one of {AGGREGATION_TYPES}")

@@ -123,7 +123,9 @@ def build_design(
     groups = np.sort(np.unique(unit_cohort[unit_cohort > 0]))
     tidx = np.searchsorted(periods, frame[time].to_numpy())
     y = frame[panel.outcome].to_numpy(dtype=float)
-    x = np.column_stack([np.ones(len(frame))] + [frame[c].to_numpy(float) for c in panel.covariates])
+    x = np.column_stack(
+        [np.ones(len(frame))] + [frame[c].to_numpy(float) for c in panel.covariates]
+    )
     balanced = len(frame) == n_units * len(periods)
     common = dict(
         periods=periods,
@@ -143,7 +145,12 @@ def build_design(
         x_wide = np.empty((len(periods), n_units, x.shape[1]))
         x_wide[tidx, codes] = x
         return CSDesign(
-            **common, y_wide=y_wide, x_wide=x_wide, row_unit=None, row_tidx=None, row_y=None,
+            **common,
+            y_wide=y_wide,
+            x_wide=x_wide,
+            row_unit=None,
+            row_tidx=None,
+            row_y=None,
             row_x=None,
         )
     return CSDesign(
@@ -221,8 +228,9 @@ def estimate_cells(design, plans, control_group, anticipation, est_method):
     if not np.isfinite(att[keep]).all():
         bad = [k for k in np.flatnonzero(keep) if not np.isfinite(att[k])]
         keep[bad] = False
-        skipped += [f"ATT({plans[k].group:g},{periods[plans[k].time_idx]:g}) is not finite"
-                    for k in bad]
+        skipped += [
+            f"ATT({plans[k].group:g},{periods[plans[k].time_idx]:g}) is not finite" for k in bad
+        ]
     kept = [p for p, ok in zip(plans, keep, strict=True) if ok]
     return att[keep], inf[:, keep], kept, skipped
 
@@ -262,8 +270,11 @@ def _unconditional_cells(design, plans, control_group, anticipation):
     att = m_t - m_c
     att[reference] = 0.0
     inf[:, reference] = 0.0
-    skipped = [f"ATT({p.group:g},{periods[p.time_idx]:g}) not estimated: no treated or "
-               "comparison units" for p, good in zip(plans, ok, strict=True) if not good]
+    skipped = [
+        f"ATT({p.group:g},{periods[p.time_idx]:g}) not estimated: no treated or comparison units"
+        for p, good in zip(plans, ok, strict=True)
+        if not good
+    ]
     kept = [p for p, good in zip(plans, ok, strict=True) if good]
     return att[ok], inf[:, ok], kept, skipped
 

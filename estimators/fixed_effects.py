@@ -32,8 +32,14 @@ class TwoWayFE:
     level of the eliminated-into factor is pinned to 0, which leaves fitted values unchanged.
     """
 
-    def __init__(self, a: np.ndarray, b: np.ndarray, weights: np.ndarray | None = None,
-                 n_a: int | None = None, n_b: int | None = None):
+    def __init__(
+        self,
+        a: np.ndarray,
+        b: np.ndarray,
+        weights: np.ndarray | None = None,
+        n_a: int | None = None,
+        n_b: int | None = None,
+    ):
         self.a = np.asarray(a, dtype=np.int64)
         self.b = np.asarray(b, dtype=np.int64)
         self.n_a = int(n_a if n_a is not None else self.a.max() + 1)
@@ -108,8 +114,9 @@ def cluster_sums(scores: np.ndarray, cluster_codes: np.ndarray, n_clusters: int)
 SSC_CHOICES = ("nested", "statsmodels", "linearmodels", "cluster", "none")
 
 
-def small_sample_factor(ssc: str, n_obs: int, n_clusters: int, n_coef: int,
-                        n_fe: int, n_fe_nested: int) -> float:
+def small_sample_factor(
+    ssc: str, n_obs: int, n_clusters: int, n_coef: int, n_fe: int, n_fe_nested: int
+) -> float:
     """Multiplier of the cluster-robust sandwich.
 
     - "nested" (default; Stata reghdfe / fixest convention): G/(G-1) * (N-1)/(N-K) where K
@@ -165,8 +172,14 @@ class FEOLSFit:
     df_factor: float
 
 
-def feols(y: np.ndarray, x: np.ndarray, fe: TwoWayFE, cluster_codes: np.ndarray,
-          ssc: str = "nested", fe_a_nested: bool = True) -> FEOLSFit:
+def feols(
+    y: np.ndarray,
+    x: np.ndarray,
+    fe: TwoWayFE,
+    cluster_codes: np.ndarray,
+    ssc: str = "nested",
+    fe_a_nested: bool = True,
+) -> FEOLSFit:
     """Within (FWL) estimator: identical coefficients and scores to the dummy regression."""
     w = fe.w
     y_t = fe.residualize(y)
@@ -183,8 +196,9 @@ def feols(y: np.ndarray, x: np.ndarray, fe: TwoWayFE, cluster_codes: np.ndarray,
     return FEOLSFit(coef, vcov, resid, x_t, y_t, bread, len(y), n_cl, factor)
 
 
-def ols_cluster(y: np.ndarray, x: np.ndarray, cluster_codes: np.ndarray,
-                weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+def ols_cluster(
+    y: np.ndarray, x: np.ndarray, cluster_codes: np.ndarray, weights: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, float]:
     """Plain (W)LS with an intercept-carrying design and CR1 covariance as in statsmodels.
 
     Returns (coef, vcov, factor) with factor G/(G-1) * (N-1)/(N-K).
@@ -200,8 +214,9 @@ def ols_cluster(y: np.ndarray, x: np.ndarray, cluster_codes: np.ndarray,
     return coef, factor * bread @ (scores.T @ scores) @ bread, factor
 
 
-def pair_sums(rows: np.ndarray, n_rows: int, cols: np.ndarray, n_cols: int,
-              values: np.ndarray) -> np.ndarray:
+def pair_sums(
+    rows: np.ndarray, n_rows: int, cols: np.ndarray, n_cols: int, values: np.ndarray
+) -> np.ndarray:
     """Dense (n_rows x n_cols) table of sums of `values` by (rows, cols) codes."""
     flat = np.bincount(rows * n_cols + cols, values, n_rows * n_cols)
     return flat.reshape(n_rows, n_cols)

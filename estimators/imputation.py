@@ -23,9 +23,13 @@ from estimators.panel import EstimationInputError, PanelData
 from estimators.twfe import t_estimate, t_record
 
 
-def fit_imputation(panel: PanelData, *, anticipation: int = 0,
-                   horizons: tuple[int, int] | None = None, alpha: float = 0.05
-                   ) -> RegressionDiDResult:
+def fit_imputation(
+    panel: PanelData,
+    *,
+    anticipation: int = 0,
+    horizons: tuple[int, int] | None = None,
+    alpha: float = 0.05,
+) -> RegressionDiDResult:
     """Imputation ATT: overall, by event time (>= 0, optionally within `horizons`), by cohort."""
     arr = panel_arrays(panel)
     w = np.ones(len(arr.y)) if arr.weights is None else arr.weights
@@ -38,11 +42,15 @@ def fit_imputation(panel: PanelData, *, anticipation: int = 0,
     imputable = treated & unit_ok[arr.unit] & time_ok[arr.time]
     dropped = int(treated.sum() - imputable.sum())
     if dropped:
-        notes.append(f"{dropped} treated observations dropped: no untreated observation of "
-                     "their unit or period to impute from")
+        notes.append(
+            f"{dropped} treated observations dropped: no untreated observation of "
+            "their unit or period to impute from"
+        )
     if not imputable.any():
-        raise EstimationInputError("no treated observation can be imputed (no untreated "
-                                   "observations in their units or periods)")
+        raise EstimationInputError(
+            "no treated observation can be imputed (no untreated "
+            "observations in their units or periods)"
+        )
     rows0 = np.flatnonzero(untreated)
     rows1 = np.flatnonzero(imputable)
     fe0 = TwoWayFE(arr.unit[rows0], arr.time[rows0], w[rows0], arr.n_units, arr.n_periods)
@@ -71,8 +79,9 @@ def fit_imputation(panel: PanelData, *, anticipation: int = 0,
     est = wmat.T @ tau
 
     # Implied weights on untreated observations: v0 = -Z0 (Z0'Z0)^- Z1'w1.
-    gam_a, gam_b = fe0.solve(_level_sums(u1, arr.n_units, wmat),
-                             _level_sums(t1, arr.n_periods, wmat))
+    gam_a, gam_b = fe0.solve(
+        _level_sums(u1, arr.n_units, wmat), _level_sums(t1, arr.n_periods, wmat)
+    )
     v0 = -(gam_a[arr.unit[rows0]] + gam_b[arr.time[rows0]]) * w[rows0][:, None]
 
     # Treated residuals: tau minus its v^2-weighted mean within cohort x event-time cells,
@@ -87,8 +96,9 @@ def fit_imputation(panel: PanelData, *, anticipation: int = 0,
 
     cl = np.unique(arr.cluster, return_inverse=True)[1]
     n_cl = int(cl.max() + 1)
-    scores = (cluster_sums(v0 * resid0[:, None], cl[rows0], n_cl)
-              + cluster_sums(v1 * eps1, cl[rows1], n_cl))
+    scores = cluster_sums(v0 * resid0[:, None], cl[rows0], n_cl) + cluster_sums(
+        v1 * eps1, cl[rows1], n_cl
+    )
     se = np.sqrt(np.sum(scores**2, axis=0))
     df = n_cl - 1
     overall = t_estimate(est[0], se[0], alpha, df)
@@ -100,8 +110,16 @@ def fit_imputation(panel: PanelData, *, anticipation: int = 0,
             group.append(t_record("group", key, est[j], se[j], alpha, df))
     notes.append("conservative BJS variance (Theorem 3), clustered, no small-sample factor")
     return RegressionDiDResult(
-        method="imputation", overall=overall, event_study=event_study, group=group,
-        n_units=arr.n_units, n_obs=len(arr.y), n_clusters=n_cl, alpha=alpha, notes=notes)
+        method="imputation",
+        overall=overall,
+        event_study=event_study,
+        group=group,
+        n_units=arr.n_units,
+        n_obs=len(arr.y),
+        n_clusters=n_cl,
+        alpha=alpha,
+        notes=notes,
+    )
 
 
 def _level_sums(codes: np.ndarray, n_levels: int, values: np.ndarray) -> np.ndarray:

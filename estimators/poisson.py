@@ -53,9 +53,14 @@ def _irls(y, w, a_codes, b_codes, n_a, n_b, offset, tol=1e-12, max_iter=200):
     return ca, cb, mu, fe
 
 
-def fit_poisson(panel: PanelData, *, exposure: str | np.ndarray | None = None,
-                anticipation: int = 0, ssc: str = "nested", alpha: float = 0.05
-                ) -> RegressionDiDResult:
+def fit_poisson(
+    panel: PanelData,
+    *,
+    exposure: str | np.ndarray | None = None,
+    anticipation: int = 0,
+    ssc: str = "nested",
+    alpha: float = 0.05,
+) -> RegressionDiDResult:
     """Extended-TWFE Poisson; `exposure` (e.g. population) enters as a log offset.
 
     `exposure` is a column of `panel.frame` (prepare_panel keeps only the columns it is told
@@ -82,8 +87,9 @@ def fit_poisson(panel: PanelData, *, exposure: str | np.ndarray | None = None,
         offset = np.log(expo)
     treated = (arr.cohort > 0) & (arr.period >= arr.cohort - anticipation)
     n_t = arr.n_periods
-    keys, cell = np.unique(np.stack([arr.cohort[treated], arr.time[treated]], axis=1), axis=0,
-                           return_inverse=True)
+    keys, cell = np.unique(
+        np.stack([arr.cohort[treated], arr.time[treated]], axis=1), axis=0, return_inverse=True
+    )
     level = arr.time.copy()
     level[treated] = n_t + cell.ravel()
     n_levels = n_t + len(keys)
@@ -95,13 +101,16 @@ def fit_poisson(panel: PanelData, *, exposure: str | np.ndarray | None = None,
     target = treated & unit_pos[arr.unit] & level_pos[arr.time]
     notes = []
     if (treated & ~target).any():
-        notes.append(f"{int((treated & ~target).sum())} treated observations dropped: their unit "
-                     "or period has only zero counts (no finite Poisson fixed effect)")
+        notes.append(
+            f"{int((treated & ~target).sum())} treated observations dropped: their unit "
+            "or period has only zero counts (no finite Poisson fixed effect)"
+        )
     if not target.any():
         raise EstimationInputError("no treated observation with an estimable counterfactual")
     fr = np.flatnonzero(fit_rows)
-    ca, cb, mu_fit, fe = _irls(y[fr], w[fr], arr.unit[fr], level[fr], arr.n_units, n_levels,
-                               offset[fr])
+    ca, cb, mu_fit, fe = _irls(
+        y[fr], w[fr], arr.unit[fr], level[fr], arr.n_units, n_levels, offset[fr]
+    )
 
     ti = np.flatnonzero(target)
     lvl_t = level[ti]
@@ -140,10 +149,15 @@ def fit_poisson(panel: PanelData, *, exposure: str | np.ndarray | None = None,
     cl = np.unique(arr.cluster[fr], return_inverse=True)[1]
     n_cl = int(cl.max() + 1)
     # Cluster influence: sum over a cluster's rows of resid * (h_a[unit] + h_b[level]).
-    infl = (pair_sums(cl, n_cl, arr.unit[fr], arr.n_units, resid) @ h_a
-            + pair_sums(cl, n_cl, level[fr], n_levels, resid) @ h_b)
-    nested = int(np.sum(np.bincount(arr.unit[fr], minlength=arr.n_units) > 0)) \
-        if arr.units_nested_in_clusters else 0
+    infl = (
+        pair_sums(cl, n_cl, arr.unit[fr], arr.n_units, resid) @ h_a
+        + pair_sums(cl, n_cl, level[fr], n_levels, resid) @ h_b
+    )
+    nested = (
+        int(np.sum(np.bincount(arr.unit[fr], minlength=arr.n_units) > 0))
+        if arr.units_nested_in_clusters
+        else 0
+    )
     factor = small_sample_factor(ssc, len(fr), n_cl, 0, fe.rank, nested)
     se_all = np.sqrt(factor * np.sum(infl**2, axis=0))
     k = len(labels)
@@ -151,25 +165,41 @@ def fit_poisson(panel: PanelData, *, exposure: str | np.ndarray | None = None,
     df = n_cl - 1
     event_study, group = [], []
     for j, (kind, key) in enumerate(labels[1:], start=1):
-        rec = t_record("event_time" if kind == "event" else "group", key, theta[j], se[j],
-                       alpha, df)
+        rec = t_record(
+            "event_time" if kind == "event" else "group", key, theta[j], se[j], alpha, df
+        )
         (event_study if kind == "event" else group).append(rec)
     tau = cb[n_t:] - cb[keys[:, 1]]
     ok = level_pos[n_t:]
-    att_gt = [{"group": int(keys[c, 0]), "time": int(arr.periods[keys[c, 1]]),
-               "estimate": float(np.expm1(tau[c])) if ok[c] else -1.0,
-               "se": float(np.exp(tau[c]) * tau_se[c]) if ok[c] else float("nan"),
-               "log_coef": float(tau[c]) if ok[c] else float("-inf"),
-               "log_coef_se": float(tau_se[c]) if ok[c] else float("nan")}
-              for c in range(n_cells)]
-    notes.append("proportional effects: sum(mu1 - mu0) / sum(mu0) over treated cells; "
-                 f"cluster-robust delta-method SE, correction '{ssc}' (factor {factor:.6f})")
+    att_gt = [
+        {
+            "group": int(keys[c, 0]),
+            "time": int(arr.periods[keys[c, 1]]),
+            "estimate": float(np.expm1(tau[c])) if ok[c] else -1.0,
+            "se": float(np.exp(tau[c]) * tau_se[c]) if ok[c] else float("nan"),
+            "log_coef": float(tau[c]) if ok[c] else float("-inf"),
+            "log_coef_se": float(tau_se[c]) if ok[c] else float("nan"),
+        }
+        for c in range(n_cells)
+    ]
+    notes.append(
+        "proportional effects: sum(mu1 - mu0) / sum(mu0) over treated cells; "
+        f"cluster-robust delta-method SE, correction '{ssc}' (factor {factor:.6f})"
+    )
     if exposure is not None:
         notes.append("offset log(exposure)")
     return RegressionDiDResult(
-        method="poisson", overall=t_estimate(theta[0], se[0], alpha, df),
-        event_study=event_study, group=group, att_gt=att_gt, n_units=arr.n_units,
-        n_obs=len(fr), n_clusters=n_cl, alpha=alpha, notes=notes)
+        method="poisson",
+        overall=t_estimate(theta[0], se[0], alpha, df),
+        event_study=event_study,
+        group=group,
+        att_gt=att_gt,
+        n_units=arr.n_units,
+        n_obs=len(fr),
+        n_clusters=n_cl,
+        alpha=alpha,
+        notes=notes,
+    )
 
 
 def _sums(codes: np.ndarray, n_levels: int, values: np.ndarray) -> np.ndarray:

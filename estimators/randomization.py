@@ -35,9 +35,13 @@ class RandomizationResult:
     null_draws: np.ndarray
 
     def to_dict(self) -> dict:
-        return {"observed": float(self.observed), "p_value": float(self.p_value),
-                "n_permutations": int(self.n_permutations), "alternative": self.alternative,
-                "seed": self.seed}
+        return {
+            "observed": float(self.observed),
+            "p_value": float(self.p_value),
+            "n_permutations": int(self.n_permutations),
+            "alternative": self.alternative,
+            "seed": self.seed,
+        }
 
 
 def unit_cohorts(panel: PanelData) -> tuple[np.ndarray, np.ndarray]:
@@ -75,17 +79,21 @@ class TWFEStatistic:
         y_t = fe.residualize(arr.y)
         out = np.empty(len(cohorts))
         for start in range(0, len(cohorts), chunk):
-            g = cohorts[start:start + chunk][:, arr.unit].T  # rows x draws
+            g = cohorts[start : start + chunk][:, arr.unit].T  # rows x draws
             d = ((g > 0) & (arr.period[:, None] >= g - self.anticipation)).astype(float)
             d_t = fe.residualize(d) * fe.w[:, None]
-            out[start:start + chunk] = (d_t.T @ y_t) / np.einsum("ij,ij->j", d_t, d)
+            out[start : start + chunk] = (d_t.T @ y_t) / np.einsum("ij,ij->j", d_t, d)
         return out
 
 
-def randomization_inference(panel: PanelData,
-                            statistic: Callable[[PanelData], float] | None = None, *,
-                            n_permutations: int = 999, seed: int | None = 0,
-                            alternative: str = "two-sided") -> RandomizationResult:
+def randomization_inference(
+    panel: PanelData,
+    statistic: Callable[[PanelData], float] | None = None,
+    *,
+    n_permutations: int = 999,
+    seed: int | None = 0,
+    alternative: str = "two-sided",
+) -> RandomizationResult:
     """Permutation p-value of `statistic` (default: TWFE coefficient) over roll-out dates."""
     if alternative not in ("two-sided", "greater", "less"):
         raise ValueError("alternative must be 'two-sided', 'greater' or 'less'")

@@ -28,10 +28,16 @@ from estimators.panel import EstimationInputError, PanelData
 from estimators.twfe import t_estimate, t_record
 
 
-def fit_sun_abraham(panel: PanelData, *, control: str = "never",
-                    window: tuple[int, int] | None = None, anticipation: int = 0,
-                    share_uncertainty: bool = True, ssc: str = "nested", alpha: float = 0.05
-                    ) -> RegressionDiDResult:
+def fit_sun_abraham(
+    panel: PanelData,
+    *,
+    control: str = "never",
+    window: tuple[int, int] | None = None,
+    anticipation: int = 0,
+    share_uncertainty: bool = True,
+    ssc: str = "nested",
+    alpha: float = 0.05,
+) -> RegressionDiDResult:
     """Interaction-weighted event study; `control` is "never" or "last" (last-treated cohort)."""
     arr = panel_arrays(panel)
     cohort = arr.cohort.astype(np.int64).copy()
@@ -40,13 +46,15 @@ def fit_sun_abraham(panel: PanelData, *, control: str = "never",
     if control == "never":
         if not (cohort == 0).any():
             raise EstimationInputError(
-                "Sun-Abraham with control='never' needs never-treated units; use control='last'")
+                "Sun-Abraham with control='never' needs never-treated units; use control='last'"
+            )
     elif control == "last":
         last = int(cohort.max())
         keep &= arr.period < last - anticipation
         cohort[cohort == last] = 0
-        notes.append(f"control cohort: last treated ({last}); periods >= {last - anticipation} "
-                     "dropped")
+        notes.append(
+            f"control cohort: last treated ({last}); periods >= {last - anticipation} dropped"
+        )
     else:
         raise ValueError("control must be 'never' or 'last'")
     reference = -1 - anticipation
@@ -60,10 +68,11 @@ def fit_sun_abraham(panel: PanelData, *, control: str = "never",
         raise EstimationInputError("no treated cohort-period cells left to estimate")
 
     y, unit, time = arr.y[rows], arr.unit[rows], arr.time[rows]
-    g, e, tr = cohort[rows], rel[rows], treated[rows] & (rel[rows] != reference)
+    g, tr = cohort[rows], treated[rows] & (rel[rows] != reference)
     w = np.ones(len(rows)) if arr.weights is None else arr.weights[rows]
-    cell_keys, cell_idx = np.unique(np.stack([g[tr], time[tr]], axis=1), axis=0,
-                                    return_inverse=True)
+    cell_keys, cell_idx = np.unique(
+        np.stack([g[tr], time[tr]], axis=1), axis=0, return_inverse=True
+    )
     n_t, n_cells = arr.n_periods, len(cell_keys)
     level = time.copy()
     level[tr] = n_t + cell_idx.ravel()
@@ -74,13 +83,15 @@ def fit_sun_abraham(panel: PanelData, *, control: str = "never",
     n_cl = int(cl.max() + 1)
     # Per-cluster contributions to the coefficients: G right-hand sides of the normal eqs.
     score = w * resid
-    _, infl_b = fe.solve(pair_sums(cl, n_cl, unit, fe.n_a, score).T,
-                         pair_sums(cl, n_cl, level, fe.n_b, score).T)
+    _, infl_b = fe.solve(
+        pair_sums(cl, n_cl, unit, fe.n_a, score).T, pair_sums(cl, n_cl, level, fe.n_b, score).T
+    )
     cell_time = cell_keys[:, 1]
     delta = coef_b[n_t:] - coef_b[cell_time]
     psi_delta = (infl_b[n_t:] - infl_b[cell_time]).T  # G x C
-    nested = np.sum(np.bincount(unit, minlength=arr.n_units) > 0) \
-        if arr.units_nested_in_clusters else 0
+    nested = (
+        np.sum(np.bincount(unit, minlength=arr.n_units) > 0) if arr.units_nested_in_clusters else 0
+    )
     factor = small_sample_factor(ssc, len(y), n_cl, 0, fe.rank, int(nested))
     psi_delta = psi_delta * np.sqrt(factor)
 
@@ -105,8 +116,11 @@ def fit_sun_abraham(panel: PanelData, *, control: str = "never",
     event_study = []
     for ev in np.unique(cell_e):
         est, se = aggregate(cell_e == ev, share_uncertainty)
-        event_study.append(t_record("event_time", int(ev), est, se, alpha, df,
-                                    n_obs=float(cell_n[cell_e == ev].sum())))
+        event_study.append(
+            t_record(
+                "event_time", int(ev), est, se, alpha, df, n_obs=float(cell_n[cell_e == ev].sum())
+            )
+        )
     groups = []
     for gg in np.unique(cell_g):
         sel = (cell_g == gg) & (cell_e >= 0)
@@ -117,13 +131,32 @@ def fit_sun_abraham(panel: PanelData, *, control: str = "never",
     if (cell_e >= 0).any():
         overall = t_estimate(*aggregate(cell_e >= 0, share_uncertainty), alpha, df)
     se_delta = np.sqrt(np.sum(psi_delta**2, axis=0))
-    att_gt = [{"group": int(cell_g[c]), "time": int(arr.periods[cell_time[c]]),
-               "event_time": int(cell_e[c]), "estimate": float(delta[c]),
-               "se": float(se_delta[c])} for c in range(n_cells)]
-    notes = [f"reference event time {reference}", *notes,
-             f"cluster-robust SE, correction '{ssc}' (factor {factor:.6f})"
-             + ("; cohort-share uncertainty included" if share_uncertainty else "")]
+    att_gt = [
+        {
+            "group": int(cell_g[c]),
+            "time": int(arr.periods[cell_time[c]]),
+            "event_time": int(cell_e[c]),
+            "estimate": float(delta[c]),
+            "se": float(se_delta[c]),
+        }
+        for c in range(n_cells)
+    ]
+    notes = [
+        f"reference event time {reference}",
+        *notes,
+        f"cluster-robust SE, correction '{ssc}' (factor {factor:.6f})"
+        + ("; cohort-share uncertainty included" if share_uncertainty else ""),
+    ]
     return RegressionDiDResult(
-        method="sun-abraham", overall=overall, event_study=event_study, group=groups,
-        att_gt=att_gt, n_units=int(len(np.unique(unit))), n_obs=len(rows), n_clusters=n_cl,
-        alpha=alpha, notes=notes, vcov=psi_delta.T @ psi_delta)
+        method="sun-abraham",
+        overall=overall,
+        event_study=event_study,
+        group=groups,
+        att_gt=att_gt,
+        n_units=int(len(np.unique(unit))),
+        n_obs=len(rows),
+        n_clusters=n_cl,
+        alpha=alpha,
+        notes=notes,
+        vcov=psi_delta.T @ psi_delta,
+    )

@@ -29,14 +29,20 @@ def t_estimate(est: float, se: float, alpha: float, df: int) -> Estimate:
         return Estimate(float(est), float(se), np.nan, np.nan, np.nan)
     crit = stats.t.ppf(1 - alpha / 2, df)
     p = 2 * stats.t.sf(abs(est) / se, df)
-    return Estimate(float(est), float(se), float(est - crit * se), float(est + crit * se),
-                    float(p))
+    return Estimate(float(est), float(se), float(est - crit * se), float(est + crit * se), float(p))
 
 
 def t_record(key: str, value, est: float, se: float, alpha: float, df: int, **extra) -> dict:
     e = t_estimate(est, se, alpha, df)
-    return {key: value, "estimate": e.estimate, "se": e.se, "ci_low": e.ci_low,
-            "ci_high": e.ci_high, "p_value": e.p_value, **extra}
+    return {
+        key: value,
+        "estimate": e.estimate,
+        "se": e.se,
+        "ci_low": e.ci_low,
+        "ci_high": e.ci_high,
+        "p_value": e.p_value,
+        **extra,
+    }
 
 
 def treatment_dummy(arr: PanelArrays, anticipation: int = 0) -> np.ndarray:
@@ -54,10 +60,16 @@ def _fe(arr: PanelArrays, rows: np.ndarray | None = None) -> TwoWayFE:
     return TwoWayFE(arr.unit[sel], arr.time[sel], w, arr.n_units, arr.n_periods)
 
 
-def fit_twfe(panel: PanelData, *, anticipation: int = 0, ssc: str = "nested",
-             alpha: float = 0.05, wild_bootstrap: int = 0,
-             bootstrap_weights: str = "rademacher", seed: int | None = None
-             ) -> RegressionDiDResult:
+def fit_twfe(
+    panel: PanelData,
+    *,
+    anticipation: int = 0,
+    ssc: str = "nested",
+    alpha: float = 0.05,
+    wild_bootstrap: int = 0,
+    bootstrap_weights: str = "rademacher",
+    seed: int | None = None,
+) -> RegressionDiDResult:
     """y_it = a_i + l_t + beta * D_it (+ covariates) + e_it, D_it = 1[t >= cohort - anticipation].
 
     With `wild_bootstrap=B > 0`, the p-value and interval of beta come from the restricted
@@ -71,27 +83,48 @@ def fit_twfe(panel: PanelData, *, anticipation: int = 0, ssc: str = "nested",
     se = np.sqrt(np.diag(fit.vcov))
     df = fit.n_clusters - 1
     overall = t_estimate(fit.coef[0], se[0], alpha, df)
-    notes = [f"cluster-robust SE, small-sample correction '{ssc}' (factor "
-             f"{fit.df_factor:.6f}); t({df}) critical values"]
+    notes = [
+        f"cluster-robust SE, small-sample correction '{ssc}' (factor "
+        f"{fit.df_factor:.6f}); t({df}) critical values"
+    ]
     if wild_bootstrap:
         from estimators.wild_bootstrap import wild_cluster_bootstrap
 
-        wb = wild_cluster_bootstrap(fe, x, arr.y, arr.cluster, restriction=np.eye(x.shape[1])[0],
-                                    n_boot=wild_bootstrap, weight_type=bootstrap_weights,
-                                    seed=seed, alpha=alpha)
+        wb = wild_cluster_bootstrap(
+            fe,
+            x,
+            arr.y,
+            arr.cluster,
+            restriction=np.eye(x.shape[1])[0],
+            n_boot=wild_bootstrap,
+            weight_type=bootstrap_weights,
+            seed=seed,
+            alpha=alpha,
+        )
         overall = Estimate(overall.estimate, overall.se, wb.ci_low, wb.ci_high, wb.p_value)
-        notes.append(f"p-value and interval: restricted wild cluster bootstrap "
-                     f"({wb.weight_type}, {wb.n_draws} draws"
-                     f"{', full enumeration' if wb.enumerated else ''})")
+        notes.append(
+            f"p-value and interval: restricted wild cluster bootstrap "
+            f"({wb.weight_type}, {wb.n_draws} draws"
+            f"{', full enumeration' if wb.enumerated else ''})"
+        )
     names = ["treated", *panel.covariates]
     coefs = [t_record("term", n, fit.coef[i], se[i], alpha, df) for i, n in enumerate(names)]
     return RegressionDiDResult(
-        method="twfe", overall=overall, coefficients=coefs, n_units=arr.n_units,
-        n_obs=fit.n_obs, n_clusters=fit.n_clusters, alpha=alpha, notes=notes, vcov=fit.vcov)
+        method="twfe",
+        overall=overall,
+        coefficients=coefs,
+        n_units=arr.n_units,
+        n_obs=fit.n_obs,
+        n_clusters=fit.n_clusters,
+        alpha=alpha,
+        notes=notes,
+        vcov=fit.vcov,
+    )
 
 
-def fit_did2x2(panel: PanelData, *, treated_cohort: int | None = None, alpha: float = 0.05
-               ) -> RegressionDiDResult:
+def fit_did2x2(
+    panel: PanelData, *, treated_cohort: int | None = None, alpha: float = 0.05
+) -> RegressionDiDResult:
     """Canonical 2x2: one treated cohort against never-treated units, before vs after.
 
     y = b0 + b1 treat + b2 post + b3 treat*post; b3 is the DiD. With several cohorts, pick one
@@ -118,15 +151,21 @@ def fit_did2x2(panel: PanelData, *, treated_cohort: int | None = None, alpha: fl
     df = int(cl.max())
     names = ["intercept", "treated_group", "post", "treated_x_post"]
     return RegressionDiDResult(
-        method="did2x2", overall=t_estimate(coef[3], se[3], alpha, df),
+        method="did2x2",
+        overall=t_estimate(coef[3], se[3], alpha, df),
         coefficients=[t_record("term", n, coef[i], se[i], alpha, df) for i, n in enumerate(names)],
-        n_units=int(len(np.unique(arr.unit[rows]))), n_obs=int(rows.sum()),
-        n_clusters=df + 1, alpha=alpha, vcov=vcov,
-        notes=[f"cohort {g} vs never treated; post = period >= {g}; CR1 factor {factor:.6f}"])
+        n_units=int(len(np.unique(arr.unit[rows]))),
+        n_obs=int(rows.sum()),
+        n_clusters=df + 1,
+        alpha=alpha,
+        vcov=vcov,
+        notes=[f"cohort {g} vs never treated; post = period >= {g}; CR1 factor {factor:.6f}"],
+    )
 
 
-def event_dummies(arr: PanelArrays, window: tuple[int, int] | None, bin_endpoints: bool,
-                  reference: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+def event_dummies(
+    arr: PanelArrays, window: tuple[int, int] | None, bin_endpoints: bool, reference: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
     """Relative-time design shared by the event-study and Sun-Abraham regressions.
 
     Returns (rows kept, relative time per kept row (NaN-free ints; never-treated get a
@@ -156,9 +195,15 @@ def event_dummies(arr: PanelArrays, window: tuple[int, int] | None, bin_endpoint
     return keep, rel, times, notes
 
 
-def fit_event_study(panel: PanelData, *, window: tuple[int, int] | None = None,
-                    bin_endpoints: bool = False, anticipation: int = 0, ssc: str = "nested",
-                    alpha: float = 0.05) -> RegressionDiDResult:
+def fit_event_study(
+    panel: PanelData,
+    *,
+    window: tuple[int, int] | None = None,
+    bin_endpoints: bool = False,
+    anticipation: int = 0,
+    ssc: str = "nested",
+    alpha: float = 0.05,
+) -> RegressionDiDResult:
     """TWFE with relative-time dummies; reference period -1 - anticipation.
 
     Never-treated units have all dummies 0 (they are the controls). `overall` is the average
@@ -180,18 +225,33 @@ def fit_event_study(panel: PanelData, *, window: tuple[int, int] | None = None,
     se = np.sqrt(np.diag(fit.vcov))
     df = fit.n_clusters - 1
     counts = x[:, : len(times)].sum(axis=0)
-    es = [t_record("event_time", int(e), fit.coef[j], se[j], alpha, df, n_obs=int(counts[j]))
-          for j, e in enumerate(times)]
+    es = [
+        t_record("event_time", int(e), fit.coef[j], se[j], alpha, df, n_obs=int(counts[j]))
+        for j, e in enumerate(times)
+    ]
     post = np.zeros(x.shape[1])
     post[: len(times)] = np.where(times >= 0, counts, 0.0)
     overall = None
     if post.sum() > 0:
         post /= post.sum()
         overall = t_estimate(post @ fit.coef, float(np.sqrt(post @ fit.vcov @ post)), alpha, df)
-    notes = [f"reference event time {reference}", *notes,
-             f"cluster-robust SE, correction '{ssc}' (factor {fit.df_factor:.6f})"]
+    notes = [
+        f"reference event time {reference}",
+        *notes,
+        f"cluster-robust SE, correction '{ssc}' (factor {fit.df_factor:.6f})",
+    ]
     return RegressionDiDResult(
-        method="event-study", overall=overall, event_study=es, n_units=arr.n_units,
-        n_obs=fit.n_obs, n_clusters=fit.n_clusters, alpha=alpha, notes=notes, vcov=fit.vcov,
-        coefficients=[{"term": f"rel::{int(e)}", "estimate": fit.coef[j], "se": se[j]}
-                      for j, e in enumerate(times)])
+        method="event-study",
+        overall=overall,
+        event_study=es,
+        n_units=arr.n_units,
+        n_obs=fit.n_obs,
+        n_clusters=fit.n_clusters,
+        alpha=alpha,
+        notes=notes,
+        vcov=fit.vcov,
+        coefficients=[
+            {"term": f"rel::{int(e)}", "estimate": fit.coef[j], "se": se[j]}
+            for j, e in enumerate(times)
+        ],
+    )

@@ -41,16 +41,37 @@ class WildBootstrapResult:
     t_draws: np.ndarray
 
     def to_dict(self) -> dict:
-        out = {k: getattr(self, k) for k in ("estimate", "null_value", "t_stat", "p_value",
-                                             "ci_low", "ci_high", "n_draws", "enumerated",
-                                             "weight_type")}
-        return {k: (float(v) if isinstance(v, float) and math.isfinite(v) else
-                    (None if isinstance(v, float) else v)) for k, v in out.items()}
+        out = {
+            k: getattr(self, k)
+            for k in (
+                "estimate",
+                "null_value",
+                "t_stat",
+                "p_value",
+                "ci_low",
+                "ci_high",
+                "n_draws",
+                "enumerated",
+                "weight_type",
+            )
+        }
+        return {
+            k: (
+                float(v)
+                if isinstance(v, float) and math.isfinite(v)
+                else (None if isinstance(v, float) else v)
+            )
+            for k, v in out.items()
+        }
 
 
-def bootstrap_weights(n_clusters: int, n_boot: int, weight_type: str,
-                      rng: np.random.Generator, enumerate_max: int = 12
-                      ) -> tuple[np.ndarray, bool]:
+def bootstrap_weights(
+    n_clusters: int,
+    n_boot: int,
+    weight_type: str,
+    rng: np.random.Generator,
+    enumerate_max: int = 12,
+) -> tuple[np.ndarray, bool]:
     """(G x B) matrix of cluster weights and whether it is the full Rademacher enumeration."""
     if weight_type == "rademacher":
         if n_clusters <= enumerate_max:
@@ -65,8 +86,15 @@ def bootstrap_weights(n_clusters: int, n_boot: int, weight_type: str,
 class _WCRProblem:
     """Cluster-level pieces of the WCR-t statistic for one restriction R'b = r."""
 
-    def __init__(self, fe: TwoWayFE | None, x: np.ndarray, y: np.ndarray,
-                 cluster_codes: np.ndarray, restriction: np.ndarray, chunk: int = 64):
+    def __init__(
+        self,
+        fe: TwoWayFE | None,
+        x: np.ndarray,
+        y: np.ndarray,
+        cluster_codes: np.ndarray,
+        restriction: np.ndarray,
+        chunk: int = 64,
+    ):
         if fe is not None and not np.allclose(fe.w, 1.0):
             raise NotImplementedError("the wild cluster bootstrap does not support weights")
         x = np.asarray(x, float)
@@ -148,12 +176,20 @@ def _invert(problem: _WCRProblem, v: np.ndarray, alpha: float, side: int) -> flo
     return 0.5 * (inner + outer)
 
 
-def wild_cluster_bootstrap(fe: TwoWayFE | None, x: np.ndarray, y: np.ndarray,
-                           cluster_codes: np.ndarray, restriction: np.ndarray,
-                           null: float = 0.0, n_boot: int = 9999,
-                           weight_type: str = "rademacher", seed: int | None = None,
-                           alpha: float = 0.05, ci: bool = True, enumerate_max: int = 12
-                           ) -> WildBootstrapResult:
+def wild_cluster_bootstrap(
+    fe: TwoWayFE | None,
+    x: np.ndarray,
+    y: np.ndarray,
+    cluster_codes: np.ndarray,
+    restriction: np.ndarray,
+    null: float = 0.0,
+    n_boot: int = 9999,
+    weight_type: str = "rademacher",
+    seed: int | None = None,
+    alpha: float = 0.05,
+    ci: bool = True,
+    enumerate_max: int = 12,
+) -> WildBootstrapResult:
     """WCR-t test of restriction'beta = null in y = FE + x beta + e, clustered by cluster_codes.
 
     `fe` is the absorbed fixed-effect projection (None: x already holds every regressor,
@@ -170,6 +206,14 @@ def wild_cluster_bootstrap(fe: TwoWayFE | None, x: np.ndarray, y: np.ndarray,
     if ci:
         lo, hi = _invert(problem, v, alpha, -1), _invert(problem, v, alpha, +1)
     return WildBootstrapResult(
-        estimate=problem.estimate, null_value=float(null), t_stat=problem.t_stat(null),
-        p_value=p, ci_low=lo, ci_high=hi, n_draws=v.shape[1], enumerated=enumerated,
-        weight_type=weight_type, t_draws=problem.t_draws(null, v))
+        estimate=problem.estimate,
+        null_value=float(null),
+        t_stat=problem.t_stat(null),
+        p_value=p,
+        ci_low=lo,
+        ci_high=hi,
+        n_draws=v.shape[1],
+        enumerated=enumerated,
+        weight_type=weight_type,
+        t_draws=problem.t_draws(null, v),
+    )

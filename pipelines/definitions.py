@@ -28,7 +28,7 @@ def build_definitions(
     assets = build_ingest_assets(partitions_def) + build_panel_assets(partitions_def)
     return dg.Definitions(
         assets=assets,
-        jobs=build_jobs(partitions_def),
+        jobs=build_jobs(),
         schedules=build_schedules(partitions_def, config.timezone),
         sensors=build_sensors(partitions_def, settings.data_dir),
         resources={

@@ -8,11 +8,11 @@ import dagster as dg
 ALL_ASSETS_JOB = "all_assets"
 
 
-def build_jobs(partitions_def: dg.PartitionsDefinition) -> list:
+def build_jobs() -> list:
+    """Partitioning is inferred from the selected assets (the monthly ingest assets)."""
     everything = dg.define_asset_job(
         ALL_ASSETS_JOB,
         selection=dg.AssetSelection.all(),
-        partitions_def=partitions_def,
         description="Ingest, stage and rebuild everything downstream for the selected months.",
     )
     return [everything]

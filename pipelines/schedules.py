@@ -27,7 +27,8 @@ def build_schedules(partitions_def: dg.TimeWindowPartitionsDefinition, timezone:
     )
     def monthly_refresh(context: dg.ScheduleEvaluationContext):
         key = month_just_closed(context.scheduled_execution_time)
-        if not partitions_def.has_partition_key(key, current_time=context.scheduled_execution_time):
+        keys = partitions_def.get_partition_keys(current_time=context.scheduled_execution_time)
+        if key not in keys:
             return dg.SkipReason(f"month {key} is outside the study window")
         return dg.RunRequest(run_key=f"monthly-{key}", partition_key=key)
 

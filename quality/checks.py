@@ -132,10 +132,10 @@ def _input_check(input_name, config, asset_key_for, city_key, warehouse_key, poo
         required_resource_keys={city_key, warehouse_key},
         pool=pool,
     )
-    def _check(context: dg.AssetCheckExecutionContext):
+    def _check(context):  # unannotated: string annotations confuse Dagster
         city_config = getattr(context.resources, city_key).load()
         settings = gate_settings(city_config)
-        run_id = context.run_id
+        run_id = context.run.run_id
         with getattr(context.resources, warehouse_key).connect() as con:
             from quality import store
 

@@ -346,7 +346,10 @@ def run_gate(
     settings = gate_settings(config, now)
     store.ensure_tables(con)
     # districts first: every other input is checked against its ids
-    district_rep, district_frame = check_input(con, "districts", config, settings, run_id, ())
+    if "districts" in inputs:
+        district_rep, district_frame = check_input(con, "districts", config, settings, run_id, ())
+    else:  # ids only: districts are validated by their own run
+        district_rep, district_frame = None, frames.build_frame(con, "districts", config)
     ids = frames.district_ids(con, district_frame)
     reports: dict[str, InputReport] = {}
     for name in inputs:

@@ -40,7 +40,7 @@ def check_utf8(path: Path) -> None:
                 bad = offset + exc.start
                 line += block[: exc.start].count(b"\n")
                 raise UserError(
-                    f"the file is not UTF-8: byte {block[exc.start:exc.start + 1]!r} at byte "
+                    f"the file is not UTF-8: byte {block[exc.start : exc.start + 1]!r} at byte "
                     f"{bad} (line {line}) cannot be decoded (it looks like Latin-1/Windows-1252)",
                     f"re-save it as UTF-8, e.g. iconv -f WINDOWS-1252 -t UTF-8 {path.name} > "
                     f"fixed.csv",

@@ -81,7 +81,7 @@ def _meetings_parameters() -> dict:
     }
 
 
-def simulate_city(out_dir: str | Path, *, seed: int = 2024, n_districts: int = 25,
+def simulate_city(out_dir: str | Path, *, seed: int = 12, n_districts: int = 25,
                   start: str = "2016-01", months: int = 120, effect_scale: float = 1.0,
                   **knobs) -> Path:
     """Write a synthetic city in the input contract format plus `truth.json`; return the folder.

@@ -40,19 +40,35 @@ def add_arguments(parser) -> None:
         "--cohort", required=True, help="first treated period; 0 or empty = never treated"
     )
     parser.add_argument("--method", choices=list(METHODS), default="cs")
-    parser.add_argument("--control", choices=["never", "notyet"], default="notyet",
-                        help="comparison units: never treated or not yet treated")
+    parser.add_argument(
+        "--control",
+        choices=["never", "notyet"],
+        default="notyet",
+        help="comparison units: never treated or not yet treated",
+    )
     parser.add_argument("--base-period", choices=["varying", "universal"], default="varying")
-    parser.add_argument("--anticipation", type=int, default=0, metavar="K",
-                        help="periods before the cohort date that may already be affected")
-    parser.add_argument("--covariates", default="", metavar="A,B",
-                        help="comma-separated time-invariant covariates")
+    parser.add_argument(
+        "--anticipation",
+        type=int,
+        default=0,
+        metavar="K",
+        help="periods before the cohort date that may already be affected",
+    )
+    parser.add_argument(
+        "--covariates", default="", metavar="A,B", help="comma-separated time-invariant covariates"
+    )
     parser.add_argument("--est-method", choices=["dr", "ipw", "reg"], default="dr")
     parser.add_argument("--weights", default=None, metavar="COL", help="sampling weights")
-    parser.add_argument("--cluster", default=None, metavar="COL",
-                        help="cluster above the unit (default: the unit)")
-    parser.add_argument("--bootstrap", type=int, default=0, metavar="N",
-                        help="multiplier-bootstrap draws (0 = analytic standard errors)")
+    parser.add_argument(
+        "--cluster", default=None, metavar="COL", help="cluster above the unit (default: the unit)"
+    )
+    parser.add_argument(
+        "--bootstrap",
+        type=int,
+        default=0,
+        metavar="N",
+        help="multiplier-bootstrap draws (0 = analytic standard errors)",
+    )
     parser.add_argument("--seed", type=int, default=None, metavar="S")
     parser.add_argument("--alpha", type=float, default=0.05)
     parser.add_argument("--json", default=None, metavar="OUT", help="write results as JSON")
@@ -116,13 +132,20 @@ def run_estimate(args) -> dict:
     fit = _load_method(args.method)
     try:
         panel = prepare_panel(
-            df, unit=args.unit, time=args.time, outcome=args.outcome, cohort=args.cohort,
-            covariates=covariates, weights=args.weights, cluster=args.cluster,
+            df,
+            unit=args.unit,
+            time=args.time,
+            outcome=args.outcome,
+            cohort=args.cohort,
+            covariates=covariates,
+            weights=args.weights,
+            cluster=args.cluster,
         )
         result = fit(panel, **_options(fit, args))
     except (EstimationInputError, ValueError, KeyError) as err:
-        raise UserError(str(err).strip("'\""), "check the column names and panel contents",
-                        file=args.panel) from None
+        raise UserError(
+            str(err).strip("'\""), "check the column names and panel contents", file=args.panel
+        ) from None
     raw = result.to_dict()
     out = {
         "method": args.method,
@@ -148,21 +171,23 @@ def format_result(out: dict, alpha: float) -> str:
     lines = [
         f"Method: {out['method']}   units: {out['n_units']}   observations: {out['n_obs']}",
         "",
-        f"{'':16}{'estimate':>10}{'se':>10}{f'{pct}% low':>10}{f'{pct}% high':>10}"
-        f"{'p':>10}",
-        f"{'Overall ATT':16}" + "".join(
-            _num(o.get(k)) for k in ("estimate", "se", "ci_low", "ci_high", "p_value")
-        ),
+        f"{'':16}{'estimate':>10}{'se':>10}{f'{pct}% low':>10}{f'{pct}% high':>10}{'p':>10}",
+        f"{'Overall ATT':16}"
+        + "".join(_num(o.get(k)) for k in ("estimate", "se", "ci_low", "ci_high", "p_value")),
     ]
-    for key, label, col in (("event_study", "Event study", "event_time"),
-                            ("group", "By cohort", "group")):
+    for key, label, col in (
+        ("event_study", "Event study", "event_time"),
+        ("group", "By cohort", "group"),
+    ):
         rows = out.get(key) or []
         if not rows:
             continue
         lines += ["", f"{label}:", f"{col:>16}{'estimate':>10}{'se':>10}{'low':>10}{'high':>10}"]
         for r in rows:
-            lines.append(f"{r[col]:>16g}" + "".join(
-                _num(r.get(k)) for k in ("estimate", "se", "ci_low", "ci_high")))
+            lines.append(
+                f"{r[col]:>16g}"
+                + "".join(_num(r.get(k)) for k in ("estimate", "se", "ci_low", "ci_high"))
+            )
     return "\n".join(lines)
 
 

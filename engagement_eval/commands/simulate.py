@@ -12,7 +12,7 @@ from engagement_eval.errors import UserError
 
 def add_arguments(parser) -> None:
     parser.add_argument("--out", required=True, help="folder to write the city into")
-    parser.add_argument("--seed", type=int, default=2024, help="random seed (default 2024)")
+    parser.add_argument("--seed", type=int, default=12, help="random seed (default 12)")
     parser.add_argument("--districts", type=int, default=25, help="number of districts")
     parser.add_argument("--start", default="2016-01", help="first month, YYYY-MM")
     parser.add_argument("--months", type=int, default=120, help="number of months")

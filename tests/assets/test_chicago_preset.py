@@ -4,8 +4,8 @@ import shutil
 from datetime import datetime
 
 import yaml
+from data_layer_helpers import DATA, ingest, month_keys
 
-from conftest import DATA, ingest, month_keys
 from engagement_eval.config import CATEGORIES, load_preset
 
 KEYS = month_keys("2024-01", "2024-03")
@@ -16,7 +16,9 @@ def test_chicago_export_is_typed_mapped_and_keeps_leading_zeros(con, tmp_path):
     shutil.copy(DATA / "chicago_sample.csv", city / "crime_incidents.csv")
     ingest(con, city, KEYS)
     raw_cols = [r[0] for r in con.execute("DESCRIBE raw.crime_incidents").fetchall()]
-    assert {"Case Number", "Primary Type", "X Coordinate", "Updated On", "Location"} <= set(raw_cols)
+    assert {"Case Number", "Primary Type", "X Coordinate", "Updated On", "Location"} <= set(
+        raw_cols
+    )
     assert con.execute("SELECT count(*) FROM raw.crime_incidents").fetchone()[0] == 11
     rows = con.execute(
         "SELECT incident_id, occurred_at, district_id, offense_label, offense_category, updated_at"
@@ -32,7 +34,9 @@ def test_chicago_export_is_typed_mapped_and_keeps_leading_zeros(con, tmp_path):
     assert by_id["13311272"][4] == "violent" and by_id["13311273"][4] == "other"
     assert all(r[4] in CATEGORIES for r in rows)
     # January in district 011 holds one homicide; February one robbery; partitions follow AM/PM
-    keys = dict(con.execute("SELECT incident_id, _partition_key FROM staging.crime_incidents").fetchall())
+    keys = dict(
+        con.execute("SELECT incident_id, _partition_key FROM staging.crime_incidents").fetchall()
+    )
     assert keys["13311265"] == "2024-01" and keys["13311266"] == "2024-02"
     # no address or coordinate column is copied into staging
     staging_cols = {r[0] for r in con.execute("DESCRIBE staging.crime_incidents").fetchall()}
@@ -48,6 +52,8 @@ def test_every_chicago_primary_type_is_mapped_to_a_category():
     for label in ("BURGLARY", "THEFT", "MOTOR VEHICLE THEFT", "ARSON", "CRIMINAL DAMAGE"):
         assert mapping[label] == "property"
     assert len(mapping) >= 35  # the export's full list of Primary Type values
-    sample_types = {line.split(",")[5] for line in (DATA / "chicago_sample.csv").read_text().splitlines()[1:]}
+    sample_types = {
+        line.split(",")[5] for line in (DATA / "chicago_sample.csv").read_text().splitlines()[1:]
+    }
     assert sample_types <= set(mapping)
     assert yaml.safe_load((DATA / "chicago_city" / "city.yaml").read_text())["preset"] == "chicago"

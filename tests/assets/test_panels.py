@@ -3,8 +3,9 @@
 import math
 from datetime import date
 
+from data_layer_helpers import ingest, month_keys
+
 from assets._panels_sql import build_district_month, build_district_quarter_survey
-from conftest import ingest, month_keys
 
 KEYS = month_keys("2020-01", "2020-04")
 
@@ -37,7 +38,12 @@ def test_district_month_counts_rates_and_cohorts(con, tiny_city):
     }
     for cell, (total, violent, prop, other, reported) in expected.items():
         row = p[cell]
-        got = (row["crimes_total"], row["crimes_violent"], row["crimes_property"], row["crimes_other"])
+        got = (
+            row["crimes_total"],
+            row["crimes_violent"],
+            row["crimes_property"],
+            row["crimes_other"],
+        )
         assert got == (total, violent, prop, other), cell
         assert row["reported"] is reported, cell
         assert row["period"] == cell[1]
@@ -77,7 +83,11 @@ def test_survey_panel_weighted_means_and_standard_errors(con, tiny_city):
     mean, s, n, sw, cohort, treated, period = cells[("01", 1, "trust_index")]
     assert math.isclose(mean, 22 / 6, rel_tol=1e-12) and (n, sw, period) == (3, 6.0, 1)
     assert math.isclose(s, se([3, 5, 2], [1, 3, 2]), rel_tol=1e-12)
-    assert math.isclose(s, math.sqrt(1.5 * (1 * (1 / 3) ** 2 * 4 + 9 * (4 / 3) ** 2 + 4 * (5 / 3) ** 2) / 36), rel_tol=1e-12)
+    assert math.isclose(
+        s,
+        math.sqrt(1.5 * (1 * (1 / 3) ** 2 * 4 + 9 * (4 / 3) ** 2 + 4 * (5 / 3) ** 2) / 36),
+        rel_tol=1e-12,
+    )
     # safety = feel_safe: 3, 1, 5 -> (3 + 3 + 10) / 6 = 16/6
     mean, s, n, *_ = cells[("01", 1, "safety_index")]
     assert math.isclose(mean, 16 / 6, rel_tol=1e-12) and n == 3

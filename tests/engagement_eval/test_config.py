@@ -12,7 +12,10 @@ from engagement_eval.errors import UserError
 def test_defaults_match_the_documented_values():
     c = config_from_dict({})
     assert c.window_start == date(2016, 1, 1) and c.window_end is None
-    assert c.survey.indices == {"trust_index": ("trust_police", "police_fair"), "safety_index": ("feel_safe",)}
+    assert c.survey.indices == {
+        "trust_index": ("trust_police", "police_fair"),
+        "safety_index": ("feel_safe",),
+    }
     assert c.quality.max_bad_row_share == 0.01 and c.model.bootstrap_draws == 999
     assert c.attendance_threshold_per_1000 == DEFAULTS["rollout"]["attendance_threshold_per_1000"]
 
@@ -62,7 +65,12 @@ def test_bad_values_raise_user_errors_with_a_fix(tmp_path, yaml_text, needle):
 def test_missing_column_error_names_file_column_and_mapping():
     config = config_from_dict({"columns": {"crime_incidents": {"occurred_at": "When"}}})
     with pytest.raises(UserError) as info:
-        resolve_columns(INPUTS["crime_incidents"], ["incident_id", "Date", "district_id", "offense_category"], config, "x.csv")
+        resolve_columns(
+            INPUTS["crime_incidents"],
+            ["incident_id", "Date", "district_id", "offense_category"],
+            config,
+            "x.csv",
+        )
     err = info.value
     assert err.file == "x.csv" and err.column == "When"
     assert "occurred_at" in err.cause and "columns: {crime_incidents: {occurred_at:" in err.fix

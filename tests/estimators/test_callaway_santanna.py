@@ -105,8 +105,14 @@ def _csdid(df, control, est_method, xformla=None, **kw):
     with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fit = ATTgt(
-            yname="lemp", tname="year", idname="countyreal", gname="first.treat", data=df,
-            control_group=control, xformla=xformla, **kw,
+            yname="lemp",
+            tname="year",
+            idname="countyreal",
+            gname="first.treat",
+            data=df,
+            control_group=control,
+            xformla=xformla,
+            **kw,
         ).fit(est_method=est_method, bstrap=False)
         aggs = {}
         for typ in ("simple", "dynamic", "group", "calendar"):
@@ -121,19 +127,30 @@ def _moderndid(df, control, est_method, xformla=None, base_period="varying", **k
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fit = moderndid.att_gt(
-            df, yname="lemp", tname="year", idname="countyreal", gname="first.treat",
-            xformla=xformla, est_method=est_method, control_group=control,
-            base_period=base_period, boot=False, **kw,
+            df,
+            yname="lemp",
+            tname="year",
+            idname="countyreal",
+            gname="first.treat",
+            xformla=xformla,
+            est_method=est_method,
+            control_group=control,
+            base_period=base_period,
+            boot=False,
+            **kw,
         )
-        aggs = {typ: moderndid.aggte(fit, type=typ)
-                for typ in ("simple", "dynamic", "group", "calendar")}
+        aggs = {
+            typ: moderndid.aggte(fit, type=typ)
+            for typ in ("simple", "dynamic", "group", "calendar")
+        }
     return fit, aggs
 
 
 def _ours(df, control, est_method, covariates=(), **kw):
     control = control.replace("treated", "")
-    return att_gt(df, **COLS, control_group=control, est_method=est_method,
-                  covariates=covariates, **kw)
+    return att_gt(
+        df, **COLS, control_group=control, est_method=est_method, covariates=covariates, **kw
+    )
 
 
 CONFIGS = [
@@ -205,8 +222,7 @@ def test_unbalanced_panel_matches_csdid(mpdta_extra, control, est_method):
 
 @pytest.mark.parametrize("est_method", ["dr", "ipw", "reg"])
 def test_sampling_weights_match_csdid(mpdta_extra, est_method):
-    ref, ref_aggs = _csdid(mpdta_extra, "notyettreated", est_method, "lemp~lpop",
-                           weights_name="w")
+    ref, ref_aggs = _csdid(mpdta_extra, "notyettreated", est_method, "lemp~lpop", weights_name="w")
     res = _ours(mpdta_extra, "notyettreated", est_method, ("lpop",), weights="w")
     _assert_matches_csdid(res, ref, ref_aggs)
     unweighted = _ours(mpdta_extra, "notyettreated", est_method, ("lpop",))
@@ -218,8 +234,9 @@ def test_analytic_cluster_se_match_csdid(mpdta_extra):
     res = _ours(mpdta_extra, "nevertreated", "dr", ("lpop",), cluster="state")
     assert res.n_clusters == mpdta_extra.state.nunique()
     _assert_matches_csdid(res, ref, ref_aggs)
-    boot = _ours(mpdta_extra, "nevertreated", "dr", ("lpop",), cluster="state",
-                 bootstrap=1999, seed=2)
+    boot = _ours(
+        mpdta_extra, "nevertreated", "dr", ("lpop",), cluster="state", bootstrap=1999, seed=2
+    )
     np.testing.assert_allclose(boot.se, res.se, rtol=0.15)  # 29 clusters: noisier
 
 
@@ -249,9 +266,10 @@ def test_universal_base_period_reference_cell_is_zero(mpdta):
 def test_periods_may_be_any_increasing_integers(mpdta):
     """Month-index or year coding gives the same estimates (event time is t - g)."""
     base = att_gt(mpdta, **COLS).aggregate("dynamic")
-    shifted = mpdta.assign(year=mpdta.year - 2003 + 100,
-                           **{"first.treat": np.where(mpdta["first.treat"] > 0,
-                                                      mpdta["first.treat"] - 2003 + 100, 0)})
+    shifted = mpdta.assign(
+        year=mpdta.year - 2003 + 100,
+        **{"first.treat": np.where(mpdta["first.treat"] > 0, mpdta["first.treat"] - 2003 + 100, 0)},
+    )
     moved = att_gt(shifted, **COLS).aggregate("dynamic")
     np.testing.assert_allclose(moved.table.estimate, base.table.estimate, atol=1e-12)
     np.testing.assert_array_equal(moved.table.event_time, base.table.event_time)

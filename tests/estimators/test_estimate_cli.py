@@ -13,8 +13,17 @@ from engagement_eval.cli import main
 from estimators.callaway_santanna import att_gt
 
 MPDTA = Path(__file__).resolve().parents[1] / "data" / "mpdta.csv"
-BASE = ["estimate", "--unit", "countyreal", "--time", "year", "--outcome", "lemp",
-        "--cohort", "first.treat"]
+BASE = [
+    "estimate",
+    "--unit",
+    "countyreal",
+    "--time",
+    "year",
+    "--outcome",
+    "lemp",
+    "--cohort",
+    "first.treat",
+]
 
 
 def run(tmp_path, *extra, panel=MPDTA):
@@ -26,11 +35,16 @@ def run(tmp_path, *extra, panel=MPDTA):
 def test_cs_json_shape_and_numbers(tmp_path, capsys):
     code, res = run(tmp_path, "--method", "cs", "--control", "never", "--covariates", "lpop")
     assert code == 0
-    assert set(res) >= {"method", "overall", "att_gt", "event_study", "group", "n_units",
-                        "n_obs"}
+    assert set(res) >= {"method", "overall", "att_gt", "event_study", "group", "n_units", "n_obs"}
     assert res["method"] == "cs" and res["n_units"] == 500 and res["n_obs"] == 2500
-    ref = att_gt(pd.read_csv(MPDTA), unit="countyreal", time="year", outcome="lemp",
-                 cohort="first.treat", covariates=["lpop"])
+    ref = att_gt(
+        pd.read_csv(MPDTA),
+        unit="countyreal",
+        time="year",
+        outcome="lemp",
+        cohort="first.treat",
+        covariates=["lpop"],
+    )
     simple = ref.aggregate("simple").overall
     assert res["overall"]["estimate"] == pytest.approx(simple.estimate, abs=1e-12)
     assert res["overall"]["se"] == pytest.approx(simple.se, abs=1e-12)
@@ -66,10 +80,16 @@ def _bad_panel(tmp_path, mutate):
     "mutate,extra,message",
     [
         (lambda d: d, ("--outcome", "nope"), "not in the panel"),
-        (lambda d: d.assign(lemp=d.lemp.astype(str).where(d.index > 3, "abc")), (),
-         "must be numeric"),
-        (lambda d: d.assign(**{"first.treat": d["first.treat"].replace(2007, 2030)}), (),
-         "never appear in the time range"),
+        (
+            lambda d: d.assign(lemp=d.lemp.astype(str).where(d.index > 3, "abc")),
+            (),
+            "must be numeric",
+        ),
+        (
+            lambda d: d.assign(**{"first.treat": d["first.treat"].replace(2007, 2030)}),
+            (),
+            "never appear in the time range",
+        ),
         (lambda d: d[d["first.treat"] == 2006], (), "no comparison units"),
         (lambda d: d[d["first.treat"] > 0], ("--control", "never"), "never-treated"),
     ],

@@ -40,18 +40,22 @@ def _dense_bjs(df, weights_on_treated):
     eps1 = np.empty_like(tau)
     for key in set(zip(g, e, strict=True)):
         m = (g == key[0]) & (e == key[1])
-        eps1[m] = tau[m] - np.sum(w1[m] ** 2 * tau[m]) / np.sum(w1[m] ** 2) \
-            if np.sum(w1[m] ** 2) > 0 else tau[m]
+        eps1[m] = (
+            tau[m] - np.sum(w1[m] ** 2 * tau[m]) / np.sum(w1[m] ** 2)
+            if np.sum(w1[m] ** 2) > 0
+            else tau[m]
+        )
     units = df.unit.to_numpy()
-    contrib = pd.Series(np.concatenate([v0 * resid0, w1 * eps1]),
-                        index=np.concatenate([units[~treated], units[treated]]))
+    contrib = pd.Series(
+        np.concatenate([v0 * resid0, w1 * eps1]),
+        index=np.concatenate([units[~treated], units[treated]]),
+    )
     return float(w1 @ tau), float(np.sqrt((contrib.groupby(level=0).sum() ** 2).sum())), e
 
 
 def test_overall_and_event_time_match_dense_formula(data):
     df, _ = data
-    res = fit_imputation(prepare_panel(df, unit="unit", time="time", outcome="y",
-                                       cohort="cohort"))
+    res = fit_imputation(prepare_panel(df, unit="unit", time="time", outcome="y", cohort="cohort"))
     treated = (df.cohort > 0) & (df.time >= df.cohort)
     est, se, e = _dense_bjs(df, np.ones(int(treated.sum())))
     assert abs(res.overall.estimate - est) < TOL
@@ -67,8 +71,7 @@ def test_point_estimate_matches_statsmodels_prediction(data):
     treated = (df.cohort > 0) & (df.time >= df.cohort)
     fit = smf.ols("y ~ C(unit) + C(time)", df[~treated]).fit()
     tau = df.y[treated] - fit.predict(df[treated])
-    res = fit_imputation(prepare_panel(df, unit="unit", time="time", outcome="y",
-                                       cohort="cohort"))
+    res = fit_imputation(prepare_panel(df, unit="unit", time="time", outcome="y", cohort="cohort"))
     assert abs(res.overall.estimate - tau.mean()) < TOL
     by_group = tau.groupby(df.cohort[treated]).mean()
     for row in res.group:
@@ -77,7 +80,6 @@ def test_point_estimate_matches_statsmodels_prediction(data):
 
 def test_units_treated_from_first_period_are_dropped_with_note():
     df, _ = simulate_staggered_panel(n_units=40, n_periods=6, cohorts=(1, 4), seed=3)
-    res = fit_imputation(prepare_panel(df, unit="unit", time="time", outcome="y",
-                                       cohort="cohort"))
+    res = fit_imputation(prepare_panel(df, unit="unit", time="time", outcome="y", cohort="cohort"))
     assert any("dropped" in n for n in res.notes)
     assert [r["group"] for r in res.group] == [4]

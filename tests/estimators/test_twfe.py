@@ -45,7 +45,8 @@ def test_twoway_projection_matches_dummy_regression(unbalanced):
 def test_twfe_matches_statsmodels_dummies(unbalanced):
     df = unbalanced
     ref = smf.ols("y ~ D + x2 + C(unit) + C(time)", df).fit(
-        cov_type="cluster", cov_kwds={"groups": df.unit.to_numpy()})
+        cov_type="cluster", cov_kwds={"groups": df.unit.to_numpy()}
+    )
     res = fit_twfe(_panel(df, covariates=["x2"]), ssc="statsmodels")
     assert abs(res.overall.estimate - ref.params["D"]) < TOL
     assert abs(res.overall.se - ref.bse["D"]) < TOL
@@ -54,9 +55,9 @@ def test_twfe_matches_statsmodels_dummies(unbalanced):
 
 def test_twfe_matches_linearmodels_panelols(unbalanced):
     df = unbalanced
-    ref = PanelOLS.from_formula("y ~ D + EntityEffects + TimeEffects",
-                                df.set_index(["unit", "time"])).fit(
-        cov_type="clustered", cluster_entity=True)
+    ref = PanelOLS.from_formula(
+        "y ~ D + EntityEffects + TimeEffects", df.set_index(["unit", "time"])
+    ).fit(cov_type="clustered", cluster_entity=True)
     res = fit_twfe(_panel(df), ssc="linearmodels")
     assert abs(res.overall.estimate - ref.params["D"]) < TOL
     assert abs(res.overall.se - ref.std_errors["D"]) < TOL
@@ -73,10 +74,12 @@ def test_nested_correction_drops_unit_effects_from_k(unbalanced):
 
 def test_twfe_cluster_coarser_than_unit_and_weights(unbalanced):
     df = unbalanced.assign(wt=lambda d: 1 + (d.unit % 3))
-    res = fit_twfe(_panel(df.assign(cluster=df.unit % 7), weights="wt", cluster="cluster"),
-                   ssc="statsmodels")
+    res = fit_twfe(
+        _panel(df.assign(cluster=df.unit % 7), weights="wt", cluster="cluster"), ssc="statsmodels"
+    )
     ref = smf.wls("y ~ D + C(unit) + C(time)", df, weights=df.wt).fit(
-        cov_type="cluster", cov_kwds={"groups": (df.unit % 7).to_numpy()})
+        cov_type="cluster", cov_kwds={"groups": (df.unit % 7).to_numpy()}
+    )
     assert abs(res.overall.estimate - ref.params["D"]) < TOL
     assert abs(res.overall.se - ref.bse["D"]) < TOL
     assert res.n_clusters == 7
@@ -101,9 +104,11 @@ def test_event_study_matches_statsmodels(unbalanced, bin_endpoints):
         sub[name] = ((sub.cohort > 0) & (rel == e)).astype(float)
         names.append((e, name))
     ref = smf.ols("y ~ " + " + ".join(n for _, n in names) + " + C(unit) + C(time)", sub).fit(
-        cov_type="cluster", cov_kwds={"groups": sub.unit.to_numpy()})
-    res = fit_event_study(_panel(df), window=(lo, hi), bin_endpoints=bin_endpoints,
-                          ssc="statsmodels")
+        cov_type="cluster", cov_kwds={"groups": sub.unit.to_numpy()}
+    )
+    res = fit_event_study(
+        _panel(df), window=(lo, hi), bin_endpoints=bin_endpoints, ssc="statsmodels"
+    )
     got = {r["event_time"]: r for r in res.event_study}
     assert sorted(got) == [e for e, _ in names]
     for e, name in names:
@@ -114,8 +119,9 @@ def test_event_study_matches_statsmodels(unbalanced, bin_endpoints):
 def test_did2x2_matches_interaction_regression():
     df, _ = simulate_staggered_panel(n_units=40, n_periods=6, cohorts=(4,), seed=5)
     sub = df.assign(treat=(df.cohort == 4).astype(float), post=(df.time >= 4).astype(float))
-    ref = smf.ols("y ~ treat * post", sub).fit(cov_type="cluster",
-                                               cov_kwds={"groups": sub.unit.to_numpy()})
+    ref = smf.ols("y ~ treat * post", sub).fit(
+        cov_type="cluster", cov_kwds={"groups": sub.unit.to_numpy()}
+    )
     res = fit_did2x2(_panel(df))
     assert abs(res.overall.estimate - ref.params["treat:post"]) < TOL
     assert abs(res.overall.se - ref.bse["treat:post"]) < TOL
@@ -125,8 +131,9 @@ def test_did2x2_matches_interaction_regression():
 
 
 def test_did2x2_needs_never_treated():
-    df, _ = simulate_staggered_panel(n_units=30, n_periods=6, cohorts=(3, 5),
-                                     never_share=0.0, seed=2)
+    df, _ = simulate_staggered_panel(
+        n_units=30, n_periods=6, cohorts=(3, 5), never_share=0.0, seed=2
+    )
     with pytest.raises(EstimationInputError, match="never-treated"):
         fit_did2x2(_panel(df))
 
@@ -137,7 +144,8 @@ def test_result_dict_shape(unbalanced):
     assert set(out) >= {"overall", "event_study", "group", "att_gt", "n_units", "n_obs"}
     assert set(out["overall"]) == {"estimate", "se", "ci_low", "ci_high", "p_value"}
     assert out["n_obs"] == len(unbalanced)
-    assert all(set(r) == {"event_time", "estimate", "se", "ci_low", "ci_high"}
-               for r in out["event_study"])
+    assert all(
+        set(r) == {"event_time", "estimate", "se", "ci_low", "ci_high"} for r in out["event_study"]
+    )
     assert "event_time::0" in res.summary()
     assert isinstance(res.tidy(), pd.DataFrame) and len(res.tidy()) == 1 + len(res.event_study)

@@ -31,7 +31,9 @@ def test_assets_are_grouped_by_module_and_partitioned(defs):
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
     assert {"raw/crime_incidents", "staging/meetings", "marts/district_month"} <= keys
     groups = {k.to_user_string(): graph.get(k).group_name for k in graph.get_all_asset_keys()}
-    assert groups["raw/districts"] == "ingest" and groups["marts/district_quarter_survey"] == "panels"
+    assert (
+        groups["raw/districts"] == "ingest" and groups["marts/district_quarter_survey"] == "panels"
+    )
     pdef = graph.get(dg.AssetKey(["raw", "crime_incidents"])).partitions_def
     assert pdef.get_partition_keys() == ["2020-01", "2020-02", "2020-03", "2020-04"]
     assert graph.get(dg.AssetKey(["raw", "districts"])).partitions_def is None
@@ -39,13 +41,15 @@ def test_assets_are_grouped_by_module_and_partitioned(defs):
 
 def test_schedule_runs_on_the_third_for_the_month_just_closed(defs):
     schedule = defs.resolve_schedule_def("monthly_refresh")
-    assert schedule.cron_schedule == "0 6 3 * *" and schedule.execution_timezone == "America/Chicago"
+    assert (
+        schedule.cron_schedule == "0 6 3 * *" and schedule.execution_timezone == "America/Chicago"
+    )
     when = datetime(2020, 4, 3, 6, 0, tzinfo=ZoneInfo("America/Chicago"))
-    request = schedule.evaluate_tick(dg.build_schedule_context(scheduled_execution_time=when))
-    assert [r.partition_key for r in request.run_requests] == ["2020-03"]
+    request = schedule(dg.build_schedule_context(scheduled_execution_time=when))
+    assert isinstance(request, dg.RunRequest) and request.partition_key == "2020-03"
     late = datetime(2021, 1, 3, 6, 0, tzinfo=ZoneInfo("America/Chicago"))
-    skipped = schedule.evaluate_tick(dg.build_schedule_context(scheduled_execution_time=late))
-    assert not skipped.run_requests and skipped.skip_message
+    skipped = schedule(dg.build_schedule_context(scheduled_execution_time=late))
+    assert isinstance(skipped, dg.SkipReason) and "2020-12" in skipped.skip_message
 
 
 def test_sensor_fires_on_new_or_changed_files_only(defs, city):
@@ -57,9 +61,14 @@ def test_sensor_fires_on_new_or_changed_files_only(defs, city):
     assert tags["dagster/asset_partition_range_end"] == "2020-04"
     idle = sensor.evaluate_tick(dg.build_sensor_context(cursor=first.cursor))
     assert not idle.run_requests
-    (Path(city) / "meetings_2020-05.csv").write_text("meeting_id,district_id,meeting_date,meeting_type,attendees\n")
+    (Path(city) / "meetings_2020-05.csv").write_text(
+        "meeting_id,district_id,meeting_date,meeting_type,attendees\n"
+    )
     again = sensor.evaluate_tick(dg.build_sensor_context(cursor=idle.cursor or first.cursor))
-    assert len(again.run_requests) == 1 and "meetings_2020-05.csv" in again.run_requests[0].tags["engagement_eval/changed"]
+    assert (
+        len(again.run_requests) == 1
+        and "meetings_2020-05.csv" in again.run_requests[0].tags["engagement_eval/changed"]
+    )
 
 
 def test_folder_state_rehashes_only_changed_files(city):
@@ -76,15 +85,23 @@ def test_locked_database_fails_fast_with_a_clear_message(tmp_path):
 
     db = tmp_path / "locked.duckdb"
     holder = subprocess.Popen(
-        [sys.executable, "-c", f"import duckdb,time; c=duckdb.connect({str(db)!r}); print('ok', flush=True); time.sleep(30)"],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb,time; c=duckdb.connect({str(db)!r}); print('ok', flush=True); time.sleep(30)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout.readline().strip() == "ok"
         from engagement_eval.errors import UserError
 
         started = datetime.now()
-        with pytest.raises(UserError) as info, WarehouseResource(path=str(db), lock_timeout_seconds=1).connect():
+        with (
+            pytest.raises(UserError) as info,
+            WarehouseResource(path=str(db), lock_timeout_seconds=1).connect(),
+        ):
             pass
         assert (datetime.now() - started).total_seconds() < 10
         assert "locked" in info.value.cause and "ENGAGEMENT_EVAL_DUCKDB" in info.value.fix

@@ -13,7 +13,12 @@ DATA = Path(__file__).resolve().parents[1] / "data"
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch):
-    for var in ("DAGSTER_HOME", "ENGAGEMENT_EVAL_DUCKDB", "ENGAGEMENT_EVAL_OUT", "ENGAGEMENT_EVAL_CONFIG"):
+    for var in (
+        "DAGSTER_HOME",
+        "ENGAGEMENT_EVAL_DUCKDB",
+        "ENGAGEMENT_EVAL_OUT",
+        "ENGAGEMENT_EVAL_CONFIG",
+    ):
         monkeypatch.delenv(var, raising=False)
 
 
@@ -34,8 +39,13 @@ def test_run_on_tiny_city_builds_all_tables_and_is_repeatable(tmp_path, capsys):
 def test_run_on_simulated_city_counts_every_in_window_incident(tmp_path):
     simulator = pytest.importorskip("simulator.city")
     city = simulator.simulate_city(
-        tmp_path / "city", seed=7, n_districts=6, start="2020-01", months=24,
-        incidents_per_1000=0.5, survey_responses_per_cell=20,
+        tmp_path / "city",
+        seed=7,
+        n_districts=6,
+        start="2020-01",
+        months=24,
+        incidents_per_1000=0.5,
+        survey_responses_per_cell=20,
     )
     out = tmp_path / "out"
     assert main(["run", "--data", str(city), "--out", str(out), "--quiet"]) == 0
@@ -44,10 +54,16 @@ def test_run_on_simulated_city_counts_every_in_window_incident(tmp_path):
     reader = "read_parquet" if files[0].suffix == ".parquet" else "read_csv"
     delivered = con.execute(f"SELECT count(*) FROM {reader}(?)", [str(files[0])]).fetchone()[0]
     assert con.execute("SELECT count(*) FROM raw.crime_incidents").fetchone()[0] == delivered
-    assert con.execute("SELECT sum(crimes_total) FROM marts.district_month").fetchone()[0] == delivered
-    n_months = con.execute("SELECT count(DISTINCT month), count(DISTINCT district_id) FROM marts.district_month").fetchone()
+    assert (
+        con.execute("SELECT sum(crimes_total) FROM marts.district_month").fetchone()[0] == delivered
+    )
+    n_months = con.execute(
+        "SELECT count(DISTINCT month), count(DISTINCT district_id) FROM marts.district_month"
+    ).fetchone()
     assert n_months == (24, 6)
-    cohorts = con.execute("SELECT count(DISTINCT cohort_period) FROM marts.district_month").fetchone()[0]
+    cohorts = con.execute(
+        "SELECT count(DISTINCT cohort_period) FROM marts.district_month"
+    ).fetchone()[0]
     assert cohorts >= 2  # never-treated plus at least one roll-out cohort
 
 
@@ -57,7 +73,9 @@ def test_missing_column_stops_with_one_clear_message(tmp_path, capsys):
     (city / "meetings.csv").write_text(text)
     assert main(["run", "--data", str(city), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
-    assert "meetings.csv" in err and "'attendees'" in err and "columns: {meetings: {attendees:" in err
+    assert (
+        "meetings.csv" in err and "'attendees'" in err and "columns: {meetings: {attendees:" in err
+    )
     assert "Traceback" not in err
 
 

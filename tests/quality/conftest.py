@@ -19,8 +19,13 @@ from simulator.city import simulate_city
 def base_city(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("city")
     return simulate_city(
-        out, seed=7, n_districts=6, start="2020-01", months=24,
-        incidents_per_1000=0.5, survey_responses_per_cell=20,
+        out,
+        seed=7,
+        n_districts=6,
+        start="2020-01",
+        months=24,
+        incidents_per_1000=0.5,
+        survey_responses_per_cell=20,
     )
 
 

@@ -15,11 +15,13 @@ from tests.quality.conftest import read_input, write_input
 def _defs(city, tmp_path):
     config = load_config(None, city)
     assets = [
-        a for a in build_ingest_assets(monthly_partitions(config))
+        a
+        for a in build_ingest_assets(monthly_partitions(config))
         if a.key.path[-1] in ("districts", "programs")
     ]
     checks = [
-        c for c in build_quality_checks(config)
+        c
+        for c in build_quality_checks(config)
         if next(iter(c.check_keys)).asset_key.path[-1] in ("districts", "programs")
     ]
 
@@ -37,7 +39,13 @@ def _defs(city, tmp_path):
 def test_specs_mirror_rule_severity(city):
     config = load_config(None, city)
     checks = {next(iter(c.check_keys)).asset_key.path[-1]: c for c in build_quality_checks(config)}
-    assert set(checks) == {"districts", "programs", "crime_incidents", "survey_responses", "meetings"}
+    assert set(checks) == {
+        "districts",
+        "programs",
+        "crime_incidents",
+        "survey_responses",
+        "meetings",
+    }
     specs = {s.name: s for s in checks["survey_responses"].check_specs}
     rules = {r.name: r for r in declared_rules("survey_responses", config)}
     assert set(specs) == set(rules)
@@ -52,16 +60,15 @@ def test_blocking_failure_stops_downstream(city, tmp_path):
     frame.loc[0, "population"] = "0"
     write_input(city, "districts", frame)
     _, assets, checks, resources = _defs(city, tmp_path)
-    result = dg.materialize(assets, resources=resources, raise_on_error=False,
-                            selection=None, asset_checks=checks) if False else dg.materialize(
-        [*assets, *checks], resources=resources, raise_on_error=False)
+    result = dg.materialize([*assets, *checks], resources=resources, raise_on_error=False)
     evals = {e.check_name: e for e in result.get_asset_check_evaluations()}
     failed = evals["population_positive"]
     assert not failed.passed and failed.severity == dg.AssetCheckSeverity.ERROR
     assert failed.metadata["unexpected_count"].value == 1
     assert "ExpectColumnValuesToBeBetween" in failed.metadata["expectation"].value
-    materialized = {k.path[-1] for k in
-                    (e.asset_key for e in result.get_asset_materialization_events())}
+    materialized = {
+        k.path[-1] for k in (e.asset_key for e in result.get_asset_materialization_events())
+    }
     assert "downstream" not in materialized
 
 

@@ -36,6 +36,7 @@ def _first_rows_unknown(share):
     def mutate(frame):
         n = int(len(frame) * share)
         return _set(frame, list(range(n)), "district_id", "999")
+
     return mutate
 
 
@@ -51,82 +52,155 @@ class Case:
 
 CASES = {
     "district_key_conflict": Case(
-        "districts", lambda f: _set(f, [1], "district_id", f.loc[0, "district_id"]), "failed",
-        stop=("districts.csv", "district_id", "key_unique")),
+        "districts",
+        lambda f: _set(f, [1], "district_id", f.loc[0, "district_id"]),
+        "failed",
+        stop=("districts.csv", "district_id", "key_unique"),
+    ),
     "population_zero": Case(
-        "districts", lambda f: _set(f, [2], "population", "0"), "failed",
-        stop=("districts.csv", "population", "population_positive")),
+        "districts",
+        lambda f: _set(f, [2], "population", "0"),
+        "failed",
+        stop=("districts.csv", "population", "population_positive"),
+    ),
     "population_text": Case(
-        "districts", lambda f: _set(f, [3], "population", "about 9000"), "failed",
-        stop=("districts.csv", "population", "population_parseable")),
+        "districts",
+        lambda f: _set(f, [3], "population", "about 9000"),
+        "failed",
+        stop=("districts.csv", "population", "population_parseable"),
+    ),
     "program_unknown_district": Case(
-        "programs", lambda f: _set(f, [0], "district_id", "77"), "failed",
-        stop=("programs.csv", "district_id", "district_known")),
+        "programs",
+        lambda f: _set(f, [0], "district_id", "77"),
+        "failed",
+        stop=("programs.csv", "district_id", "district_known"),
+    ),
     "program_before_window": Case(
-        "programs", lambda f: _set(f, [0], "start_date", "2015-03-01"), "failed",
-        stop=("programs.csv", "start_date", "start_date_not_before_window")),
+        "programs",
+        lambda f: _set(f, [0], "start_date", "2015-03-01"),
+        "failed",
+        stop=("programs.csv", "start_date", "start_date_not_before_window"),
+    ),
     "program_after_window": Case(
-        "programs", lambda f: _set(f, [0], "start_date", "2023-03-01"), "warned",
-        warned={"start_date_in_window": 1}),
+        "programs",
+        lambda f: _set(f, [0], "start_date", "2023-03-01"),
+        "warned",
+        warned={"start_date_in_window": 1},
+    ),
     "incident_id_conflict": Case(
-        "crime_incidents", _dup_ids, "quarantined", quarantined={"key_unique": 6}),
+        "crime_incidents", _dup_ids, "quarantined", quarantined={"key_unique": 6}
+    ),
     "incident_exact_copies": Case(
-        "crime_incidents", _append_copies, "warned", warned={"no_exact_duplicates": 10}),
+        "crime_incidents", _append_copies, "warned", warned={"no_exact_duplicates": 10}
+    ),
     "incident_future_date": Case(
-        "crime_incidents", lambda f: _set(f, [5, 6, 7], "occurred_at", "2205-01-03T10:00:00"),
-        "quarantined", quarantined={"occurred_at_not_future": 3}),
+        "crime_incidents",
+        lambda f: _set(f, [5, 6, 7], "occurred_at", "2205-01-03T10:00:00"),
+        "quarantined",
+        quarantined={"occurred_at_not_future": 3},
+    ),
     "incident_bad_date": Case(
-        "crime_incidents", lambda f: _set(f, [8, 9], "occurred_at", "31/02/2021"),
-        "quarantined", quarantined={"occurred_at_parseable": 2}),
+        "crime_incidents",
+        lambda f: _set(f, [8, 9], "occurred_at", "31/02/2021"),
+        "quarantined",
+        quarantined={"occurred_at_parseable": 2},
+    ),
     "incident_missing_date": Case(
-        "crime_incidents", lambda f: _set(f, [8], "occurred_at", None),
-        "quarantined", quarantined={"occurred_at_not_null": 1}),
+        "crime_incidents",
+        lambda f: _set(f, [8], "occurred_at", None),
+        "quarantined",
+        quarantined={"occurred_at_not_null": 1},
+    ),
     "incident_unknown_district": Case(
-        "crime_incidents", lambda f: _set(f, [1, 2, 3, 4], "district_id", "999"),
-        "quarantined", quarantined={"district_known": 4}),
+        "crime_incidents",
+        lambda f: _set(f, [1, 2, 3, 4], "district_id", "999"),
+        "quarantined",
+        quarantined={"district_known": 4},
+    ),
     "incident_leading_zero_lost": Case(
-        "crime_incidents", lambda f: _set(f, [30], "district_id", "1"),
-        "quarantined", quarantined={"district_known": 1}),
+        "crime_incidents",
+        lambda f: _set(f, [30], "district_id", "1"),
+        "quarantined",
+        quarantined={"district_known": 1},
+    ),
     "incident_missing_id": Case(
-        "crime_incidents", lambda f: _set(f, [40, 41], "incident_id", None),
-        "quarantined", quarantined={"incident_id_not_null": 2}),
+        "crime_incidents",
+        lambda f: _set(f, [40, 41], "incident_id", None),
+        "quarantined",
+        quarantined={"incident_id_not_null": 2},
+    ),
     "incident_too_many_bad": Case(
-        "crime_incidents", _first_rows_unknown(0.05), "failed",
-        stop=("crime_incidents.parquet", "district_id", "district_known")),
+        "crime_incidents",
+        _first_rows_unknown(0.05),
+        "failed",
+        stop=("crime_incidents.parquet", "district_id", "district_known"),
+    ),
     "incident_before_window": Case(
-        "crime_incidents", lambda f: _set(f, [50, 51], "occurred_at", "2019-06-01T08:00:00"),
-        "passed", warned={"occurred_at_in_window": 2}),
+        "crime_incidents",
+        lambda f: _set(f, [50, 51], "occurred_at", "2019-06-01T08:00:00"),
+        "passed",
+        warned={"occurred_at_in_window": 2},
+    ),
     "incident_unmapped_label": Case(
-        "crime_incidents", lambda f: _set(f, [60, 61, 62], "offense_category", "JAYWALKING"),
-        "warned", warned={"offense_category_mapped": 3}),
+        "crime_incidents",
+        lambda f: _set(f, [60, 61, 62], "offense_category", "JAYWALKING"),
+        "warned",
+        warned={"offense_category_mapped": 3},
+    ),
     "likert_out_of_scale": Case(
-        "survey_responses", lambda f: _set(_set(f, [0], "trust_police", "0"), [1], "trust_police",
-                                           "9"),
-        "quarantined", quarantined={"trust_police_in_scale": 2}),
+        "survey_responses",
+        lambda f: _set(_set(f, [0], "trust_police", "0"), [1], "trust_police", "9"),
+        "quarantined",
+        quarantined={"trust_police_in_scale": 2},
+    ),
     "likert_not_a_number": Case(
-        "survey_responses", lambda f: _set(f, [4], "feel_safe", "agree"),
-        "quarantined", quarantined={"feel_safe_parseable": 1}),
+        "survey_responses",
+        lambda f: _set(f, [4], "feel_safe", "agree"),
+        "quarantined",
+        quarantined={"feel_safe_parseable": 1},
+    ),
     "likert_skipped": Case(
-        "survey_responses", lambda f: _set(f, [5, 6], "police_fair", ""),
-        "warned", warned={"police_fair_not_null": 2}),
+        "survey_responses",
+        lambda f: _set(f, [5, 6], "police_fair", ""),
+        "warned",
+        warned={"police_fair_not_null": 2},
+    ),
     "weight_not_positive": Case(
-        "survey_responses", lambda f: _set(_set(f, [2], "weight", "0"), [3], "weight", "-1.5"),
-        "quarantined", quarantined={"weight_positive": 2}),
+        "survey_responses",
+        lambda f: _set(_set(f, [2], "weight", "0"), [3], "weight", "-1.5"),
+        "quarantined",
+        quarantined={"weight_positive": 2},
+    ),
     "survey_future_date": Case(
-        "survey_responses", lambda f: _set(f, [7], "response_date", "2099-01-01"),
-        "quarantined", quarantined={"response_date_not_future": 1}),
+        "survey_responses",
+        lambda f: _set(f, [7], "response_date", "2099-01-01"),
+        "quarantined",
+        quarantined={"response_date_not_future": 1},
+    ),
     "attendees_negative": Case(
-        "meetings", lambda f: _set(f, [3], "attendees", "-5"),
-        "quarantined", quarantined={"attendees_not_negative": 1}),
+        "meetings",
+        lambda f: _set(f, [3], "attendees", "-5"),
+        "quarantined",
+        quarantined={"attendees_not_negative": 1},
+    ),
     "attendees_implausible": Case(
-        "meetings", lambda f: _set(f, [4], "attendees", "100000"),
-        "warned", warned={"attendees_plausible": 1}),
+        "meetings",
+        lambda f: _set(f, [4], "attendees", "100000"),
+        "warned",
+        warned={"attendees_plausible": 1},
+    ),
     "meeting_type_unknown": Case(
-        "meetings", lambda f: _set(f, [5], "meeting_type", "bbq"),
-        "warned", warned={"meeting_type_known": 1}),
+        "meetings",
+        lambda f: _set(f, [5], "meeting_type", "bbq"),
+        "warned",
+        warned={"meeting_type_known": 1},
+    ),
     "meeting_id_conflict": Case(
-        "meetings", lambda f: _set(f, [1], "meeting_id", f.loc[0, "meeting_id"]),
-        "quarantined", quarantined={"key_unique": 2}),
+        "meetings",
+        lambda f: _set(f, [1], "meeting_id", f.loc[0, "meeting_id"]),
+        "quarantined",
+        quarantined={"key_unique": 2},
+    ),
 }
 
 
@@ -150,9 +224,12 @@ def test_corruption_outcome(name, city, run):
         assert blocking.get(rule) == count
     if case.status == "quarantined":
         assert rep.bad_rows == sum(case.quarantined.values())
-        assert r.con.execute(
-            "SELECT count(*) FROM quality.quarantined_rows WHERE input = ?", [case.input]
-        ).fetchone()[0] == rep.bad_rows
+        assert (
+            r.con.execute(
+                "SELECT count(*) FROM quality.quarantined_rows WHERE input = ?", [case.input]
+            ).fetchone()[0]
+            == rep.bad_rows
+        )
     for rule, count in case.warned.items():
         assert results[rule].unexpected_count == count
         assert results[rule].rule.severity in ("warning", "info")
@@ -186,13 +263,17 @@ def test_reporting_gap_month_is_found(city, run):
     frame = read_input(city, "crime_incidents")
     busiest = frame["district_id"].value_counts().index[0]
     month = frame["occurred_at"].str[:7]
-    write_input(city, "crime_incidents", frame[~((frame.district_id == busiest) & (month == "2021-03"))])
+    write_input(
+        city, "crime_incidents", frame[~((frame.district_id == busiest) & (month == "2021-03"))]
+    )
     path = city / "city.yaml"
     path.write_text(path.read_text() + "quality: {gap_min_typical: 5}\n")
     r = run(city, "crime_incidents")
     gap = {x.rule.name: x for x in r.rep("crime_incidents").results}["district_month_reported"]
     assert gap.unexpected_count == 1
-    rows = r.con.execute("SELECT district_id, strftime(month, '%Y-%m') FROM quality.reporting_gaps").fetchall()
+    rows = r.con.execute(
+        "SELECT district_id, strftime(month, '%Y-%m') FROM quality.reporting_gaps"
+    ).fetchall()
     assert rows == [(busiest, "2021-03")]
     assert r.rep("crime_incidents").status == "warned"
 

@@ -97,7 +97,9 @@ garbage = st.text(
 )
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(rows=st.lists(st.lists(garbage, min_size=5, max_size=5), min_size=1, max_size=30))
 def test_garbage_rows_never_crash_and_never_vanish(base_city, tmp_path_factory, rows):
     """Random text in every meetings column: either a UserError with a message, or every row

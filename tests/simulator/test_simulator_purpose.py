@@ -56,10 +56,12 @@ def test_crime_twfe_is_biased_and_cohort_comparison_is_not(default_city):
     cohort_did = _cohort_ratio_did(panel)
 
     assert target < -0.03
-    # TWFE misses more than a quarter of the effect; the cohort comparison less than a tenth.
+    # TWFE misses more than a quarter of the effect. The cohort comparison's sampling sd over
+    # seeds is about 0.004 (Poisson noise only; parallel trends hold by construction).
     assert abs(twfe_poisson - target) > 0.25 * abs(target)
     assert abs(twfe_log - target) > 0.25 * abs(target)
-    assert cohort_did == pytest.approx(target, rel=0.10)
+    assert cohort_did == pytest.approx(target, abs=0.012)
+    assert abs(twfe_poisson - target) > 1.5 * abs(cohort_did - target)
 
 
 def _trust_panel(folder, truth) -> pd.DataFrame:
@@ -93,5 +95,32 @@ def test_trust_twfe_is_biased_and_cohort_comparison_is_not(default_city):
     cohort_did = total / n_cells
 
     assert target > 0.15
-    assert abs(twfe - target) > 0.2 * target
-    assert cohort_did == pytest.approx(target, abs=0.04)
+    assert abs(twfe - target) > 0.25 * target
+    # Sampling sd of this comparison over seeds is about 0.022 (60 responses per cell).
+    assert cohort_did == pytest.approx(target, abs=0.07)
+    assert abs(twfe - target) > 1.5 * abs(cohort_did - target)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("effect_scale", [1.0, 0.0])
+def test_purpose_holds_across_seeds(tmp_path, effect_scale):
+    """Over several seeds the cohort comparison is unbiased (also with no effect at all) and
+    TWFE is biased towards zero whenever there is an effect."""
+    from simulator.city import simulate_city
+
+    errors, twfe_shares = [], []
+    for seed in range(1, 7):
+        folder = simulate_city(tmp_path / f"city{seed}", seed=seed, effect_scale=effect_scale,
+                               incidents_per_1000=2.0)
+        truth = load_truth(folder)
+        target = truth["outcomes"]["crime_total"]["overall"]
+        panel = _crime_panel(folder, truth)
+        errors.append(_cohort_ratio_did(panel) - target)
+        fit = sm.GLM(panel.y, _twfe_dummies(panel, "district_id", "month"),
+                     family=sm.families.Poisson(), offset=np.log(panel.population)).fit()
+        if effect_scale:
+            twfe_shares.append((np.exp(fit.params["treated"]) - 1) / target)
+    assert abs(np.mean(errors)) < 0.006
+    assert np.max(np.abs(errors)) < 0.02
+    if effect_scale:
+        assert np.mean(twfe_shares) < 0.8  # TWFE recovers well under 80% of the effect
