@@ -23,15 +23,31 @@ from simulator.params import OFFENSES, PROGRAM_NAME, CityParams
 from simulator.survey import build_survey_model, survey_responses
 from simulator.truth import build_truth
 
-STREAMS = ("design", "crime_latent", "crime_counts", "incidents", "survey_latent",
-           "survey_responses", "meetings")
-CONTRACT_FILES = ("districts.csv", "programs.csv", "crime_incidents.parquet",
-                  "survey_responses.csv", "meetings.csv", "city.yaml", "truth.json")
+STREAMS = (
+    "design",
+    "crime_latent",
+    "crime_counts",
+    "incidents",
+    "survey_latent",
+    "survey_responses",
+    "meetings",
+)
+CONTRACT_FILES = (
+    "districts.csv",
+    "programs.csv",
+    "crime_incidents.parquet",
+    "survey_responses.csv",
+    "meetings.csv",
+    "city.yaml",
+    "truth.json",
+)
 
 
 def _streams(seed: int) -> dict[str, np.random.Generator]:
     children = np.random.SeedSequence(seed).spawn(len(STREAMS))
-    return {name: np.random.default_rng(child) for name, child in zip(STREAMS, children)}
+    return {
+        name: np.random.default_rng(child) for name, child in zip(STREAMS, children, strict=True)
+    }
 
 
 def _write_csv(frame: pd.DataFrame, path: Path, float_format: str | None = None) -> None:
@@ -39,21 +55,25 @@ def _write_csv(frame: pd.DataFrame, path: Path, float_format: str | None = None)
 
 
 def _districts(design: Design) -> pd.DataFrame:
-    return pd.DataFrame({
-        "district_id": list(design.district_ids),
-        "district_name": list(design.district_names),
-        "population": design.population,
-    })
+    return pd.DataFrame(
+        {
+            "district_id": list(design.district_ids),
+            "district_name": list(design.district_names),
+            "population": design.population,
+        }
+    )
 
 
 def _programs(design: Design) -> pd.DataFrame:
     treated = np.flatnonzero(design.cohort_of != NEVER)
     starts = design.calendar.months[design.start_month[treated]].astype("datetime64[D]")
-    return pd.DataFrame({
-        "district_id": [design.district_ids[i] for i in treated],
-        "program": PROGRAM_NAME,
-        "start_date": starts.astype(str),
-    })
+    return pd.DataFrame(
+        {
+            "district_id": [design.district_ids[i] for i in treated],
+            "program": PROGRAM_NAME,
+            "start_date": starts.astype(str),
+        }
+    )
 
 
 def _city_config(design: Design) -> dict:
@@ -81,16 +101,24 @@ def _meetings_parameters() -> dict:
     }
 
 
-def simulate_city(out_dir: str | Path, *, seed: int = 12, n_districts: int = 25,
-                  start: str = "2016-01", months: int = 120, effect_scale: float = 1.0,
-                  **knobs) -> Path:
+def simulate_city(
+    out_dir: str | Path,
+    *,
+    seed: int = 12,
+    n_districts: int = 25,
+    start: str = "2016-01",
+    months: int = 120,
+    effect_scale: float = 1.0,
+    **knobs,
+) -> Path:
     """Write a synthetic city in the input contract format plus `truth.json`; return the folder.
 
     `knobs` are further `CityParams` fields, e.g. `incidents_per_1000=0.5` and
     `survey_responses_per_cell=20` for a small, fast city in tests.
     """
-    params = CityParams(seed=seed, n_districts=n_districts, start=start, months=months,
-                        effect_scale=effect_scale)
+    params = CityParams(
+        seed=seed, n_districts=n_districts, start=start, months=months, effect_scale=effect_scale
+    )
     params = replace(params, **knobs)
     return write_city(params, out_dir)
 

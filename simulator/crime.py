@@ -87,9 +87,7 @@ def build_crime_model(design: Design, rng: np.random.Generator) -> CrimeModel:
         + (season + common).T[None, :, :]
     )  # (district, month, class)
     exposure = design.population[:, None] / 1000 * (cal.days / MEAN_MONTH_DAYS)[None, :]
-    without = (
-        exposure[:, :, None] * rates[None, None, :] * np.exp(log_class[:, :, offense_class])
-    )
+    without = exposure[:, :, None] * rates[None, None, :] * np.exp(log_class[:, :, offense_class])
 
     event_time = design.event_months()
     full = np.array([p.crime_effect[k] for k in CRIME_CLASSES]) * p.effect_scale
@@ -104,13 +102,17 @@ def build_crime_model(design: Design, rng: np.random.Generator) -> CrimeModel:
             "/12) + common[k][t]); expected_with = expected_without * (1 - effect[k] * "
             "effect_scale * cohort_multiplier[g] * (1 - exp(-(e+1)/ramp_months))) for e >= 0"
         ),
-        "offense_rate_per_1000": {name: float(r) for (name, _, _), r in zip(OFFENSES, rates)},
+        "offense_rate_per_1000": {
+            name: float(r) for (name, _, _), r in zip(OFFENSES, rates, strict=True)
+        },
         "offense_class": {name: k for name, _, k in OFFENSES},
         "district_level": _by_district(design, level),
         "district_trend_per_year": _by_district(design, trend),
         "trend_centre_month_index": centre,
-        "season": {k: {"amplitude": SEASON[k][0], "peak_month_of_year0": SEASON[k][1]}
-                   for k in CRIME_CLASSES},
+        "season": {
+            k: {"amplitude": SEASON[k][0], "peak_month_of_year0": SEASON[k][1]}
+            for k in CRIME_CLASSES
+        },
         "common": {k: common[i].tolist() for i, k in enumerate(CRIME_CLASSES)},
         "effect": {k: p.crime_effect[k] for k in CRIME_CLASSES},
         "ramp_months": p.ramp_months,

@@ -29,8 +29,9 @@ def _dst_start_days(years: np.ndarray) -> np.ndarray:
     return march1 + (6 - weekday) % 7 + 7
 
 
-def incident_table(counts: np.ndarray, design: Design, offenses: tuple[str, ...],
-                   rng: np.random.Generator) -> pa.Table:
+def incident_table(
+    counts: np.ndarray, design: Design, offenses: tuple[str, ...], rng: np.random.Generator
+) -> pa.Table:
     cal = design.calendar
     flat = counts.reshape(-1)
     cell = np.repeat(np.arange(flat.size, dtype=np.int64), flat)
@@ -71,6 +72,10 @@ def incident_table(counts: np.ndarray, design: Design, offenses: tuple[str, ...]
 def write_incidents(table: pa.Table, path: Path) -> None:
     """Deterministic Parquet: fixed compression and row groups, no pandas metadata."""
     pq.write_table(
-        table, path, compression="zstd", row_group_size=256 * 1024, use_dictionary=True,
+        table,
+        path,
+        compression="zstd",
+        row_group_size=256 * 1024,
+        use_dictionary=True,
         write_statistics=True,
     )

@@ -16,8 +16,12 @@ BASE_MIX = {"beat_meeting": 0.85, "other": 0.15}
 BASE_ATTENDEES = {"beat_meeting": 18.0, "other": 12.0}
 PROGRAM_RATE = 4.5  # extra meetings per month at full ramp
 PROGRAM_MIX = {"beat_meeting": 0.35, "community_event": 0.35, "town_hall": 0.20, "other": 0.10}
-PROGRAM_ATTENDEES = {"beat_meeting": 25.0, "community_event": 55.0, "town_hall": 80.0,
-                     "other": 20.0}
+PROGRAM_ATTENDEES = {
+    "beat_meeting": 25.0,
+    "community_event": 55.0,
+    "town_hall": 80.0,
+    "other": 20.0,
+}
 ATTENDANCE_SHAPE = 4.0  # gamma-Poisson shape: attendance is overdispersed
 
 
@@ -52,22 +56,23 @@ def meetings_table(design: Design, rng: np.random.Generator) -> pd.DataFrame:
     ):
         probs, means = _mix_arrays(mix, attendees)
         counts = rng.poisson(expected)
-        d, t = np.unravel_index(np.repeat(np.arange(counts.size), counts.reshape(-1)),
-                                counts.shape)
+        d, t = np.unravel_index(np.repeat(np.arange(counts.size), counts.reshape(-1)), counts.shape)
         kind = rng.choice(len(MEETING_TYPES), size=len(d), p=probs)
         # Program meetings draw bigger crowds as the program matures.
         turnout = 0.85 + 0.15 * ramp(event[d, t], design.params.ramp_months) if is_program else 1.0
         mean = means[kind] * size[d] * turnout
         attendees_drawn = rng.poisson(rng.gamma(ATTENDANCE_SHAPE, mean / ATTENDANCE_SHAPE))
         frames.append((d, t, kind, attendees_drawn))
-    d, t, kind, att = (np.concatenate(parts) for parts in zip(*frames))
+    d, t, kind, att = (np.concatenate(parts) for parts in zip(*frames, strict=True))
     month_day0 = cal.months.astype("datetime64[D]").astype(np.int64)
     day = month_day0[t] + np.floor(rng.random(len(d)) * cal.days[t]).astype(np.int64)
     order = np.lexsort((kind, d, day))
-    return pd.DataFrame({
-        "meeting_id": np.arange(1, len(d) + 1, dtype=np.int64),
-        "district_id": np.asarray(design.district_ids, dtype=object)[d[order]],
-        "meeting_date": day[order].astype("datetime64[D]").astype(str),
-        "meeting_type": np.asarray(MEETING_TYPES, dtype=object)[kind[order]],
-        "attendees": att[order].astype(np.int64),
-    })
+    return pd.DataFrame(
+        {
+            "meeting_id": np.arange(1, len(d) + 1, dtype=np.int64),
+            "district_id": np.asarray(design.district_ids, dtype=object)[d[order]],
+            "meeting_date": day[order].astype("datetime64[D]").astype(str),
+            "meeting_type": np.asarray(MEETING_TYPES, dtype=object)[kind[order]],
+            "attendees": att[order].astype(np.int64),
+        }
+    )

@@ -72,18 +72,21 @@ def _ar1(rng: np.random.Generator, n: int, sd: float, phi: float = 0.7) -> np.nd
     return out
 
 
-def build_survey_model(design: Design, crime_level: np.ndarray,
-                       rng: np.random.Generator) -> SurveyModel:
+def build_survey_model(
+    design: Design, crime_level: np.ndarray, rng: np.random.Generator
+) -> SurveyModel:
     """`crime_level`: each district's log violent-crime level; safer districts feel safer."""
     p = design.params
     cal = design.calendar
     n_d, n_q = design.n_districts, len(cal.quarters)
     trust = rng.normal(0, 0.30, n_d)
-    level = np.column_stack([
-        trust + rng.normal(0, 0.08, n_d),
-        trust + rng.normal(0, 0.08, n_d),
-        -0.5 * crime_level + rng.normal(0, 0.15, n_d),
-    ])
+    level = np.column_stack(
+        [
+            trust + rng.normal(0, 0.08, n_d),
+            trust + rng.normal(0, 0.08, n_d),
+            -0.5 * crime_level + rng.normal(0, 0.15, n_d),
+        ]
+    )
     level = design.balance(level)
     basis = np.column_stack([np.ones(n_d), np.sqrt(design.population)])
     trust_trend = design.remove_group_trend(rng.normal(0, 0.03, n_d), basis)
@@ -95,8 +98,10 @@ def build_survey_model(design: Design, crime_level: np.ndarray,
     common = np.column_stack([trust_common, trust_common, _ar1(rng, n_q, COMMON_SD[1])])
 
     base = (
-        ITEM_INTERCEPT[None, None, :] + level[:, None, :]
-        + trend[:, None, :] * years[None, :, None] + common[None, :, :]
+        ITEM_INTERCEPT[None, None, :]
+        + level[:, None, :]
+        + trend[:, None, :] * years[None, :, None]
+        + common[None, :, :]
     )  # (d, q, item)
     without = base[..., None] + STRATUM_SHIFT.T[None, None, :, :]
     event_time = design.event_quarters()
@@ -109,8 +114,13 @@ def build_survey_model(design: Design, crime_level: np.ndarray,
     size = np.sqrt(design.population / design.population.mean())
     propensity = design.strata_share * RESPONSE_RATE  # (d, s)
     norm = float((size * propensity.sum(axis=1)).mean())
-    expected_n = (p.survey_responses_per_cell / norm * size[:, None, None]
-                  * months_in_quarter[None, :, None] * propensity[:, None, :])
+    expected_n = (
+        p.survey_responses_per_cell
+        / norm
+        * size[:, None, None]
+        * months_in_quarter[None, :, None]
+        * propensity[:, None, :]
+    )
 
     parameters = {
         "formula": (
@@ -121,28 +131,36 @@ def build_survey_model(design: Design, crime_level: np.ndarray,
         ),
         "cutpoints": CUTPOINTS.tolist(),
         "respondent_sd": RESPONDENT_SD,
-        "item_intercept": dict(zip(SURVEY_ITEMS, ITEM_INTERCEPT.tolist())),
-        "stratum_shift": {s: dict(zip(SURVEY_ITEMS, STRATUM_SHIFT[i].tolist()))
-                          for i, s in enumerate(STRATA)},
-        "stratum_effect": dict(zip(STRATA, STRATUM_EFFECT.tolist())),
-        "response_rate": dict(zip(STRATA, RESPONSE_RATE.tolist())),
-        "strata_share": {d: dict(zip(STRATA, design.strata_share[i].tolist()))
-                         for i, d in enumerate(design.district_ids)},
-        "district_level": {d: dict(zip(SURVEY_ITEMS, level[i].tolist()))
-                           for i, d in enumerate(design.district_ids)},
-        "district_trend_per_year": {d: dict(zip(SURVEY_ITEMS, trend[i].tolist()))
-                                    for i, d in enumerate(design.district_ids)},
+        "item_intercept": dict(zip(SURVEY_ITEMS, ITEM_INTERCEPT.tolist(), strict=True)),
+        "stratum_shift": {
+            s: dict(zip(SURVEY_ITEMS, STRATUM_SHIFT[i].tolist(), strict=True))
+            for i, s in enumerate(STRATA)
+        },
+        "stratum_effect": dict(zip(STRATA, STRATUM_EFFECT.tolist(), strict=True)),
+        "response_rate": dict(zip(STRATA, RESPONSE_RATE.tolist(), strict=True)),
+        "strata_share": {
+            d: dict(zip(STRATA, design.strata_share[i].tolist(), strict=True))
+            for i, d in enumerate(design.district_ids)
+        },
+        "district_level": {
+            d: dict(zip(SURVEY_ITEMS, level[i].tolist(), strict=True))
+            for i, d in enumerate(design.district_ids)
+        },
+        "district_trend_per_year": {
+            d: dict(zip(SURVEY_ITEMS, trend[i].tolist(), strict=True))
+            for i, d in enumerate(design.district_ids)
+        },
         "trend_centre_quarter_index": centre,
         "common": {item: common[:, j].tolist() for j, item in enumerate(SURVEY_ITEMS)},
         "effect": dict(p.survey_effect),
         "ramp_quarters": p.ramp_quarters,
     }
-    return SurveyModel(without, with_program, event_time, design.strata_share, expected_n,
-                       parameters)
+    return SurveyModel(
+        without, with_program, event_time, design.strata_share, expected_n, parameters
+    )
 
 
-def survey_responses(model: SurveyModel, design: Design,
-                     rng: np.random.Generator) -> pd.DataFrame:
+def survey_responses(model: SurveyModel, design: Design, rng: np.random.Generator) -> pd.DataFrame:
     """One row per respondent with post-stratification weights (mean 1 per district-quarter)."""
     cal = design.calendar
     counts = rng.poisson(model.expected_respondents)
@@ -152,8 +170,9 @@ def survey_responses(model: SurveyModel, design: Design,
     n = len(cell)
 
     treated = model.event_time[d, q] >= 0
-    latent = np.where(treated[:, None], model.latent_with[d, q, :, s],
-                      model.latent_without[d, q, :, s])
+    latent = np.where(
+        treated[:, None], model.latent_with[d, q, :, s], model.latent_without[d, q, :, s]
+    )
     u = rng.normal(0, RESPONDENT_SD, n)
     rho = SAFETY_SHARE_OF_RESPONDENT
     u_safe = rho * u + np.sqrt(1 - rho**2) * rng.normal(0, RESPONDENT_SD, n)
@@ -165,8 +184,9 @@ def survey_responses(model: SurveyModel, design: Design,
     # district-quarter, over the strata that answered there.
     present = counts > 0
     pop_share = design.strata_share[:, None, :] * present
-    pop_share = pop_share / np.where(pop_share.sum(axis=2, keepdims=True) > 0,
-                                     pop_share.sum(axis=2, keepdims=True), 1)
+    pop_share = pop_share / np.where(
+        pop_share.sum(axis=2, keepdims=True) > 0, pop_share.sum(axis=2, keepdims=True), 1
+    )
     cell_n = counts.sum(axis=2, keepdims=True)
     sample_share = counts / np.maximum(cell_n, 1)
     weight_cell = np.divide(pop_share, sample_share, out=np.zeros(shape), where=counts > 0)
@@ -175,11 +195,13 @@ def survey_responses(model: SurveyModel, design: Design,
     first_day, n_days = _quarter_days(cal)
     date = first_day[q] + np.floor(rng.random(n) * n_days[q]).astype(np.int64)
     order = np.lexsort((d, date))
-    frame = pd.DataFrame({
-        "response_id": np.arange(1, n + 1, dtype=np.int64),
-        "district_id": np.asarray(design.district_ids, dtype=object)[d[order]],
-        "response_date": date[order].astype("datetime64[D]").astype(str),
-    })
+    frame = pd.DataFrame(
+        {
+            "response_id": np.arange(1, n + 1, dtype=np.int64),
+            "district_id": np.asarray(design.district_ids, dtype=object)[d[order]],
+            "response_date": date[order].astype("datetime64[D]").astype(str),
+        }
+    )
     for j, item in enumerate(SURVEY_ITEMS):
         frame[item] = answers[order, j].astype(np.int64)
     frame["weight"] = weight[order]

@@ -15,8 +15,7 @@ from simulator.design import NEVER, Design
 from simulator.params import CRIME_CLASSES, INDICES, SURVEY_ITEMS
 from simulator.survey import SurveyModel
 
-CRIME_OUTCOMES = {"crime_total": "total", "crime_violent": "violent",
-                  "crime_property": "property"}
+CRIME_OUTCOMES = {"crime_total": "total", "crime_violent": "violent", "crime_property": "property"}
 
 
 def _ratio_of_sums(diff: np.ndarray, base: np.ndarray, keys: np.ndarray) -> dict[str, float]:
@@ -49,11 +48,12 @@ def crime_truth(design: Design, model: CrimeModel) -> dict[str, dict]:
             "event_time_unit": "month",
             "overall": float(diff.sum() / base.sum()),
             "by_event_time": _ratio_of_sums(diff, base, event),
-            "by_cohort": {labels[g]: float(diff[cohort == g].sum() / base[cohort == g].sum())
-                          for g in np.unique(cohort)},
+            "by_cohort": {
+                labels[g]: float(diff[cohort == g].sum() / base[cohort == g].sum())
+                for g in np.unique(cohort)
+            },
             "by_cohort_event_time": {
-                labels[g]: _ratio_of_sums(diff[cohort == g], base[cohort == g],
-                                          event[cohort == g])
+                labels[g]: _ratio_of_sums(diff[cohort == g], base[cohort == g], event[cohort == g])
                 for g in np.unique(cohort)
             },
             "treated_cells": int(treated.sum()),
@@ -108,14 +108,15 @@ DEFINITIONS = {
 }
 
 
-def build_truth(design: Design, crime: CrimeModel, survey: SurveyModel,
-                meetings_parameters: dict) -> dict:
+def build_truth(
+    design: Design, crime: CrimeModel, survey: SurveyModel, meetings_parameters: dict
+) -> dict:
     p = design.params
     cal = design.calendar
     labels = _cohort_labels(design)
     cohorts = {
-        d: (labels[g] if g != NEVER else None) for d, g in zip(design.district_ids,
-                                                                 design.cohort_of.tolist())
+        d: (labels[g] if g != NEVER else None)
+        for d, g in zip(design.district_ids, design.cohort_of.tolist(), strict=True)
     }
     return {
         "city": p.city_name,
@@ -129,8 +130,8 @@ def build_truth(design: Design, crime: CrimeModel, survey: SurveyModel,
         "never_treated": [d for d, g in cohorts.items() if g is None],
         "parameters": {
             "city": p.to_dict(),
-            "population": dict(zip(design.district_ids, design.population.tolist())),
-            "cohort_multiplier": dict(zip(labels, design.cohort_multiplier.tolist())),
+            "population": dict(zip(design.district_ids, design.population.tolist(), strict=True)),
+            "cohort_multiplier": dict(zip(labels, design.cohort_multiplier.tolist(), strict=True)),
             "crime_classes": list(CRIME_CLASSES),
             "crime": crime.parameters,
             "survey": survey.parameters,

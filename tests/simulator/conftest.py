@@ -9,8 +9,7 @@ import pytest
 
 from simulator.city import simulate_city
 
-SMALL = {"seed": 11, "n_districts": 10, "start": "2018-04", "months": 48,
-         "incidents_per_1000": 3.0}
+SMALL = {"seed": 11, "n_districts": 10, "start": "2018-04", "months": 48, "incidents_per_1000": 3.0}
 
 
 @pytest.fixture(scope="session")

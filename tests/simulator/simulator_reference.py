@@ -37,19 +37,31 @@ def expected_crime(truth: dict) -> pd.DataFrame:
                     crime["district_level"][district][k]
                     + crime["district_trend_per_year"][district][k] * (t - centre) / 12
                     + season["amplitude"]
-                    * math.cos(2 * math.pi * ((month.month - 1) - season["peak_month_of_year0"]) / 12)
+                    * math.cos(
+                        2 * math.pi * ((month.month - 1) - season["peak_month_of_year0"]) / 12
+                    )
                     + crime["common"][k][t]
                 )
-                mu0 = population / 1000 * rate * month.days_in_month / (365.25 / 12) * math.exp(log_mu)
+                mu0 = (
+                    population
+                    / 1000
+                    * rate
+                    * month.days_in_month
+                    / (365.25 / 12)
+                    * math.exp(log_mu)
+                )
                 cut = 0.0
                 if e >= 0:
                     cut = (
-                        crime["effect"][k] * p["effect_scale"] * multiplier
+                        crime["effect"][k]
+                        * p["effect_scale"]
+                        * multiplier
                         * (1 - math.exp(-(e + 1) / crime["ramp_months"]))
                     )
                 rows.append((district, str(month), offense, k, e, mu0, mu0 * (1 - cut)))
-    return pd.DataFrame(rows, columns=["district_id", "month", "offense", "crime_class", "e",
-                                       "mu0", "mu1"])
+    return pd.DataFrame(
+        rows, columns=["district_id", "month", "offense", "crime_class", "e", "mu0", "mu1"]
+    )
 
 
 def crime_truth_from(expected: pd.DataFrame, crime_class: str | None) -> tuple[float, dict]:
@@ -73,8 +85,10 @@ def likert_mean(latent: float, cuts: list[float], sigma: float) -> float:
     """E[Y] = sum_k k * P(Y = k) for the ordered probit with thresholds `cuts`."""
     bounds = [-math.inf, *cuts, math.inf]
     # P(lo < latent + noise <= hi) = Phi((hi - latent)/sigma) - Phi((lo - latent)/sigma)
-    probs = [_phi((bounds[k + 1] - latent) / sigma) - _phi((bounds[k] - latent) / sigma)
-             for k in range(5)]
+    probs = [
+        _phi((bounds[k + 1] - latent) / sigma) - _phi((bounds[k] - latent) / sigma)
+        for k in range(5)
+    ]
     return float(sum((k + 1) * pk for k, pk in enumerate(probs)))
 
 
@@ -107,7 +121,9 @@ def expected_survey(truth: dict) -> pd.DataFrame:
                     shift = 0.0
                     if e >= 0:
                         shift = (
-                            s["effect"][item] * p["effect_scale"] * multiplier
+                            s["effect"][item]
+                            * p["effect_scale"]
+                            * multiplier
                             * s["stratum_effect"][stratum]
                             * (1 - math.exp(-(e + 1) / s["ramp_quarters"]))
                         )

@@ -48,8 +48,7 @@ def check_contract(folder) -> dict:
     assert set(config["offense_map"].values()) == {"violent", "property", "other"}
 
     table = pq.read_table(folder / "crime_incidents.parquet")
-    assert table.column_names == ["incident_id", "occurred_at", "district_id",
-                                  "offense_category"]
+    assert table.column_names == ["incident_id", "occurred_at", "district_id", "offense_category"]
     incidents = table.to_pandas()
     assert incidents.incident_id.is_unique
     assert incidents.occurred_at.str.match(ISO_DATETIME).all()
@@ -64,8 +63,15 @@ def check_contract(folder) -> dict:
     assert {"BATTERY", "THEFT", "HOMICIDE", "MOTOR VEHICLE THEFT"} <= set(config["offense_map"])
 
     survey = _read_text_csv(folder / "survey_responses.csv")
-    assert list(survey.columns) == ["response_id", "district_id", "response_date",
-                                    "trust_police", "police_fair", "feel_safe", "weight"]
+    assert list(survey.columns) == [
+        "response_id",
+        "district_id",
+        "response_date",
+        "trust_police",
+        "police_fair",
+        "feel_safe",
+        "weight",
+    ]
     assert survey.response_id.is_unique and set(survey.district_id) <= ids
     assert survey.response_date.str.match(ISO_DATE).all()
     assert survey.response_date.str.slice(0, 7).between(start, end).all()
@@ -75,15 +81,25 @@ def check_contract(folder) -> dict:
     assert (survey.weight.astype(float) > 0).all()
 
     meetings = _read_text_csv(folder / "meetings.csv")
-    assert list(meetings.columns) == ["meeting_id", "district_id", "meeting_date",
-                                      "meeting_type", "attendees"]
+    assert list(meetings.columns) == [
+        "meeting_id",
+        "district_id",
+        "meeting_date",
+        "meeting_type",
+        "attendees",
+    ]
     assert meetings.meeting_id.is_unique and set(meetings.district_id) <= ids
     assert meetings.meeting_date.str.match(ISO_DATE).all()
     assert meetings.meeting_date.str.slice(0, 7).between(start, end).all()
     assert set(meetings.meeting_type) <= {"beat_meeting", "town_hall", "community_event", "other"}
     assert meetings.attendees.str.fullmatch(r"\d+").all()
-    return {"incidents": len(incidents), "responses": len(survey), "meetings": len(meetings),
-            "never": len(ids) - len(programs), "cohorts": programs.start_date.nunique()}
+    return {
+        "incidents": len(incidents),
+        "responses": len(survey),
+        "meetings": len(meetings),
+        "never": len(ids) - len(programs),
+        "cohorts": programs.start_date.nunique(),
+    }
 
 
 def test_small_city_follows_the_contract(small_city):
@@ -104,8 +120,9 @@ def test_default_city_follows_the_contract_and_has_the_promised_size(default_cit
 
 
 def _digests(folder) -> dict[str, str]:
-    return {name: hashlib.sha256((folder / name).read_bytes()).hexdigest()
-            for name in CONTRACT_FILES}
+    return {
+        name: hashlib.sha256((folder / name).read_bytes()).hexdigest() for name in CONTRACT_FILES
+    }
 
 
 def test_same_seed_same_bytes(small_city, tmp_path):

@@ -48,9 +48,15 @@ def test_incidents_fall_in_their_month_and_follow_seasonality(small_city):
 @pytest.fixture(scope="module")
 def survey_city(tmp_path_factory):
     """Few cells, many respondents each: sampling error small enough to see bias."""
-    return simulate_city(tmp_path_factory.mktemp("survey_city"), seed=5, n_districts=6,
-                         months=24, start="2020-01", incidents_per_1000=0.2,
-                         survey_responses_per_cell=4000)
+    return simulate_city(
+        tmp_path_factory.mktemp("survey_city"),
+        seed=5,
+        n_districts=6,
+        months=24,
+        start="2020-01",
+        incidents_per_1000=0.2,
+        survey_responses_per_cell=4000,
+    )
 
 
 def _cell_means(responses: pd.DataFrame, items: list[str]) -> pd.DataFrame:
@@ -65,8 +71,9 @@ def _cell_means(responses: pd.DataFrame, items: list[str]) -> pd.DataFrame:
         # Linearised SE of a ratio mean.
         se = np.sqrt(np.sum(w**2 * (y - weighted) ** 2)) / w.sum()
         rows.append((district, q, weighted, se, y.mean(), len(y)))
-    return pd.DataFrame(rows, columns=["district_id", "quarter", "weighted", "se", "unweighted",
-                                       "n"])
+    return pd.DataFrame(
+        rows, columns=["district_id", "quarter", "weighted", "se", "unweighted", "n"]
+    )
 
 
 @pytest.mark.parametrize("items", [["trust_police", "police_fair"], ["feel_safe"]])
@@ -105,8 +112,13 @@ def test_weighted_effect_matches_trust_truth(survey_city):
 def test_survey_weights_are_post_stratification(survey_city):
     responses = pd.read_csv(survey_city / "survey_responses.csv", dtype={"district_id": str})
     assert (responses.weight > 0).all()
-    per_cell = responses.groupby(["district_id", responses.response_date.str.slice(0, 4),
-                                  pd.to_datetime(responses.response_date).dt.quarter]).weight
+    per_cell = responses.groupby(
+        [
+            "district_id",
+            responses.response_date.str.slice(0, 4),
+            pd.to_datetime(responses.response_date).dt.quarter,
+        ]
+    ).weight
     assert np.allclose(per_cell.mean(), 1.0, atol=1e-5)
 
 

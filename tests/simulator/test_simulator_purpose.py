@@ -11,14 +11,15 @@ from conftest import load_truth
 
 
 def _crime_panel(folder, truth) -> pd.DataFrame:
-    incidents = pd.read_parquet(folder / "crime_incidents.parquet",
-                                columns=["occurred_at", "district_id"])
+    incidents = pd.read_parquet(
+        folder / "crime_incidents.parquet", columns=["occurred_at", "district_id"]
+    )
     month = incidents.occurred_at.str.slice(0, 7).rename("month")
     panel = incidents.groupby([incidents.district_id, month]).size().rename("y").reset_index()
     districts = pd.read_csv(folder / "districts.csv", dtype={"district_id": str})
     panel = panel.merge(districts[["district_id", "population"]], on="district_id")
     panel["start"] = panel.district_id.map(truth["cohorts"])
-    panel["treated"] = (panel.start.notna() & (panel.month >= panel.start.fillna("9999")))
+    panel["treated"] = panel.start.notna() & (panel.month >= panel.start.fillna("9999"))
     return panel
 
 
@@ -47,8 +48,12 @@ def test_crime_twfe_is_biased_and_cohort_comparison_is_not(default_city):
     panel = _crime_panel(folder, truth)
     assert len(panel) == 25 * 120
 
-    poisson = sm.GLM(panel.y, _twfe_dummies(panel, "district_id", "month"),
-                     family=sm.families.Poisson(), offset=np.log(panel.population)).fit()
+    poisson = sm.GLM(
+        panel.y,
+        _twfe_dummies(panel, "district_id", "month"),
+        family=sm.families.Poisson(),
+        offset=np.log(panel.population),
+    ).fit()
     twfe_poisson = float(np.exp(poisson.params["treated"]) - 1)
     log_rate = np.log(panel.y / panel.population)
     ols = sm.OLS(log_rate, _twfe_dummies(panel, "district_id", "month")).fit()
@@ -72,7 +77,9 @@ def _trust_panel(folder, truth) -> pd.DataFrame:
     cells["mean"] = cells.y / cells.weight
     start = cells.district_id.map(truth["cohorts"])
     cells["start"] = [pd.Period(s, "M").asfreq("Q") if isinstance(s, str) else None for s in start]
-    cells["treated"] = [s is not None and q >= s for s, q in zip(cells.start, cells.quarter)]
+    cells["treated"] = [
+        s is not None and q >= s for s, q in zip(cells.start, cells.quarter, strict=True)
+    ]
     cells["start"] = cells.start.astype(object)
     return cells
 
@@ -110,14 +117,19 @@ def test_purpose_holds_across_seeds(tmp_path, effect_scale):
 
     errors, twfe_shares = [], []
     for seed in range(1, 7):
-        folder = simulate_city(tmp_path / f"city{seed}", seed=seed, effect_scale=effect_scale,
-                               incidents_per_1000=2.0)
+        folder = simulate_city(
+            tmp_path / f"city{seed}", seed=seed, effect_scale=effect_scale, incidents_per_1000=2.0
+        )
         truth = load_truth(folder)
         target = truth["outcomes"]["crime_total"]["overall"]
         panel = _crime_panel(folder, truth)
         errors.append(_cohort_ratio_did(panel) - target)
-        fit = sm.GLM(panel.y, _twfe_dummies(panel, "district_id", "month"),
-                     family=sm.families.Poisson(), offset=np.log(panel.population)).fit()
+        fit = sm.GLM(
+            panel.y,
+            _twfe_dummies(panel, "district_id", "month"),
+            family=sm.families.Poisson(),
+            offset=np.log(panel.population),
+        ).fit()
         if effect_scale:
             twfe_shares.append((np.exp(fit.params["treated"]) - 1) / target)
     assert abs(np.mean(errors)) < 0.006
