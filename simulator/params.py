@@ -52,7 +52,7 @@ class CityParams:
     n_cohorts: int = 4
     never_treated_share: float = 0.28
     effect_scale: float = 1.0
-    incidents_per_1000: float = 7.9  # city-wide monthly mean per 1,000 before district effects
+    incidents_per_1000: float = 7.2  # city-wide monthly mean per 1,000 before district effects
     survey_responses_per_cell: float = 60.0  # mean respondents per district-quarter
     meetings_scale: float = 1.0
     city_name: str = "Demo City"

@@ -32,7 +32,7 @@ def add_arguments(parser) -> None:
         "--incidents-per-1000",
         type=float,
         default=None,
-        help="mean monthly incidents per 1,000 residents (default 7.9)",
+        help="mean monthly incidents per 1,000 residents (default 7.2)",
     )
     parser.add_argument(
         "--survey-responses",
