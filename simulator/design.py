@@ -159,11 +159,12 @@ class Design:
         return out
 
 
-def cohort_start_months(calendar: Calendar, n_cohorts: int) -> np.ndarray:
-    """Quarter-aligned first treated months spread over 30%-75% of the window."""
+def cohort_start_months(calendar: Calendar, n_cohorts: int, align: int = 3) -> np.ndarray:
+    """First treated months spread over 30%-75% of the window, on quarter starts (align=3)
+    or January 1 (align=12), with at least one whole period before and after each."""
     n = calendar.n_months
-    aligned = np.flatnonzero(calendar.month_of_year % 3 == 0)
-    aligned = aligned[(aligned >= 3) & (aligned <= n - 3)]
+    aligned = np.flatnonzero(calendar.month_of_year % align == 0)
+    aligned = aligned[(aligned >= align) & (aligned <= n - align)]
     targets = np.linspace(0.30, 0.75, n_cohorts) * n
     picks = []
     for target in targets:
@@ -172,14 +173,17 @@ def cohort_start_months(calendar: Calendar, n_cohorts: int) -> np.ndarray:
             break
         picks.append(min(free, key=lambda m: (abs(m - target), m)))
     if len(picks) < n_cohorts:
+        where = "quarter" if align == 3 else ("January" if align == 12 else f"{align}-month")
         raise ValueError(
-            f"a window of {n} months has room for only {len(picks)} quarter-aligned roll-out "
+            f"a window of {n} months has room for only {len(picks)} {where}-aligned roll-out "
             f"dates, {n_cohorts} needed"
         )
     return np.array(picks, dtype=np.int64)
 
 
-def build_design(params: CityParams, rng: np.random.Generator) -> Design:
+def build_design(
+    params: CityParams, rng: np.random.Generator, rollout_alignment_months: int = 3
+) -> Design:
     if params.months < 12:
         raise ValueError(f"--months must be at least 12, got {params.months}")
     if params.n_districts < 4:
@@ -190,7 +194,7 @@ def build_design(params: CityParams, rng: np.random.Generator) -> Design:
     n_never = max(2, int(round(params.never_treated_share * k)))
     n_treated = k - n_never
     n_cohorts = max(1, min(params.n_cohorts, n_treated))
-    starts = cohort_start_months(calendar, n_cohorts)
+    starts = cohort_start_months(calendar, n_cohorts, rollout_alignment_months)
 
     order = rng.permutation(k)
     cohort_of = np.full(k, NEVER)

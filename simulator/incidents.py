@@ -30,8 +30,17 @@ def _dst_start_days(years: np.ndarray) -> np.ndarray:
 
 
 def incident_table(
-    counts: np.ndarray, design: Design, offenses: tuple[str, ...], rng: np.random.Generator
+    counts: np.ndarray,
+    design: Design,
+    offenses: tuple[str, ...],
+    rng: np.random.Generator,
+    units: tuple[np.ndarray, tuple[str, ...]] | None = None,
 ) -> pa.Table:
+    """Incidents of the district x month x offense `counts`.
+
+    `units`: (unit index of every incident in cell-expansion order, unit ids); the table then
+    has `unit_id` instead of `district_id`, with the same rows, times and ids otherwise.
+    """
     cal = design.calendar
     flat = counts.reshape(-1)
     cell = np.repeat(np.arange(flat.size, dtype=np.int64), flat)
@@ -52,8 +61,11 @@ def incident_table(
     order = np.argsort(seconds, kind="stable")
     stamps = pa.array(seconds[order], type=pa.timestamp("s"))
     occurred_at = pc.strftime(stamps, format="%Y-%m-%dT%H:%M:%S")
-    district = pa.DictionaryArray.from_arrays(
-        pa.array(d[order].astype(np.int32)), pa.array(design.district_ids)
+    where_column, where_index, where_ids = "district_id", d, design.district_ids
+    if units is not None:
+        where_column, where_index, where_ids = "unit_id", units[0], units[1]
+    where = pa.DictionaryArray.from_arrays(
+        pa.array(where_index[order].astype(np.int32)), pa.array(where_ids)
     ).cast(pa.string())
     offense = pa.DictionaryArray.from_arrays(
         pa.array(o[order].astype(np.int32)), pa.array(offenses)
@@ -63,7 +75,7 @@ def incident_table(
         {
             "incident_id": ids,
             "occurred_at": occurred_at,
-            "district_id": district,
+            where_column: where,
             "offense_category": offense,
         }
     )

@@ -88,8 +88,7 @@ def simulate_staggered_panel(
         cluster = u
     else:
         cluster = np.repeat(rng.integers(1, n_clusters + 1, n_units), n_periods)
-    df = pd.DataFrame({"unit": u, "time": t, "y": y, "cohort": g, "cluster": cluster,
-                       "x": x[ui]})
+    df = pd.DataFrame({"unit": u, "time": t, "y": y, "cohort": g, "cluster": cluster, "x": x[ui]})
     e = t - g
     by_e = {
         int(k): float(v)

@@ -1,4 +1,10 @@
-"""`engagement-eval simulate`: write the demo city (contract files + truth.json)."""
+"""`engagement-eval simulate`: write the demo city (contract files + truth.json).
+
+Besides the default shape (incident records, survey responses, districts), the city can be
+written as published counts, vendor survey scores, at a quarterly or yearly grain, and per beat
+with a units.csv crosswalk; truth.json then states every effect at the matching grain and
+scale (docs/simulator.md).
+"""
 
 from __future__ import annotations
 
@@ -38,7 +44,51 @@ def add_arguments(parser) -> None:
         "--survey-responses",
         type=float,
         default=None,
-        help="mean survey responses per district-quarter (default 60)",
+        help="mean survey responses per district-quarter (default 60); shrink it to get "
+        "survey scores from fewer respondents",
+    )
+    shapes = parser.add_argument_group("input shapes (issue 9)")
+    shapes.add_argument(
+        "--crime-shape",
+        choices=("incidents", "counts"),
+        default="incidents",
+        help="crime_incidents.parquet (records) or crime_counts.csv (district, period, "
+        "offense_category, count; zeros included) from the same Poisson draws",
+    )
+    shapes.add_argument(
+        "--survey-shape",
+        choices=("responses", "scores"),
+        default="responses",
+        help="survey_responses.csv or survey_scores.csv (weighted mean index per "
+        "district-period on --score-scale, n_respondents, standard errors)",
+    )
+    shapes.add_argument(
+        "--grain",
+        choices=("month", "quarter", "year"),
+        default="month",
+        help="period of counts and scores (YYYY-MM, YYYY-Qn, YYYY) and of truth.json's event "
+        "times; quarter/year need a window of whole quarters/years; year puts roll-outs on "
+        "January 1",
+    )
+    shapes.add_argument(
+        "--score-scale",
+        type=float,
+        nargs=2,
+        metavar=("LOW", "HIGH"),
+        default=(0.0, 100.0),
+        help="scale of survey scores, a linear map of the 1-5 answers (default 0 100)",
+    )
+    shapes.add_argument(
+        "--no-score-se",
+        action="store_true",
+        help="leave the standard-error columns out of survey_scores.csv",
+    )
+    shapes.add_argument(
+        "--beats",
+        action="store_true",
+        help="split districts into beats (4-15 each): units.csv (unit_id, district_id, "
+        "population); incidents/counts, meetings and programs carry unit_id instead of "
+        "district_id",
     )
 
 
@@ -63,10 +113,23 @@ def main(args) -> int:
         )
 
     from simulator.city import write_city
+    from simulator.shapes import OutputShape
+
+    try:
+        shape = OutputShape(
+            crime=args.crime_shape,
+            survey=args.survey_shape,
+            grain=args.grain,
+            score_scale=tuple(args.score_scale),
+            score_se=not args.no_score_se,
+            beats=args.beats,
+        )
+    except ValueError as err:
+        raise UserError(str(err), "see `engagement-eval simulate --help`") from err
 
     started = time.perf_counter()
     try:
-        out = write_city(params, Path(args.out))
+        out = write_city(params, Path(args.out), shape)
     except ValueError as err:
         raise UserError(
             f"cannot simulate this city: {err}",
@@ -78,6 +141,12 @@ def main(args) -> int:
         f"  districts: {len(truth['cohorts'])} ({len(truth['never_treated'])} never treated), "
         f"cohorts: {', '.join(truth['cohort_start_months'])}"
     )
+    if not shape.is_default:
+        files = sorted(p.name for p in out.iterdir())
+        print(f"  files: {', '.join(files)}")
     for name, outcome in truth["outcomes"].items():
-        print(f"  true overall effect {name}: {outcome['overall']:+.4f} ({outcome['scale']})")
+        print(
+            f"  true overall effect {name}: {outcome['overall']:+.4f} ({outcome['scale']}; "
+            f"event time in {outcome['event_time_unit']}s)"
+        )
     return 0

@@ -137,3 +137,68 @@ def index_frame(expected: pd.DataFrame, items: list[str]) -> pd.DataFrame:
     """District-quarter index (mean of its items) without and with the program."""
     rows = expected[expected["item"].isin(items)]
     return rows.groupby(["district_id", "quarter", "e"], as_index=False)[["m0", "m1"]].mean()
+
+
+# --- Other grains (issue 9): pandas periods, written apart from simulator/truth.py. ---------
+
+PANDAS_FREQ = {"month": "M", "quarter": "Q", "year": "Y"}
+
+
+def period_text(period: pd.Period, grain: str) -> str:
+    """The contract's period labels: YYYY-MM, YYYY-Qn, YYYY."""
+    if grain == "quarter":
+        return f"{period.year}-Q{period.quarter}"
+    return str(period.year) if grain == "year" else str(period)
+
+
+def _event_periods(months: pd.Series, cohorts: pd.Series, grain: str) -> pd.Series:
+    """Periods between each month's period and the period of the district's cohort month."""
+    freq = PANDAS_FREQ[grain]
+
+    def ordinal(month) -> float:
+        if not isinstance(month, str):  # never treated
+            return float("nan")
+        return pd.Period(month, "M").asfreq(freq).ordinal
+
+    own = months.map({m: ordinal(m) for m in months.unique()})
+    start = cohorts.map({c: ordinal(c) for c in cohorts.unique()})
+    return (own - start).fillna(-999).astype(int)
+
+
+def crime_truth_at_grain(
+    truth: dict, expected: pd.DataFrame, crime_class: str | None, grain: str
+) -> tuple[float, dict]:
+    """(overall, by event period) sum(mu1 - mu0) / sum(mu0) over district-periods treated at
+    `grain` (the period holding the first treated month is the first treated period)."""
+    rows = expected if crime_class is None else expected[expected.crime_class == crime_class]
+    rows = rows.assign(
+        e_period=_event_periods(rows.month, rows.district_id.map(truth["cohorts"]), grain)
+    )
+    rows = rows[rows.e_period >= 0]
+    overall = (rows.mu1 - rows.mu0).sum() / rows.mu0.sum()
+    grouped = rows.groupby("e_period")[["mu0", "mu1"]].sum()
+    by_e = (grouped.mu1 - grouped.mu0) / grouped.mu0
+    return float(overall), {int(k): float(v) for k, v in by_e.items()}
+
+
+def index_effect_at_grain(
+    truth: dict, index_cells: pd.DataFrame, grain: str, points: float = 1.0
+) -> tuple[float, dict]:
+    """(overall, by event period) equal-weight mean over treated district-periods of the
+    index effect. A month carries its quarter's effect; a year averages its quarters
+    weighted by in-window months (expected respondents are proportional to them)."""
+    months = study_months(truth)
+    frame = pd.DataFrame({"month": [str(m) for m in months]})
+    frame["quarter"] = [str(m.asfreq("Q")) for m in months]
+    cells = index_cells.merge(frame, on="quarter")  # one row per district-month
+    cells["effect"] = (cells.m1 - cells.m0) * points
+    cells["e_period"] = _event_periods(cells.month, cells.district_id.map(truth["cohorts"]), grain)
+    if grain == "month":
+        per_period = cells
+    else:
+        cells["period"] = cells.month.map(lambda m: pd.Period(m, "M").asfreq(PANDAS_FREQ[grain]))
+        per_period = cells.groupby(["district_id", "period", "e_period"], as_index=False).effect
+        per_period = per_period.mean()  # months weight their quarter: in-window months
+    treated = per_period[per_period.e_period >= 0]
+    by_e = treated.groupby("e_period").effect.mean()
+    return float(treated.effect.mean()), {int(k): float(v) for k, v in by_e.items()}
