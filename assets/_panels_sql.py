@@ -18,9 +18,13 @@ Definitions (also in docs/data_contract.md):
 
 from __future__ import annotations
 
+import os
 from datetime import date
+from pathlib import Path
 
 import duckdb
+import pandas as pd
+import pyarrow.parquet as pq
 
 from assets._sql import ident, table_columns, table_exists
 from engagement_eval.config import CityConfig
@@ -228,3 +232,46 @@ def build_district_quarter_survey(con: duckdb.DuckDBPyConnection, config: CityCo
         con.execute("ROLLBACK")
         raise
     return int(rows)
+
+
+PANEL_TABLES = ("district_month", "district_quarter_survey")
+
+
+def export_panels(con: duckdb.DuckDBPyConnection, folder: str | Path) -> dict[str, Path]:
+    """Snapshot the panels as Parquet files next to the database.
+
+    Model steps that run in parallel (multiprocess, Celery, Kubernetes executors) read these
+    snapshots instead of opening the DuckDB file, so they never wait on or collide with the
+    one writer DuckDB allows. Panels are thousands of rows, so the copy is instant; each file
+    is written under a temporary name and renamed, so a reader never sees half a file.
+    """
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for name in PANEL_TABLES:
+        if not table_exists(con, "marts", name):
+            continue
+        reader = con.cursor()  # its own result state: earlier results on `con` may be unfinished
+        try:
+            arrow = reader.sql(f"SELECT * FROM marts.{ident(name)}").to_arrow_table()
+        finally:
+            reader.close()
+        target = out / f"{name}.parquet"
+        partial = target.with_suffix(".parquet.partial")
+        pq.write_table(arrow, partial)
+        os.replace(partial, target)
+        written[name] = target
+    return written
+
+
+def read_panel(folder: str | Path, name: str) -> pd.DataFrame:
+    """A panel snapshot written by `export_panels`, as a DataFrame with the same dtypes as
+    reading the table from DuckDB (an in-memory DuckDB reads it; no database file is opened)."""
+    if name not in PANEL_TABLES:
+        raise ValueError(f"unknown panel {name!r}")
+    con = duckdb.connect()
+    try:
+        path = str(Path(folder) / f"{name}.parquet")
+        return con.execute("SELECT * FROM read_parquet($path)", {"path": path}).df()
+    finally:
+        con.close()

@@ -7,8 +7,10 @@ a column called `x"; DROP TABLE` stays a column name.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
+import os
 from pathlib import Path
 
 import duckdb
@@ -84,6 +86,21 @@ def cast_sql(column_sql: str, typ: str, format_param: str | None = None) -> str:
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file's bytes.
+
+    One run hashes each delivered file several times (preflight, raw step, staging step); a
+    10 M-row CSV takes about a second each time. The digest is remembered per (path, size,
+    mtime_ns, inode), the same test the sensor uses to skip unchanged files, so a file that is
+    rewritten is hashed again.
+    """
+    stat = os.stat(path)
+    return _sha256_cached(
+        str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ino, chunk
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _sha256_cached(path: str, size: int, mtime_ns: int, inode: int, chunk: int) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while block := handle.read(chunk):

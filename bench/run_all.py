@@ -53,15 +53,16 @@ def _fresh(path: Path) -> Path:
     return path
 
 
-def _env() -> dict:
-    home = _fresh(WORK / "dagster_home")
+def _env(city: str) -> dict:
+    """A fresh Dagster home per city, so runs are recorded like a user's but never mixed."""
+    home = _fresh(WORK / f"dagster_home_{city}")
     return {"DAGSTER_HOME": str(home)}
 
 
-def whole_run(data: Path, out: Path) -> dict:
+def whole_run(data: Path, out: Path, city: str) -> dict:
     """`engagement-eval run` as a user types it; step times from its progress lines."""
     figures = run_measured(
-        ["engagement_eval.cli", "run", "--data", str(data), "--out", str(out)], env=_env()
+        ["engagement_eval.cli", "run", "--data", str(data), "--out", str(out)], env=_env(city)
     )
     steps = {
         m.group(1): float(m.group(2))
@@ -91,6 +92,10 @@ def sql_stages(data: Path, db: Path, memory_limit: str | None = None) -> dict:
         pipeline = sum(r["seconds"] for r in done)
         out["ingest_plus_panels_seconds"] = round(pipeline, 2)
         out["ratio_to_floor"] = round(pipeline / floor, 2)
+        floor_cpu = out["floor"]["result"]["cpu_seconds"]
+        pipeline_cpu = sum(r["cpu_seconds"] for r in done)
+        out["ingest_plus_panels_cpu_seconds"] = round(pipeline_cpu, 2)
+        out["cpu_ratio_to_floor"] = round(pipeline_cpu / max(floor_cpu, 1e-9), 2)
     return out
 
 
@@ -100,7 +105,7 @@ def bench_city(name: str, data: Path, whole: bool, memory_limit: str | None = No
     result["sql"] = sql_stages(data, work / "sql.duckdb", memory_limit)
     (work / "sql.duckdb").unlink(missing_ok=True)
     if whole:
-        result["whole_run"] = whole_run(data, work / "run")
+        result["whole_run"] = whole_run(data, work / "run", name)
     return result
 
 
@@ -110,7 +115,7 @@ def bench_incremental() -> dict:
     cities.withdraw_pending(data)
     work = _fresh(WORK / "incremental")
     out = {"city": "incremental", "data": str(data.relative_to(ROOT))}
-    out["history_full_run"] = whole_run(data, work / "run")
+    out["history_full_run"] = whole_run(data, work / "run", "incremental")
     delivered = cities.deliver_pending(data)
     try:
         out["monthly_partition_run"] = run_measured(
@@ -118,9 +123,9 @@ def bench_incremental() -> dict:
                 "bench.stages", "dagster", "--data", str(data), "--out", str(work / "run"),
                 "--partition", cities.NEW_MONTH,
             ],
-            env=_env(),
+            env=_env("incremental"),
         )  # fmt: skip
-        out["full_run_with_new_month"] = whole_run(data, work / "full")
+        out["full_run_with_new_month"] = whole_run(data, work / "full", "incremental")
     finally:
         for path in delivered:
             path.unlink(missing_ok=True)

@@ -24,10 +24,17 @@ def _get(d: dict | None, *path):
     return d
 
 
+def _pair(stage: dict | None) -> str:
+    """'wall / CPU' seconds of a stage measured inside its child."""
+    r = _get(stage, "result") or {}
+    return f"{_s(r.get('seconds'))} / {_s(r.get('cpu_seconds'))}"
+
+
 def _city_rows(results: dict) -> list[str]:
     lines = [
         "| city | incidents | floor s | ingest s | panels s | (ingest+panels) / floor "
-        "| ingest peak MiB | whole run s | run peak MiB | run stages (s) | load avg |",
+        "| ingest peak MiB | whole run s | run peak MiB | run steps by stage (wall s) "
+        "| load avg |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for name in ORDER:
@@ -37,14 +44,14 @@ def _city_rows(results: dict) -> list[str]:
         sql = r["sql"]
         run = r.get("whole_run") or {}
         stages = ", ".join(f"{k} {v:.1f}" for k, v in (run.get("stages") or {}).items()) or "-"
+        whole = f"{_s(run.get('seconds'))} / {_s(run.get('cpu_seconds'))}" if run else "-"
         lines.append(
             f"| {name} | {_get(sql, 'floor', 'result', 'rows') or 0:,} "
-            f"| {_s(_get(sql, 'floor', 'result', 'seconds'))} "
-            f"| {_s(_get(sql, 'ingest', 'result', 'seconds'))} "
-            f"| {_s(_get(sql, 'panels', 'result', 'seconds'))} "
-            f"| {_s(sql.get('ratio_to_floor'))}x "
+            f"| {_pair(sql.get('floor'))} | {_pair(sql.get('ingest'))} "
+            f"| {_pair(sql.get('panels'))} "
+            f"| {_s(sql.get('ratio_to_floor'))}x / {_s(sql.get('cpu_ratio_to_floor'))}x "
             f"| {_s(_get(sql, 'ingest', 'peak_rss_mib'))} "
-            f"| {_s(run.get('seconds'))} | {_s(run.get('peak_rss_mib'))} | {stages} "
+            f"| {whole} | {_s(run.get('peak_rss_mib'))} | {stages} "
             f"| {_get(sql, 'ingest', 'load_average_before') or '-'} |"
         )
     return lines
@@ -91,7 +98,8 @@ def write_table(results_dir: Path, doc: Path) -> None:
         f"Machine: {m.get('nproc')} cores ({m.get('cpu')}), {m.get('memory_gib')} GiB RAM, "
         f"DuckDB {m.get('duckdb')}, Python {m.get('python')}; measured "
         f"{any_result.get('measured_at', '?')} while other jobs shared the CPU (load average "
-        "in the last column; 2.0 = both cores busy).",
+        "in the last column; 2.0 = both cores busy). Times are `wall / CPU` seconds "
+        "(CPU = all threads of the child, the steadier figure on a shared machine).",
         "",
         *_city_rows(results),
         *_incremental_rows(results.get("incremental")),

@@ -28,12 +28,14 @@ def build_definitions(
     assets = build_ingest_assets(partitions_def) + build_panel_assets(partitions_def)
     return dg.Definitions(
         assets=assets,
-        jobs=build_jobs(),
+        jobs=build_jobs(settings.duckdb_path),
         schedules=build_schedules(partitions_def, config.timezone),
         sensors=build_sensors(partitions_def, settings.data_dir),
         resources={
             "city": CityResource(data_dir=settings.data_dir, config_path=settings.config_path),
-            "warehouse": WarehouseResource(path=settings.duckdb_path),
+            "warehouse": WarehouseResource(
+                path=settings.duckdb_path, lock_timeout_seconds=settings.lock_timeout_seconds
+            ),
         },
         loggers=loggers,
     )

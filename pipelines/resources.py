@@ -34,6 +34,7 @@ class Settings:
     config_path: str | None
     out_dir: str
     duckdb_path: str
+    lock_timeout_seconds: float = 10.0
 
     @classmethod
     def from_env(
@@ -43,7 +44,24 @@ class Settings:
         config = config_path or os.environ.get("ENGAGEMENT_EVAL_CONFIG") or None
         out = out_dir or os.environ.get("ENGAGEMENT_EVAL_OUT") or str(Path("out") / Path(data).name)
         db = os.environ.get("ENGAGEMENT_EVAL_DUCKDB") if out_dir is None else None
-        return cls(data, config, out, db or str(Path(out) / "engagement_eval.duckdb"))
+        db = db or str(Path(out) / "engagement_eval.duckdb")
+        return cls(data, config, out, db, _lock_timeout())
+
+
+def _lock_timeout() -> float:
+    text = os.environ.get("ENGAGEMENT_EVAL_LOCK_TIMEOUT", "").strip()
+    if not text:
+        return 10.0
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 3600:
+        raise UserError(
+            f"ENGAGEMENT_EVAL_LOCK_TIMEOUT={text!r} is not a number of seconds between 0 and 3600",
+            "unset it (default 10 s) or set it to e.g. 30",
+        )
+    return value
 
 
 class CityResource(dg.ConfigurableResource):
@@ -67,7 +85,15 @@ class WarehouseResource(dg.ConfigurableResource):
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         db = Path(self.path)
         if not read_only:
-            db.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                db.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise UserError(
+                    f"cannot create the folder {db.parent} for the DuckDB file: "
+                    f"{exc.strerror or exc}",
+                    "make it writable for this user, or set --out / ENGAGEMENT_EVAL_DUCKDB to a "
+                    "writable place",
+                ) from exc
         con = self._open(db, read_only)
         try:
             if self.threads:
@@ -83,12 +109,9 @@ class WarehouseResource(dg.ConfigurableResource):
         while True:
             try:
                 return duckdb.connect(str(db), read_only=read_only)
-            except duckdb.IOException as exc:
-                if "lock" not in str(exc).lower():
-                    raise UserError(
-                        f"cannot open DuckDB file {db}: {exc}",
-                        "check the path and permissions of ENGAGEMENT_EVAL_DUCKDB",
-                    ) from exc
+            except duckdb.Error as exc:
+                if not _is_lock_error(exc):
+                    raise open_error(db, exc) from exc
                 if time.monotonic() >= deadline:
                     raise UserError(
                         f"DuckDB file {db} is locked by another process ({' '.join(str(exc).split())[:200]})",
@@ -96,3 +119,44 @@ class WarehouseResource(dg.ConfigurableResource):
                         "ENGAGEMENT_EVAL_DUCKDB at another file for this environment",
                     ) from exc
                 time.sleep(0.5)
+
+
+def _is_lock_error(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, duckdb.IOException) and "lock" in text and "permission" not in text
+
+
+def open_error(db: Path, exc: Exception) -> UserError:
+    """One message per way opening the DuckDB file fails, each with its own fix."""
+    text = " ".join(str(exc).split())
+    low = text.lower()
+    if "no space left" in low or "disk full" in low:
+        return disk_full_error(db)
+    if "permission denied" in low or "read-only file system" in low:
+        return UserError(
+            f"no permission to write the DuckDB file {db}",
+            "make the file and its folder writable for this user, or set --out / "
+            "ENGAGEMENT_EVAL_DUCKDB to a writable place",
+        )
+    if "is a directory" in low:
+        return UserError(
+            f"{db} is a folder, not a DuckDB file",
+            "point ENGAGEMENT_EVAL_DUCKDB (or --out) at a file path",
+        )
+    if "not a valid duckdb" in low or "corrupt" in low or "magic" in low:
+        return UserError(
+            f"{db} is not a DuckDB database this version can open ({text[:200]})",
+            "move the file away (everything in it is rebuilt from the city folder) and run again",
+        )
+    return UserError(
+        f"cannot open the DuckDB file {db}: {text[:300]}",
+        "check the path and permissions of ENGAGEMENT_EVAL_DUCKDB (or --out)",
+    )
+
+
+def disk_full_error(where: Path) -> UserError:
+    return UserError(
+        f"the disk holding {where} is full",
+        "free some space (or set --out / ENGAGEMENT_EVAL_DUCKDB to a disk with room) and run "
+        "again; the previous results are intact, the interrupted step was rolled back",
+    )

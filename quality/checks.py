@@ -140,7 +140,7 @@ def _input_check(input_name, config, asset_key_for, city_key, warehouse_key, poo
             from quality import store
 
             store.ensure_tables(con)
-            districts_frame = frames.build_frame(con, "districts", city_config, settings.chunk_rows)
+            districts_frame = frames.build_frame(con, "districts", city_config)
             ids = frames.district_ids(con, districts_frame)
             rep, frame = gate.check_input(con, input_name, city_config, settings, run_id, ids)
             gate.record(con, run_id, rep)

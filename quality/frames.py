@@ -6,16 +6,13 @@ duplicate has been dropped. Parsing uses the same SQL as staging (`assets._sql.c
 both agree on what "parseable" means. Only the current version of each delivered file is
 checked (raw keeps older versions of re-delivered files), mirroring staging.
 
-The frame is a TEMP table; chunks of it go to Great Expectations as pandas DataFrames.
-Chunks are cut by a hash of the row key, so all rows sharing a key land in the same chunk and
-per-chunk uniqueness checks add up to a global one.
+The frame is a TEMP table. It never goes to Great Expectations whole: `quality.reduce` cuts it
+down to what decides each rule (distinct values, rows sharing a key) first.
 """
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import duckdb
@@ -37,13 +34,10 @@ class Frame:
     delivered: dict[str, str]  # contract column -> delivered column name
     source_files: tuple[str, ...]
     rows: int
-    chunks: int
 
-    def chunk_frames(self, con: duckdb.DuckDBPyConnection) -> Iterator[pd.DataFrame]:
-        for i in range(self.chunks):
-            yield con.execute(
-                f"SELECT * EXCLUDE (_chunk) FROM {self.table} WHERE _chunk = ?", [i]
-            ).df()
+    def head(self, con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+        """The frame's columns and first row: enough for rules about the table's shape."""
+        return con.execute(f"SELECT * FROM {self.table} ORDER BY _rid LIMIT 1").df()
 
 
 def frame_table(input_name: str) -> str:
@@ -77,19 +71,16 @@ def build_frame(
     con: duckdb.DuckDBPyConnection,
     input_name: str,
     config: CityConfig,
-    chunk_rows: int = 1_000_000,
 ) -> Frame | None:
     """Create the gate frame for one input; None when the input was not delivered."""
     if not table_exists(con, "raw", input_name):
         return None
     spec = INPUTS[input_name]
     current, params = _current_rows_sql(con, input_name)
-    files = tuple(
-        r[0]
-        for r in con.execute(
-            f"SELECT DISTINCT _source_file FROM ({current}) ORDER BY 1", params
-        ).fetchall()
-    )
+    versions = con.execute(
+        f"SELECT DISTINCT _source_file, _source_sha256 FROM ({current}) ORDER BY 1, 2", params
+    ).fetchall()
+    files = tuple(dict.fromkeys(f for f, _ in versions))
     delivered = _delivered_columns(con, input_name, config, ", ".join(files) or input_name)
     types = spec.columns(config.survey.items)
     columns = {c: types[c] for c in types if c in delivered}
@@ -145,28 +136,36 @@ def build_frame(
     else:
         key_sql = "CAST(NULL AS VARCHAR)"
 
-    count_sql = f"SELECT count(*) FROM ({current})"
-    n_rows = con.execute(count_sql, params_only(count_sql, params)).fetchone()[0]
-    chunks = max(1, math.ceil(n_rows / chunk_rows))
-    params["chunks"] = chunks
+    # _rid: (file version, row) order without sorting every row; rows are < 2**32 per file
+    params["versions"] = [f"{f}\x1f{sha}" for f, sha in versions]
+    rid = (
+        "CAST(list_position($versions, r._source_file || chr(31) || r._source_sha256) AS BIGINT)"
+        " * 4294967296 + r._row_number"
+    )
     target = frame_table(input_name)
+    content_list = ", ".join(content)
     sql = f"""
         CREATE OR REPLACE TEMP TABLE {target} AS
         WITH base AS (
-            SELECT row_number() OVER (ORDER BY r._source_file, r._row_number) AS _rid,
-                   r._source_file, r._row_number, {", ".join(inner)}
+            SELECT {rid} AS _rid, r._source_file, r._row_number, {", ".join(inner)}
             FROM ({current}) r
         ), parsed AS (
             SELECT _rid, _source_file, _row_number, {", ".join(outer)},
-                   row_number() OVER (PARTITION BY {", ".join(content)} ORDER BY _rid)
-                       AS _copy_number
+                   hash({content_list}) AS _content_hash
             FROM base
+        ), repeated AS (  -- only rows sharing a content hash can be copies: number just those
+            SELECT _content_hash FROM parsed GROUP BY _content_hash HAVING count(*) > 1
+        ), copies AS (
+            SELECT _rid, row_number() OVER (PARTITION BY {content_list} ORDER BY _rid)
+                       AS _copy_number
+            FROM parsed SEMI JOIN repeated USING (_content_hash)
+        ), numbered AS (
+            SELECT p.* EXCLUDE (_content_hash), coalesce(c._copy_number, 1) AS _copy_number
+            FROM parsed p LEFT JOIN copies c USING (_rid)
         ), keyed AS (
-            SELECT *, {key_sql} AS _key FROM parsed
+            SELECT *, {key_sql} AS _key FROM numbered
         )
-        SELECT *, CAST(CASE WHEN _key IS NULL THEN _rid % $chunks
-                       ELSE hash(_key) % $chunks END AS INTEGER) AS _chunk
-        FROM keyed
+        SELECT * FROM keyed
     """
     try:
         con.execute(sql, params_only(sql, params))
@@ -176,7 +175,8 @@ def build_frame(
             "check date_formats and columns for this input in the city config",
             file=", ".join(files) or None,
         ) from exc
-    return Frame(input_name, target, columns, delivered, files, int(n_rows), chunks)
+    n_rows = con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
+    return Frame(input_name, target, columns, delivered, files, int(n_rows))
 
 
 def params_only(sql: str, params: dict) -> dict:

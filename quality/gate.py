@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import duckdb
+import numpy as np
 
 from assets._sql import ident
 from engagement_eval.config import CityConfig
 from engagement_eval.errors import UserError
-from quality import frames, gaps, runner, store
+from quality import frames, gaps, reduce, runner, store
 from quality.rules import BLOCKING, INFO, ROW, TABLE, WARNING
 from quality.settings import DESIGN_INPUTS, GateSettings, gate_settings
 from quality.suites import SUITES, SuiteContext
@@ -126,7 +127,7 @@ def _stop_for_rows(rep: InputReport, settings: GateSettings, con, frame) -> User
         for f, n in con.execute(
             f"SELECT _source_file, _row_number FROM {frame.table} WHERE list_contains(?, _rid) "
             "ORDER BY _rid LIMIT 3",
-            [sorted(top.rids)[:3]],
+            [top.rids[:3].tolist()],
         ).fetchall()
     )
     rules = "; ".join(
@@ -166,18 +167,42 @@ def _stop_for_table(rep: InputReport, result: runner.RuleResult) -> UserError:
 
 def _examples_from_frame(con, frame, result: runner.RuleResult) -> None:
     """Replace GX's view of the values by the delivered text, with where it came from."""
-    if not result.rids or result.rule.value_column is None:
+    if not len(result.rids) or result.rule.value_column is None:
         return
     rows = con.execute(
         f"SELECT _source_file, _row_number, CAST({_q(result.rule.value_column)} AS VARCHAR) "
         f"FROM {frame.table} WHERE list_contains(?, _rid) ORDER BY _rid",
-        [sorted(result.rids)[: runner.MAX_EXAMPLES]],
+        [result.rids[: runner.MAX_EXAMPLES].tolist()],
     ).fetchall()
     result.examples = [f"{v!r} ({f} row {n})" for f, n, v in rows]
 
 
 def _q(name: str) -> str:
     return ident(name)
+
+
+def validate_frame(
+    con: duckdb.DuckDBPyConnection, frame: frames.Frame, rules: list, chunk_rows: int
+) -> list[runner.RuleResult]:
+    """Run the rules on the gate frame: table rules on its shape, row rules on the reduced
+    batches of `quality.reduce`; failing values of blocking and warning rules are traced back
+    to their rows (info rules are only counted)."""
+    found = {}
+    table_rules = [r for r in rules if r.level == TABLE]
+    if table_rules:
+        for res in runner.validate_table(table_rules, frame.head(con), frame.rows):
+            found[res.rule.name] = res
+    for column, kind, group in reduce.plan([r for r in rules if r.level == ROW]):
+        reduced = reduce.reduce_column(con, frame.table, column, kind, group)
+        try:
+            batches = reduced.batches(con, chunk_rows)
+            for res in runner.validate_batches(group, batches, reduced.weights(con), frame.rows):
+                if res.rule.severity != INFO:
+                    res.rids = reduced.rows_for(con, res.failing_ids())
+                found[res.rule.name] = res
+        finally:
+            reduced.drop(con)
+    return [found[r.name] for r in rules]
 
 
 def check_input(
@@ -191,7 +216,7 @@ def check_input(
     started = time.perf_counter()
     rep = InputReport(input_name)
     try:
-        frame = frames.build_frame(con, input_name, config, settings.chunk_rows)
+        frame = frames.build_frame(con, input_name, config)
     except UserError as err:
         rep.status, rep.stop = FAILED, err
         return rep, None
@@ -213,11 +238,11 @@ def check_input(
         date_formats=dict(config.date_formats.get(input_name, {})),
     )
     rules = SUITES[input_name](ctx)
-    rep.results = runner.validate(input_name, rules, frame.chunk_frames(con))
+    rep.results = validate_frame(con, frame, rules, settings.chunk_rows)
     detected_at = datetime.now()
-    bad: set[int] = set()
+    bad = np.empty(0, dtype="int64")
     for r in rep.results:
-        if r.rule.level != ROW or r.rule.severity == INFO or not r.rids:
+        if r.rule.level != ROW or r.rule.severity == INFO or not len(r.rids):
             continue
         store.insert_quarantine(
             con,
@@ -232,7 +257,7 @@ def check_input(
             detected_at=detected_at,
         )
         if r.rule.severity == BLOCKING:
-            bad.update(r.rids)
+            bad = np.union1d(bad, r.rids)
         _examples_from_frame(con, frame, r)
     rep.bad_rows = len(bad)
     store.replace_quarantined_rows(con, frame.table, bad, run_id, input_name)
@@ -263,8 +288,8 @@ def check_input(
 def _check_gaps(con, frame, district_ids, settings, run_id) -> list[runner.RuleResult]:
     gap_frame = gaps.gap_frame(con, frame, district_ids, settings)
     rule = gaps.gap_rule(settings)
-    (result,) = runner.validate(gaps.GAP_INPUT, [rule], [gap_frame])
-    found = gap_frame[gap_frame["_rid"].isin(set(result.rids))]
+    (result,) = runner.validate([rule], gap_frame)
+    found = gap_frame[gap_frame["_rid"].isin(result.rids)]
     result.examples = [
         f"district {d} {m:%Y-%m}" for d, m in zip(found.district_id, found.month, strict=True)
     ][: runner.MAX_EXAMPLES]

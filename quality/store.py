@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from assets._sql import ident, table, table_columns, table_exists
@@ -58,7 +59,7 @@ def append(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> No
 def insert_quarantine(
     con: duckdb.DuckDBPyConnection,
     frame_table: str,
-    rids: list[int],
+    rids: np.ndarray,
     *,
     run_id: str,
     input_name: str,
@@ -69,14 +70,14 @@ def insert_quarantine(
     detected_at,
 ) -> None:
     """Copy failing rows (by frame `_rid`) into quality.quarantine with the offending text."""
-    if not rids:
+    if not len(rids):
         return
     value_sql = (
         "CAST(NULL AS VARCHAR)"
         if value_column is None
         else f"CAST(f.{ident(value_column)} AS VARCHAR)"
     )
-    con.register("_gate_rids", pd.DataFrame({"_rid": pd.Series(rids, dtype="int64")}))
+    con.register("_gate_rids", pd.DataFrame({"_rid": np.asarray(rids, dtype="int64")}))
     try:
         con.execute(
             f"""INSERT INTO quality.quarantine
@@ -97,12 +98,16 @@ def insert_quarantine(
 
 
 def replace_quarantined_rows(
-    con: duckdb.DuckDBPyConnection, frame_table: str, rids: set[int], run_id: str, input_name: str
+    con: duckdb.DuckDBPyConnection,
+    frame_table: str,
+    rids: np.ndarray,
+    run_id: str,
+    input_name: str,
 ) -> None:
     con.execute("DELETE FROM quality.quarantined_rows WHERE input = ?", [input_name])
-    if not rids:
+    if not len(rids):
         return
-    con.register("_gate_rids", pd.DataFrame({"_rid": pd.Series(sorted(rids), dtype="int64")}))
+    con.register("_gate_rids", pd.DataFrame({"_rid": np.unique(np.asarray(rids, dtype="int64"))}))
     try:
         con.execute(
             f"""INSERT INTO quality.quarantined_rows

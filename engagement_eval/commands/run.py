@@ -70,8 +70,10 @@ def _progress_logger(quiet: bool):
 
 
 def _user_error_from(exc: BaseException) -> UserError | None:
+    """The user-fixable cause inside an exception chain (Dagster wraps step errors)."""
     seen = set()
     todo = [exc]
+    found: list[BaseException] = []
     while todo:
         current = todo.pop()
         if current is None or id(current) in seen:
@@ -79,7 +81,39 @@ def _user_error_from(exc: BaseException) -> UserError | None:
         seen.add(id(current))
         if isinstance(current, UserError):
             return current
+        found.append(current)
         todo += [getattr(current, "user_exception", None), current.__cause__, current.__context__]
+    for current in found:
+        translated = _environment_error(current)
+        if translated is not None:
+            return translated
+    return None
+
+
+def _environment_error(exc: BaseException) -> UserError | None:
+    """Disk full and permission problems, wherever they surface (Python or DuckDB)."""
+    import errno
+
+    text = " ".join(str(exc).split())
+    low = text.lower()
+    where = getattr(exc, "filename", None)
+    if getattr(exc, "errno", None) == errno.ENOSPC or "no space left on device" in low:
+        return UserError(
+            f"the disk is full{f' (writing {where})' if where else ''}: {text[:200]}",
+            "free some space, or set --out / ENGAGEMENT_EVAL_DUCKDB to a disk with room, and run "
+            "again; the previous results are intact (the interrupted step was rolled back)",
+        )
+    if isinstance(exc, PermissionError) or "permission denied" in low:
+        return UserError(
+            f"no permission to access {where or 'a file'}: {text[:200]}",
+            "give this user read access to the city folder and write access to the output "
+            "folder (or pass another --out)",
+        )
+    if getattr(exc, "errno", None) == errno.EROFS or "read-only file system" in low:
+        return UserError(
+            f"{where or 'the output folder'} is on a read-only file system",
+            "pass an --out folder on a writable disk (or set ENGAGEMENT_EVAL_DUCKDB)",
+        )
     return None
 
 
@@ -87,13 +121,49 @@ def _instance():
     import dagster as dg
 
     home = os.environ.get("DAGSTER_HOME")
-    if home and Path(home).is_dir():
+    if not (home and Path(home).is_dir()):
+        return dg.DagsterInstance.ephemeral()
+    try:
         return dg.DagsterInstance.get()  # runs then show up in `make ui`
-    return dg.DagsterInstance.ephemeral()
+    except Exception as exc:  # Dagster raises several types for a broken dagster.yaml
+        raise UserError(
+            f"cannot load the Dagster instance in DAGSTER_HOME={home}: "
+            f"{' '.join(str(exc).split())[:300]}",
+            "fix dagster.yaml there (see .dagster_home/dagster.yaml in the repository), or "
+            "unset DAGSTER_HOME to run without keeping run history",
+        ) from exc
+
+
+def _prepare_out(settings) -> None:
+    for folder in {Path(settings.out_dir), Path(settings.duckdb_path).parent}:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(
+                f"cannot create the output folder {folder}: {exc.strerror or exc}",
+                "pass an --out folder this user can write (or fix its permissions)",
+            ) from exc
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise UserError(
+                f"the output folder {folder} is not writable for this user",
+                "fix its permissions, or pass another --out folder",
+            )
 
 
 def materialize(data: str, config_path: str | None, out: str | None, quiet: bool = False) -> dict:
     """Run everything; returns {'duckdb': path, 'out': dir, 'partitions': [first, last]}."""
+    try:
+        return _materialize(data, config_path, out, quiet)
+    except UserError:
+        raise
+    except Exception as exc:
+        user_error = _user_error_from(exc)
+        if user_error is not None:
+            raise user_error from None
+        raise
+
+
+def _materialize(data: str, config_path: str | None, out: str | None, quiet: bool) -> dict:
     from engagement_eval.config import load_config
     from engagement_eval.contract import INPUTS, check_data_dir
 
@@ -105,9 +175,15 @@ def materialize(data: str, config_path: str | None, out: str | None, quiet: bool
     from pipelines.jobs import ALL_ASSETS_JOB
     from pipelines.partitions import monthly_partitions, range_tags
     from pipelines.resources import Settings
+    from pipelines.run_guard import (
+        cli_run_tags,
+        exclusive_writer,
+        recover_stale_runs,
+        refuse_if_busy,
+    )
 
     settings = Settings.from_env(str(data_dir), config_path, out)
-    Path(settings.out_dir).mkdir(parents=True, exist_ok=True)
+    _prepare_out(settings)
     keys = monthly_partitions(config).get_partition_keys()
     if not keys:
         raise UserError(
@@ -118,21 +194,22 @@ def materialize(data: str, config_path: str | None, out: str | None, quiet: bool
     job = defs.resolve_job_def(ALL_ASSETS_JOB).with_logger_defs(
         {"progress": _progress_logger(quiet)}
     )
-    if not quiet:
-        print(
-            f"{config.city}: months {keys[0]} .. {keys[-1]} from {data_dir} (config: {config.source})"
-        )
-    try:
+    with exclusive_writer(settings.duckdb_path):
+        instance = _instance()
+        recovered = recover_stale_runs(instance)
+        if recovered and not quiet:
+            print(f"marked {len(recovered)} interrupted earlier run(s) as failed: {recovered}")
+        refuse_if_busy(instance, settings.duckdb_path)
+        if not quiet:
+            print(
+                f"{config.city}: months {keys[0]} .. {keys[-1]} from {data_dir}"
+                f" (config: {config.source})"
+            )
         result = job.execute_in_process(
-            tags=range_tags(keys[0], keys[-1]),
-            instance=_instance(),
+            tags=range_tags(keys[0], keys[-1]) | cli_run_tags(settings.duckdb_path),
+            instance=instance,
             run_config={"loggers": {"progress": {}}},
         )
-    except Exception as exc:
-        user_error = _user_error_from(exc)
-        if user_error is not None:
-            raise user_error from None
-        raise
     if not result.success:
         raise UserError("the pipeline run failed", "see the step errors above")
     return {

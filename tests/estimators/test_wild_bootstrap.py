@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
+from test_monte_carlo_regression import few_cluster_panel, wcr_p_value
 from wildboottest.wildboottest import wildboottest
 
 from estimators.fixed_effects import TwoWayFE
@@ -107,3 +108,34 @@ def test_interval_inverts_the_test_and_is_deterministic():
         assert p_out < 0.05 <= p_in
     cr1 = fit_twfe(panel).overall
     assert span == pytest.approx(cr1.ci_high - cr1.ci_low, rel=0.5)
+
+
+@pytest.mark.parametrize("null", [0.0, 0.7])
+def test_identity_draw_reproduces_the_original_statistic(null):
+    """With all weights +1 the bootstrap sample is the data itself (y* = X b_r + u_r = y), so
+    t* must equal t(null): checks the restricted fit, including the absorbed fixed effects."""
+    df = _data(12, n_units=12)
+    fe = TwoWayFE(df.unit.to_numpy() - 1, df.time.to_numpy() - 1)
+    res = wild_cluster_bootstrap(
+        fe,
+        df[["D"]].to_numpy(),
+        df.y.to_numpy(),
+        df.unit.to_numpy() - 1,
+        np.array([1.0]),
+        null=null,
+        ci=False,
+    )
+    assert res.enumerated and res.n_draws == 2**12
+    assert res.t_draws[0] == pytest.approx(res.t_stat, rel=1e-10)  # first row: all +1
+    assert res.t_draws[-1] == pytest.approx(-res.t_stat, rel=1e-10)  # all -1
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_few_treated_ar1_design_matches_wildboottest(seed):
+    """The Monte Carlo size design (12 districts, 4 treated, AR(1), no effect) p-value by p-value."""
+    panel = few_cluster_panel(seed)
+    df = panel.frame.assign(D=lambda d: ((d.cohort > 0) & (d.time >= d.cohort)).astype(float))
+    model, _ = _dummy_ols(df)
+    with pytest.warns(UserWarning, match="full_enumeration"):
+        ref = wildboottest(model, param="D", cluster=df.unit, B=9999, seed=1, show=False)
+    assert abs(wcr_p_value(panel) - float(ref["p-value"].iloc[0])) <= 2 / 2**12 + 1e-12

@@ -45,6 +45,7 @@ def _panel(db: Path) -> list[tuple]:
         con.close()
 
 
+@pytest.mark.slow  # ~1 min on a quiet 2-core machine (one process per step); 5 min under load
 def test_graph_runs_under_the_multiprocess_executor(small_city, tmp_path):
     home = tmp_path / "dagster_home"
     home.mkdir()

@@ -1,0 +1,95 @@
+"""Model assets (group `models`): estimate every configured outcome from the `marts` panels.
+
+Thin: reads the panels and metadata from DuckDB, calls `evaluation.run.evaluate`, writes
+`results.*` (one transaction) and `OUT/results.json`, and shows the headline table and the
+event-study charts in the asset metadata. Settings come from the city config's `model:`
+section; `ModelRunConfig` fields set in the launchpad override them for a single run.
+"""
+
+
+import os
+import time
+from pathlib import Path
+
+import dagster as dg
+
+from evaluation import summary
+from evaluation.run import evaluate
+from evaluation.settings import settings_from_config
+from evaluation.store import write_results
+from evaluation.versions import code_version, package_versions
+from evaluation.warehouse import district_names, input_files, quality_section, read_panels
+from pipelines.resources import DUCKDB_POOL, CityResource, WarehouseResource
+
+GROUP = "models"
+RESULTS_KEY = dg.AssetKey(["results", "evaluation"])
+
+
+class ModelRunConfig(dg.Config):
+    """Optional per-run overrides of the city config's `model:` keys (None = keep)."""
+
+    outcomes: list[str] | None = None
+    control_group: str | None = None
+    anticipation: int | None = None
+    bootstrap_draws: int | None = None
+    alpha: float | None = None
+    seed: int | None = None
+    event_window: list[int] | None = None
+    ri_permutations: int | None = None
+    power_simulations: int | None = None
+
+
+def results_dir(warehouse_path: str) -> Path:
+    """OUT: ENGAGEMENT_EVAL_OUT when set, else the folder of the DuckDB file."""
+    out = os.environ.get("ENGAGEMENT_EVAL_OUT")
+    return Path(out) if out else Path(warehouse_path).parent
+
+
+@dg.asset(
+    key=RESULTS_KEY,
+    deps=[dg.AssetKey(["marts", "district_month"]),
+          dg.AssetKey(["marts", "district_quarter_survey"])],
+    group_name=GROUP,
+    description="Programme effects on crime (Poisson, proportional) and trust/safety "
+    "(Callaway-Sant'Anna, points) with event studies, pre-trend tests, TWFE/Bacon, HonestDiD, "
+    "randomization inference and MDE; writes results.* tables and OUT/results.json.",
+    pool=DUCKDB_POOL,
+    kinds={"duckdb", "python"},
+)
+def evaluation_results(context: dg.AssetExecutionContext, config: ModelRunConfig,
+                       city: CityResource, warehouse: WarehouseResource):
+    from evaluation.results_json import write_results_json
+
+    cfg = city.load()
+    overrides = {k: v for k, v in config.model_dump().items() if v is not None}
+    settings = settings_from_config(cfg, overrides)
+    clock = time.perf_counter()
+    with warehouse.connect(read_only=True) as con:
+        dm, dq = read_panels(con)
+        inputs, quality, names = input_files(con), quality_section(con), district_names(con)
+    read_seconds = time.perf_counter() - clock
+    results = evaluate(dm, dq, settings, city=cfg.city, config=cfg.raw, inputs=inputs,
+                       quality=quality, names=names,
+                       threshold=cfg.attendance_threshold_per_1000,
+                       code_version=code_version(), versions=package_versions())
+    timings = {"read_panels": read_seconds, **results.pop("_timings")}
+    path = write_results_json(results, results_dir(warehouse.path) / "results.json")
+    results["run"]["timings"] = timings
+    with warehouse.connect() as con:
+        counts = write_results(con, results, context.run_id)
+    for name, o in results["outcomes"].items():
+        context.log.info(f"{name}: stage seconds {o.pop('_timings', {})}")
+    charts = "\n\n".join(summary.event_study_png(n, o)
+                         for n, o in sorted(results["outcomes"].items()) if "reason" not in o)
+    return dg.MaterializeResult(metadata={
+        "headline": dg.MetadataValue.md(summary.headline_markdown(results)),
+        "event_studies": dg.MetadataValue.md(charts or "no event study"),
+        "results_json": dg.MetadataValue.path(str(path)),
+        "rollout_source": dg.MetadataValue.text(results["rollout_source"]),
+        "rows_written": dg.MetadataValue.json(counts),
+        "seconds": dg.MetadataValue.json({k: round(v, 2) for k, v in timings.items()}),
+    })
+
+
+def build_model_assets() -> list[dg.AssetsDefinition]:
+    return [evaluation_results]

@@ -1,0 +1,42 @@
+"""Report asset (group `report`): the council report from the latest evaluation results.
+
+Reads the results document of the latest run from `results.run_metadata` (results.json text
+plus the run's timings) and calls `reports.write_report`.
+"""
+
+
+import json
+
+import dagster as dg
+
+from assets.models import RESULTS_KEY, results_dir
+from pipelines.resources import CityResource, WarehouseResource
+from reports import write_report
+
+GROUP = "report"
+
+
+@dg.asset(
+    key=dg.AssetKey(["report", "council_report"]),
+    deps=[RESULTS_KEY],
+    group_name=GROUP,
+    description="Self-contained HTML council report from the latest evaluation results.",
+    kinds={"html"},
+)
+def council_report(context: dg.AssetExecutionContext, city: CityResource,
+                   warehouse: WarehouseResource):
+    with warehouse.connect(read_only=True) as con:
+        row = con.execute(
+            "SELECT results_json, timings FROM results.run_metadata "
+            "ORDER BY generated_at DESC, run_id DESC LIMIT 1").fetchone()
+    if row is None:
+        raise dg.Failure("no evaluation results yet: materialize results/evaluation first")
+    results = json.loads(row[0])
+    results.setdefault("run", {})["timings"] = json.loads(row[1]) if row[1] else {}
+    path = write_report(results, results_dir(warehouse.path) / "reports", city.load().city)
+    context.log.info(f"council report written to {path}")
+    return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(path))})
+
+
+def build_report_assets() -> list[dg.AssetsDefinition]:
+    return [council_report]

@@ -1,0 +1,191 @@
+"""Diagnostics shared by every headline estimate: event study, pre-trends, HonestDiD, Bacon.
+
+All of them work from a Callaway-Sant'Anna fit with the *universal* base period (every
+event-study coefficient is relative to the last pre-roll-out period, the normalisation the
+pre-trend test and HonestDiD assume) and from the influence functions of its aggregations,
+whose cross-products give the event-study covariance.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from estimators.bacon import FORBIDDEN_TYPES, fit_bacon
+from estimators.callaway_santanna import ATTgtResult, att_gt
+from estimators.honest import fit_honest
+from estimators.multiplier_bootstrap import cluster_sums
+from estimators.panel import PanelData
+from estimators.power import analytic_mde
+from estimators.pretrends import pretest_power, wald_pretrend_test
+from evaluation.settings import EvaluationSettings
+
+BACON_LABELS = {
+    "Treated vs Untreated": "treated vs never treated",
+    "Earlier vs Later Treated": "earlier vs later treated (before the later start)",
+    "Later vs Earlier Treated": "later vs earlier treated (already-treated controls)",
+    "Later vs Always Treated": "later vs always treated (already-treated controls)",
+}
+
+
+def fit_cs(panel: PanelData, settings: EvaluationSettings, bootstrap: bool = True) -> ATTgtResult:
+    """Callaway-Sant'Anna, universal base period, the configured comparison group."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return att_gt(panel, control_group=settings.control_group, base_period="universal",
+                      anticipation=settings.anticipation, est_method="reg",
+                      bootstrap=settings.bootstrap_draws if bootstrap else 0,
+                      seed=settings.seed, alpha=settings.alpha)
+
+
+@dataclass
+class EventStudy:
+    """Event-study coefficients (reference period included, estimate 0, no interval)."""
+
+    table: pd.DataFrame  # event_time, estimate, se, ci_low, ci_high (uniform band)
+    beta: np.ndarray  # without the reference period
+    sigma: np.ndarray
+    event_times: np.ndarray
+    reference: int
+    uniform: bool
+    crit_val: float
+
+    def scaled(self, factor: float) -> EventStudy:
+        """The same event study in other units (e.g. rate -> proportional change)."""
+        tab = self.table.copy()
+        for c in ("estimate", "se", "ci_low", "ci_high"):
+            tab[c] = tab[c] * factor
+        return EventStudy(tab, self.beta * factor, self.sigma * factor**2, self.event_times,
+                          self.reference, self.uniform, self.crit_val)
+
+    def records(self) -> list[dict]:
+        out = []
+        for r in self.table.itertuples(index=False):
+            ref = int(r.event_time) == self.reference
+            out.append({"event_time": int(r.event_time), "estimate": _num(r.estimate),
+                        "ci_low": None if ref else _num(r.ci_low),
+                        "ci_high": None if ref else _num(r.ci_high),
+                        "se": None if ref else _num(r.se)})
+        return out
+
+
+def event_study(res: ATTgtResult, window: tuple[int, int], anticipation: int) -> EventStudy:
+    """Dynamic aggregation in `window`, its covariance and (bootstrapped) uniform band."""
+    dyn = res.aggregate("dynamic", min_e=window[0], max_e=window[1])
+    tab = dyn.table[["event_time", "estimate", "se", "ci_low", "ci_high"]].copy()
+    reference = -1 - anticipation
+    inf = dyn.inf_func_table
+    sums = cluster_sums(inf, res.cluster_codes, res.n_clusters)
+    sigma_all = sums.T @ sums / inf.shape[0] ** 2
+    times = tab["event_time"].to_numpy(int)
+    keep = (times != reference) & np.isfinite(tab["se"].to_numpy())
+    return EventStudy(tab, tab["estimate"].to_numpy()[keep],
+                      sigma_all[np.ix_(keep, keep)], times[keep], reference,
+                      dyn.uniform_band, float(dyn.crit_val))
+
+
+@dataclass
+class PreTrend:
+    p_value: float | None
+    power: float | None
+    slope: float | None
+    note: str | None = None
+
+
+def pre_trend(es: EventStudy, mde: float | None, alpha: float) -> PreTrend:
+    """Joint Wald test of the pre-period coefficients and its power against a linear trend
+    whose bias on the average post-period coefficient equals the MDE (Roth 2022)."""
+    pre = es.event_times < es.reference
+    post = es.event_times >= es.reference + 1
+    if not pre.any():
+        return PreTrend(None, None, None, "no pre-roll-out periods in the event window")
+    try:
+        test = wald_pretrend_test(es.beta, es.sigma, es.event_times, es.reference)
+    except np.linalg.LinAlgError:
+        return PreTrend(None, None, None, "pre-period covariance is singular")
+    power = slope = None
+    if mde is not None and math.isfinite(mde) and post.any():
+        lever = float(np.mean(es.event_times[post] - es.reference))
+        slope = abs(mde) / lever
+        delta = slope * (es.event_times[pre] - es.reference)
+        s_pre = es.sigma[np.ix_(pre, pre)]
+        power = pretest_power(delta, s_pre, rule="wald", alpha=alpha)
+    return PreTrend(_num(test.p_value), _num(power), _num(slope))
+
+
+@dataclass
+class Honest:
+    breakdown: float | None
+    rows: list[dict]
+    target: str
+    note: str | None = None
+
+
+def honest(es: EventStudy, settings: EvaluationSettings) -> Honest:
+    """HonestDiD relative-magnitude intervals for the mean of the first post coefficients.
+
+    Only the last `honestdid_pre` pre- and first `honestdid_post` post-period coefficients are
+    used: the ARP hybrid test grows steeply with their number (minutes beyond ~10).
+    """
+    t = es.event_times
+    pre = np.flatnonzero(t < es.reference)[-settings.honestdid_pre:]
+    post = np.flatnonzero(t > es.reference)[: settings.honestdid_post]
+    target = (f"mean effect over event times {int(t[post[0]])}..{int(t[post[-1]])}"
+              if len(post) else "")
+    if len(pre) < 1 or len(post) < 1:
+        return Honest(None, [], target, "HonestDiD needs pre- and post-period coefficients")
+    idx = np.concatenate([pre, post])
+    beta, sigma = es.beta[idx], es.sigma[np.ix_(idx, idx)]
+    try:
+        res = fit_honest(beta, sigma, len(pre), l_vec=np.full(len(post), 1 / len(post)),
+                         restriction="relative_magnitude", grid=list(settings.honestdid_grid),
+                         alpha=settings.alpha, breakdown_steps=4, lf_sims=500,
+                         seed=settings.seed % (2**32))
+    except (ValueError, np.linalg.LinAlgError) as exc:
+        return Honest(None, [], target, f"HonestDiD failed: {exc}")
+    rows = [{"m": float(r.m), "ci_low": _num(r.lb), "ci_high": _num(r.ub)}
+            for r in res.table.itertuples(index=False)]
+    bd = 0.0 if math.isnan(res.breakdown) else float(res.breakdown)
+    note = (f"breakdown at least {bd:g} (zero excluded over the whole grid)"
+            if res.breakdown_censored else None)
+    return Honest(bd, rows, target, note)
+
+
+@dataclass
+class Twfe:
+    estimate: float | None
+    components: list[dict]
+    forbidden_weight: float | None
+    note: str | None = None
+
+
+def twfe_bacon(panel: PanelData, factor: float = 1.0) -> Twfe:
+    """Naive TWFE coefficient and its Goodman-Bacon components, times `factor` (scale)."""
+    try:
+        bac = fit_bacon(panel)
+    except ValueError as exc:  # unbalanced panel, no timing variation
+        return Twfe(None, [], None, f"Goodman-Bacon decomposition not possible: {exc}")
+    by = bac.by_type
+    comps = [{"type": BACON_LABELS.get(r.type, r.type), "weight": _num(r.weight),
+              "estimate": _num(r.avg_estimate * factor)}
+             for r in by.itertuples(index=False)]
+    forbidden = float(by.loc[by["type"].isin(FORBIDDEN_TYPES), "weight"].sum())
+    return Twfe(_num(bac.twfe_estimate * factor), comps, _num(forbidden))
+
+
+def mde(se: float | None, alpha: float) -> float | None:
+    """Closed-form MDE (80% power, two-sided alpha) from the headline standard error."""
+    if se is None or not math.isfinite(se) or se <= 0:
+        return None
+    return _num(analytic_mde(se, alpha, 0.8))
+
+
+def _num(v) -> float | None:
+    if v is None:
+        return None
+    v = float(v)
+    return v if math.isfinite(v) else None

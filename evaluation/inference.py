@@ -1,0 +1,45 @@
+"""Few-district inference for the headline estimates: randomization inference.
+
+With 10-30 districts, cluster-robust intervals can be too narrow. Randomization inference
+permutes the roll-out dates across districts and recomputes a statistic; under the sharp null
+of no effect anywhere the permutations are exchangeable, so the p-value is exact whatever the
+number of districts. The statistic is the Callaway-Sant'Anna overall ATT (analytic fit, about
+10 ms per permutation), also for crime, where refitting the Poisson model ~1,000 times would
+take minutes; any statistic gives a valid test of the same sharp null.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+from estimators.callaway_santanna import att_gt
+from estimators.panel import EstimationInputError, PanelData
+from estimators.randomization import randomization_inference
+
+
+class CSOverall:
+    """Callaway-Sant'Anna simple ATT of a panel, as an RI statistic."""
+
+    def __init__(self, control_group: str, anticipation: int):
+        self.control_group = control_group
+        self.anticipation = anticipation
+
+    def __call__(self, panel: PanelData) -> float:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                res = att_gt(panel, control_group=self.control_group, est_method="reg",
+                             anticipation=self.anticipation)
+                return float(res.aggregate("simple").overall.estimate)
+            except (EstimationInputError, ValueError):
+                return math.nan  # a permutation with no usable comparison: never "extreme"
+
+
+def ri_p_value(panel: PanelData, control_group: str, anticipation: int, n_permutations: int,
+               seed: int) -> float | None:
+    if n_permutations <= 0:
+        return None
+    res = randomization_inference(panel, CSOverall(control_group, anticipation),
+                                  n_permutations=n_permutations, seed=seed)
+    return float(res.p_value) if math.isfinite(res.observed) else None

@@ -1,0 +1,80 @@
+"""Run every configured outcome on the panels and assemble the results document."""
+
+from __future__ import annotations
+
+import time
+import traceback
+
+import pandas as pd
+
+from evaluation import context
+from evaluation.crime import evaluate_crime
+from evaluation.dose import dose_response
+from evaluation.outcomes import spec
+from evaluation.results_json import generated_at as stamp
+from evaluation.settings import EvaluationSettings
+from evaluation.survey import evaluate_survey
+
+
+def evaluate_outcome(name: str, dm: pd.DataFrame, dq: pd.DataFrame | None,
+                     settings: EvaluationSettings) -> dict:
+    """One outcome; a failure becomes `reason` (the report says why) instead of a crash."""
+    sp = spec(name)
+    try:
+        if sp.kind == "crime":
+            out = evaluate_crime(dm, sp, settings)
+        elif dq is None or dq.empty or not (dq["index_name"] == sp.index_name).any():
+            return {"scale": "points", "reason": "no survey responses for this index"}
+        else:
+            out = evaluate_survey(dq, sp, settings)
+        clock = time.perf_counter()
+        out["dose_response"] = dose_response(dm, dq, sp, settings)
+        out["_timings"]["dose_response"] = time.perf_counter() - clock
+        return out
+    except Exception as exc:  # noqa: BLE001 - reported per outcome, others still run
+        return {"scale": sp.scale, "reason": f"could not be estimated: {exc}",
+                "_traceback": traceback.format_exc()}
+
+
+def evaluate(dm: pd.DataFrame, dq: pd.DataFrame | None, settings: EvaluationSettings, *,
+             city: str, config: dict | None = None, inputs: list[dict] | None = None,
+             quality: dict | None = None, names: dict[str, str] | None = None,
+             threshold: float = 2.0, generated_at: str | None = None,
+             code_version: str | None = None, versions: dict | None = None) -> dict:
+    """The results document (see docs/evaluation.md); per-outcome timings under `_timings`."""
+    outcomes, timings = {}, {}
+    for name in settings.outcomes:
+        clock = time.perf_counter()
+        outcomes[name] = evaluate_outcome(name, dm, dq, settings)
+        timings[name] = time.perf_counter() - clock
+    trends = {}
+    for name in settings.outcomes:
+        sp = spec(name)
+        if sp.kind == "crime":
+            trends[name] = context.crime_trend(dm, sp.rate)
+        elif dq is not None and not dq.empty:
+            trends[name] = context.survey_trend(dq, sp.index_name)
+    notes = list(settings.notes)
+    source = context.rollout_source(dm, threshold)
+    if source != "programs.csv":
+        notes.append(f"Roll-out dates were {source}.")
+    for name, o in outcomes.items():
+        if "reason" in o:
+            notes.append(f"{name}: {o['reason']}")
+        notes += [f"{name}: {n}" for n in o.get("notes", [])]
+    return {
+        "city": city,
+        "generated_at": stamp(generated_at),
+        "study_window": context.study_window(dm),
+        "inputs": inputs or [],
+        "outcomes": outcomes,
+        "trends": trends,
+        "rollout": context.rollout(dm, names),
+        "rollout_source": source,
+        "meetings": context.meetings(dm),
+        "quality": quality or {},
+        "run": {"config": config or {}, "settings": settings.to_dict(),
+                "code_version": code_version, "versions": versions or {}},
+        "notes": notes,
+        "_timings": timings,
+    }

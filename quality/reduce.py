@@ -1,0 +1,184 @@
+"""The DuckDB half of the gate: shrink the gate frame to what decides each rule, find rows back.
+
+Great Expectations' pandas engine fingerprints every batch it is given (a hash of every row,
+twice per batch) and some expectations fall back to Python loops, so handing it millions of
+rows costs seconds per rule. Most rules do not need every row, only every *kind* of value:
+
+- value rules (in set, between, regex, ...) decide each row from its value alone. GX gets the
+  DISTINCT values of the column (with how many rows hold each); a value GX rejects stands for
+  all its rows, so the row count is the sum of those rows.
+- null rules (`...ToNotBeNull`, `...ToBeNull`) decide each row from whether the value is there.
+  GX gets one real value per class (missing / present), the first one delivered, with its
+  row count. High-cardinality ids and date texts therefore cost two rows instead of millions.
+- uniqueness depends on the other rows. A key held by one row can never break it, so GX gets
+  every row (with its `_rid`) whose key is held by more than one row, and counts them itself.
+- anything else gets the rows themselves (column and `_rid` only).
+
+GX still evaluates every rule and decides which values and rows fail; DuckDB only groups the
+data and, for the failing values, joins back to the rows (`_rid`) for the quarantine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from assets._sql import ident
+from quality.rules import Rule
+
+NULLNESS = frozenset({"ExpectColumnValuesToNotBeNull", "ExpectColumnValuesToBeNull"})
+VALUE_ONLY = NULLNESS | frozenset(
+    {
+        "ExpectColumnValuesToBeInSet",
+        "ExpectColumnValuesToNotBeInSet",
+        "ExpectColumnValuesToBeBetween",
+        "ExpectColumnValuesToMatchRegex",
+        "ExpectColumnValuesToNotMatchRegex",
+        "ExpectColumnValuesToMatchRegexList",
+        "ExpectColumnValuesToMatchLikePattern",
+        "ExpectColumnValuesToMatchStrftimeFormat",
+        "ExpectColumnValueLengthsToBeBetween",
+        "ExpectColumnValueLengthsToEqual",
+    }
+)
+UNIQUE = "ExpectColumnValuesToBeUnique"
+
+DISTINCT, NULL_CLASSES, DUPLICATES, ROWS = "distinct", "null classes", "duplicates", "rows"
+_TABLE_NUMBERS = itertools.count()
+
+
+@dataclass
+class Reduction:
+    """One column of the gate frame, reduced for the rules that look at it.
+
+    `table` holds `_vid` (0-based batch index), the column, and `_n` (gate rows per `_vid`;
+    DUPLICATES and ROWS: `_vid` is the row's `_rid`, one row each).
+    """
+
+    frame_table: str
+    column: str
+    kind: str
+    rules: list[Rule]
+    table: str
+    size: int
+
+    @property
+    def weighted(self) -> bool:
+        return self.kind in (DISTINCT, NULL_CLASSES)
+
+    def weights(self, con: duckdb.DuckDBPyConnection) -> np.ndarray | None:
+        if not self.weighted:
+            return None
+        return con.execute(f"SELECT _n FROM {self.table} ORDER BY _vid").fetchnumpy()["_n"]
+
+    def batches(self, con: duckdb.DuckDBPyConnection, chunk_rows: int) -> Iterator[pd.DataFrame]:
+        """GX inputs: the column, indexed by `_vid`, at most `chunk_rows` rows each. Duplicate
+        keys are cut by a hash of the key, so all rows of a key meet in one batch."""
+        chunks = max(1, math.ceil(self.size / chunk_rows))
+        col = ident(self.column)
+        for i in range(chunks):
+            if self.kind == DUPLICATES:
+                where, params = f"hash({col}) % $k = $i", {"k": chunks, "i": i}
+            else:
+                where, params = "_vid // $rows = $i", {"rows": chunk_rows, "i": i}
+            frame = con.execute(
+                f"SELECT _vid, {col} FROM {self.table} WHERE {where} ORDER BY _vid", params
+            ).df()
+            yield gx_friendly(frame.set_index("_vid", drop=True).rename_axis(None))
+
+    def rows_for(self, con: duckdb.DuckDBPyConnection, ids: np.ndarray) -> np.ndarray:
+        """`_rid`s of the gate rows that the failing batch rows stand for, in row order."""
+        if not len(ids):
+            return np.empty(0, dtype="int64")
+        if not self.weighted:
+            return np.sort(np.asarray(ids, dtype="int64"))
+        col = ident(self.column)
+        if self.kind == NULL_CLASSES:
+            match = f"(f.{col} IS NULL) = r._is_null"
+        else:
+            match = f"f.{col} IS NOT DISTINCT FROM r.{col}"
+        con.register("_gate_ids", pd.DataFrame({"_vid": np.asarray(ids, dtype="int64")}))
+        try:
+            rids = con.execute(
+                f"""SELECT f._rid FROM {self.frame_table} f
+                    JOIN (SELECT r.* FROM {self.table} r SEMI JOIN _gate_ids USING (_vid)) r
+                      ON {match}
+                    ORDER BY f._rid"""
+            ).fetchnumpy()["_rid"]
+        finally:
+            con.unregister("_gate_ids")
+        return np.asarray(rids, dtype="int64")
+
+    def drop(self, con: duckdb.DuckDBPyConnection) -> None:
+        con.execute(f"DROP TABLE IF EXISTS {self.table}")
+
+
+def gx_friendly(frame: pd.DataFrame) -> pd.DataFrame:
+    """Timestamps as datetime64[ns]: GX's between-check is vectorised only for that unit (other
+    units go through a Python call per value). Dates beyond pandas' ns range stay as they are."""
+    for name in frame.columns:
+        dtype = frame[name].dtype
+        if pd.api.types.is_datetime64_any_dtype(dtype) and str(dtype) != "datetime64[ns]":
+            with contextlib.suppress(OverflowError, pd.errors.OutOfBoundsDatetime):
+                frame[name] = frame[name].astype("datetime64[ns]")
+    return frame
+
+
+def _kind(rules: list[Rule]) -> str:
+    names = {r.expectation for r in rules}
+    if names <= NULLNESS:
+        return NULL_CLASSES
+    if names <= VALUE_ONLY:
+        return DISTINCT
+    return DUPLICATES if names == {UNIQUE} else ROWS
+
+
+def plan(rules: list[Rule]) -> list[tuple[str, str, list[Rule]]]:
+    """(column, kind, rules): value rules of one column share a batch; uniqueness and other
+    rules get their own (they need different rows)."""
+    groups: dict[tuple[str, str], list[Rule]] = {}
+    for rule in rules:
+        column = rule.kwargs["column"]
+        family = "value" if rule.expectation in VALUE_ONLY else rule.expectation
+        if family not in ("value", UNIQUE):
+            family = f"rows:{rule.name}"
+        groups.setdefault((column, family), []).append(rule)
+    return [(column, _kind(group), group) for (column, _), group in groups.items()]
+
+
+def reduce_column(
+    con: duckdb.DuckDBPyConnection, frame_table: str, column: str, kind: str, rules: list[Rule]
+) -> Reduction:
+    """Build the reduced table for one batch family (a TEMP table, dropped by the caller)."""
+    target = ident(f"_gate_reduced_{next(_TABLE_NUMBERS)}")
+    col = ident(column)
+    if kind == DISTINCT:
+        select = f"""
+            SELECT CAST(row_number() OVER (ORDER BY first_rid) - 1 AS BIGINT) AS _vid,
+                   {col}, _n
+            FROM (SELECT {col}, count(*) AS _n, min(_rid) AS first_rid
+                  FROM {frame_table} GROUP BY {col})"""
+    elif kind == NULL_CLASSES:
+        select = f"""
+            SELECT CAST(row_number() OVER (ORDER BY first_rid) - 1 AS BIGINT) AS _vid,
+                   {col}, _n, _is_null
+            FROM (SELECT {col} IS NULL AS _is_null, arg_min({col}, _rid) AS {col},
+                         count(*) AS _n, min(_rid) AS first_rid
+                  FROM {frame_table} GROUP BY ALL)"""
+    elif kind == DUPLICATES:
+        select = f"""
+            SELECT _rid AS _vid, {col} FROM {frame_table}
+            WHERE {col} IN (SELECT {col} FROM {frame_table} WHERE {col} IS NOT NULL
+                            GROUP BY {col} HAVING count(*) > 1)"""
+    else:
+        select = f"SELECT _rid AS _vid, {col} FROM {frame_table}"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {target} AS {select}")
+    size = con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
+    return Reduction(frame_table, column, kind, rules, target, int(size))
