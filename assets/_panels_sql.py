@@ -26,7 +26,7 @@ import duckdb
 import pandas as pd
 import pyarrow.parquet as pq
 
-from assets._sql import ident, table_columns, table_exists
+from assets._sql import ident, rollback, table_columns, table_exists
 from engagement_eval.config import CityConfig
 
 QUARANTINE_KEY = ("input", "_source_file", "_source_sha256", "_row_number")
@@ -158,7 +158,7 @@ def build_district_month(con: duckdb.DuckDBPyConnection, config: CityConfig, las
         rows = con.execute("SELECT count(*) FROM marts.district_month").fetchone()[0]
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        rollback(con)
         raise
     return int(rows)
 
@@ -229,7 +229,7 @@ def build_district_quarter_survey(con: duckdb.DuckDBPyConnection, config: CityCo
         rows = con.execute("SELECT count(*) FROM marts.district_quarter_survey").fetchone()[0]
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        rollback(con)
         raise
     return int(rows)
 

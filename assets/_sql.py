@@ -7,10 +7,12 @@ a column called `x"; DROP TABLE` stays a column name.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import math
 import os
+import time
 from pathlib import Path
 
 import duckdb
@@ -35,6 +37,13 @@ def table(schema: str, name: str) -> str:
 def ensure_schemas(con: duckdb.DuckDBPyConnection) -> None:
     for schema in SCHEMAS:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {ident(schema)}")
+
+
+def rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back if a transaction is still open. DuckDB already aborts a transaction whose
+    COMMIT failed (e.g. disk full); a second ROLLBACK would raise and hide that cause."""
+    with contextlib.suppress(duckdb.TransactionException):
+        con.execute("ROLLBACK")
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
@@ -91,9 +100,12 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     One run hashes each delivered file several times (preflight, raw step, staging step); a
     10 M-row CSV takes about a second each time. The digest is remembered per (path, size,
     mtime_ns, inode), the same test the sensor uses to skip unchanged files, so a file that is
-    rewritten is hashed again.
+    rewritten is hashed again. A file modified in the last two seconds is never taken from
+    the cache: a second write within one timestamp tick would keep size and mtime ("racy git").
     """
     stat = os.stat(path)
+    if time.time_ns() - stat.st_mtime_ns < 2_000_000_000:
+        return _sha256(str(path), chunk)
     return _sha256_cached(
         str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ino, chunk
     )
@@ -101,6 +113,10 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
 
 @functools.lru_cache(maxsize=256)
 def _sha256_cached(path: str, size: int, mtime_ns: int, inode: int, chunk: int) -> str:
+    return _sha256(path, chunk)
+
+
+def _sha256(path: str, chunk: int) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while block := handle.read(chunk):

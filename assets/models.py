@@ -6,7 +6,6 @@ event-study charts in the asset metadata. Settings come from the city config's `
 section; `ModelRunConfig` fields set in the launchpad override them for a single run.
 """
 
-
 import os
 import time
 from pathlib import Path
@@ -47,8 +46,10 @@ def results_dir(warehouse_path: str) -> Path:
 
 @dg.asset(
     key=RESULTS_KEY,
-    deps=[dg.AssetKey(["marts", "district_month"]),
-          dg.AssetKey(["marts", "district_quarter_survey"])],
+    deps=[
+        dg.AssetKey(["marts", "district_month"]),
+        dg.AssetKey(["marts", "district_quarter_survey"]),
+    ],
     group_name=GROUP,
     description="Programme effects on crime (Poisson, proportional) and trust/safety "
     "(Callaway-Sant'Anna, points) with event studies, pre-trend tests, TWFE/Bacon, HonestDiD, "
@@ -56,8 +57,12 @@ def results_dir(warehouse_path: str) -> Path:
     pool=DUCKDB_POOL,
     kinds={"duckdb", "python"},
 )
-def evaluation_results(context: dg.AssetExecutionContext, config: ModelRunConfig,
-                       city: CityResource, warehouse: WarehouseResource):
+def evaluation_results(
+    context: dg.AssetExecutionContext,
+    config: ModelRunConfig,
+    city: CityResource,
+    warehouse: WarehouseResource,
+):
     from evaluation.results_json import write_results_json
 
     cfg = city.load()
@@ -68,10 +73,19 @@ def evaluation_results(context: dg.AssetExecutionContext, config: ModelRunConfig
         dm, dq = read_panels(con)
         inputs, quality, names = input_files(con), quality_section(con), district_names(con)
     read_seconds = time.perf_counter() - clock
-    results = evaluate(dm, dq, settings, city=cfg.city, config=cfg.raw, inputs=inputs,
-                       quality=quality, names=names,
-                       threshold=cfg.attendance_threshold_per_1000,
-                       code_version=code_version(), versions=package_versions())
+    results = evaluate(
+        dm,
+        dq,
+        settings,
+        city=cfg.city,
+        config=cfg.raw,
+        inputs=inputs,
+        quality=quality,
+        names=names,
+        threshold=cfg.attendance_threshold_per_1000,
+        code_version=code_version(),
+        versions=package_versions(),
+    )
     timings = {"read_panels": read_seconds, **results.pop("_timings")}
     path = write_results_json(results, results_dir(warehouse.path) / "results.json")
     results["run"]["timings"] = timings
@@ -79,16 +93,21 @@ def evaluation_results(context: dg.AssetExecutionContext, config: ModelRunConfig
         counts = write_results(con, results, context.run_id)
     for name, o in results["outcomes"].items():
         context.log.info(f"{name}: stage seconds {o.pop('_timings', {})}")
-    charts = "\n\n".join(summary.event_study_png(n, o)
-                         for n, o in sorted(results["outcomes"].items()) if "reason" not in o)
-    return dg.MaterializeResult(metadata={
-        "headline": dg.MetadataValue.md(summary.headline_markdown(results)),
-        "event_studies": dg.MetadataValue.md(charts or "no event study"),
-        "results_json": dg.MetadataValue.path(str(path)),
-        "rollout_source": dg.MetadataValue.text(results["rollout_source"]),
-        "rows_written": dg.MetadataValue.json(counts),
-        "seconds": dg.MetadataValue.json({k: round(v, 2) for k, v in timings.items()}),
-    })
+    charts = "\n\n".join(
+        summary.event_study_png(n, o)
+        for n, o in sorted(results["outcomes"].items())
+        if "reason" not in o
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "headline": dg.MetadataValue.md(summary.headline_markdown(results)),
+            "event_studies": dg.MetadataValue.md(charts or "no event study"),
+            "results_json": dg.MetadataValue.path(str(path)),
+            "rollout_source": dg.MetadataValue.text(results["rollout_source"]),
+            "rows_written": dg.MetadataValue.json(counts),
+            "seconds": dg.MetadataValue.json({k: round(v, 2) for k, v in timings.items()}),
+        }
+    )
 
 
 def build_model_assets() -> list[dg.AssetsDefinition]:

@@ -4,7 +4,6 @@ Reads the results document of the latest run from `results.run_metadata` (result
 plus the run's timings) and calls `reports.write_report`.
 """
 
-
 import json
 
 import dagster as dg
@@ -23,12 +22,14 @@ GROUP = "report"
     description="Self-contained HTML council report from the latest evaluation results.",
     kinds={"html"},
 )
-def council_report(context: dg.AssetExecutionContext, city: CityResource,
-                   warehouse: WarehouseResource):
+def council_report(
+    context: dg.AssetExecutionContext, city: CityResource, warehouse: WarehouseResource
+):
     with warehouse.connect(read_only=True) as con:
         row = con.execute(
             "SELECT results_json, timings FROM results.run_metadata "
-            "ORDER BY generated_at DESC, run_id DESC LIMIT 1").fetchone()
+            "ORDER BY generated_at DESC, run_id DESC LIMIT 1"
+        ).fetchone()
     if row is None:
         raise dg.Failure("no evaluation results yet: materialize results/evaluation first")
     results = json.loads(row[0])

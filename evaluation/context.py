@@ -28,22 +28,28 @@ def derive_rollout(dm: pd.DataFrame, threshold: float) -> pd.Series:
 
 def rollout_source(dm: pd.DataFrame, threshold: float) -> str:
     if "program" in dm and (dm["program"] == INFERRED).any():
-        return (f"derived from meeting attendance: the first month with at least {threshold:g} "
-                "attendees per 1,000 residents (no programs.csv)")
+        return (
+            f"derived from meeting attendance: the first month with at least {threshold:g} "
+            "attendees per 1,000 residents (no programs.csv)"
+        )
     return "programs.csv"
 
 
 def rollout(dm: pd.DataFrame, names: dict[str, str] | None = None) -> list[dict]:
     first = dm.groupby("district_id")["start_month"].first().sort_index()
     names = names or {}
-    return [{"district": str(d), "name": str(names.get(d, d)), "start": _month(s)}
-            for d, s in first.items()]
+    return [
+        {"district": str(d), "name": str(names.get(d, d)), "start": _month(s)}
+        for d, s in first.items()
+    ]
 
 
 def meetings(dm: pd.DataFrame) -> list[dict]:
     m = dm.groupby("month", as_index=False)[["meetings", "attendees"]].sum().sort_values("month")
-    return [{"month": _month(r.month), "meetings": int(r.meetings), "attendees": int(r.attendees)}
-            for r in m.itertuples(index=False)]
+    return [
+        {"month": _month(r.month), "meetings": int(r.meetings), "attendees": int(r.attendees)}
+        for r in m.itertuples(index=False)
+    ]
 
 
 def study_window(dm: pd.DataFrame) -> dict:
@@ -54,8 +60,10 @@ def crime_trend(dm: pd.DataFrame, rate: str) -> list[dict]:
     """Mean rate per 1,000 by month, districts that ever start vs never."""
     ever = dm["cohort_period"].fillna(0) > 0
     g = dm.assign(ever=ever).groupby(["month", "ever"])[rate].mean().unstack("ever")
-    return [{"period": _month(m), "treated_mean": _f(r.get(True)),
-             "comparison_mean": _f(r.get(False))} for m, r in g.iterrows()]
+    return [
+        {"period": _month(m), "treated_mean": _f(r.get(True)), "comparison_mean": _f(r.get(False))}
+        for m, r in g.iterrows()
+    ]
 
 
 def survey_trend(dq: pd.DataFrame, index_name: str) -> list[dict]:

@@ -36,8 +36,9 @@ def crime_frame(dm: pd.DataFrame, spec: OutcomeSpec) -> tuple[pd.DataFrame, int]
     """Reported district-months with the columns the estimators need; (frame, rows dropped)."""
     reported = dm["reported"].fillna(False).astype(bool) if "reported" in dm else True
     keep = reported & dm["population"].gt(0) & dm[spec.count].notna()
-    f = dm.loc[keep, ["district_id", "period", "population", "cohort_period", spec.count,
-                      spec.rate]].copy()
+    f = dm.loc[
+        keep, ["district_id", "period", "population", "cohort_period", spec.count, spec.rate]
+    ].copy()
     f["cohort_period"] = f["cohort_period"].fillna(0).astype(int)
     f["pop_weight"] = f.groupby("district_id")["population"].transform("mean")
     return f.reset_index(drop=True), int((~keep).sum())
@@ -48,10 +49,14 @@ def quarterly(f: pd.DataFrame, spec: OutcomeSpec) -> pd.DataFrame:
     month (period numbers: quarter 1 holds months 1-3 of the window)."""
     q = f.assign(quarter=(f["period"] - 1) // 3 + 1)
     out = q.groupby(["district_id", "quarter"], as_index=False).agg(
-        count=(spec.count, "sum"), population=("population", "mean"),
-        cohort_period=("cohort_period", "first"), pop_weight=("pop_weight", "first"))
-    out["cohort_period"] = np.where(out["cohort_period"] > 0,
-                                    (out["cohort_period"] - 1) // 3 + 1, 0)
+        count=(spec.count, "sum"),
+        population=("population", "mean"),
+        cohort_period=("cohort_period", "first"),
+        pop_weight=("pop_weight", "first"),
+    )
+    out["cohort_period"] = np.where(
+        out["cohort_period"] > 0, (out["cohort_period"] - 1) // 3 + 1, 0
+    )
     out["rate"] = 1000.0 * out["count"] / out["population"]
     return out
 
@@ -62,8 +67,14 @@ def pre_rollout(f: pd.DataFrame, time: str, anticipation: int) -> pd.Series:
 
 
 def rate_panel(f: pd.DataFrame, time: str, outcome: str, weighted: bool) -> PanelData:
-    return prepare_panel(f, unit="district_id", time=time, outcome=outcome,
-                         cohort="cohort_period", weights="pop_weight" if weighted else None)
+    return prepare_panel(
+        f,
+        unit="district_id",
+        time=time,
+        outcome=outcome,
+        cohort="cohort_period",
+        weights="pop_weight" if weighted else None,
+    )
 
 
 def evaluate_crime(dm: pd.DataFrame, spec: OutcomeSpec, s: EvaluationSettings) -> dict:
@@ -73,17 +84,25 @@ def evaluate_crime(dm: pd.DataFrame, spec: OutcomeSpec, s: EvaluationSettings) -
     notes: list[str] = []
     f, dropped = crime_frame(dm, spec)
     if dropped:
-        notes.append(f"{dropped} district-months without any reported incident (reporting "
-                     "gaps) left out")
+        notes.append(
+            f"{dropped} district-months without any reported incident (reporting gaps) left out"
+        )
     pre = pre_rollout(f, "period", s.anticipation)
     units = f.groupby("district_id")["cohort_period"].first()
 
-    counts = prepare_panel(f, unit="district_id", time="period", outcome=spec.count,
-                           cohort="cohort_period", covariates=["population"])
+    counts = prepare_panel(
+        f,
+        unit="district_id",
+        time="period",
+        outcome=spec.count,
+        cohort="cohort_period",
+        covariates=["population"],
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        pois = fit_poisson(counts, exposure="population", anticipation=s.anticipation,
-                           alpha=s.alpha)
+        pois = fit_poisson(
+            counts, exposure="population", anticipation=s.anticipation, alpha=s.alpha
+        )
     head = pois.overall
     timings["poisson"] = time.perf_counter() - clock
 
@@ -97,12 +116,12 @@ def evaluate_crime(dm: pd.DataFrame, spec: OutcomeSpec, s: EvaluationSettings) -
 
     clock = time.perf_counter()
     mde = dg.mde(head.se, s.alpha)
-    pt = dg.pre_trend(es, mde, s.alpha)
     fq = quarterly(f, spec)
     preq = pre_rollout(fq, "quarter", 0)
     base_rate_q = 1000.0 * fq.loc[preq, "count"].sum() / fq.loc[preq, "population"].sum()
     csq = dg.fit_cs(rate_panel(fq, "quarter", "rate", weighted=True), s, bootstrap=False)
     es_q = dg.event_study(csq, s.window("quarter"), s.anticipation // 3).scaled(1 / base_rate_q)
+    pt = dg.pre_trend(es_q, mde, s.alpha, csq.n_clusters)
     hon = dg.honest(es_q, s)
     timings["pretrends_honestdid"] = time.perf_counter() - clock
 
@@ -110,13 +129,23 @@ def evaluate_crime(dm: pd.DataFrame, spec: OutcomeSpec, s: EvaluationSettings) -
     base_rate = f.loc[pre, spec.rate].mean()
     plain = rate_panel(f, "period", spec.rate, weighted=False)
     tw = dg.twfe_bacon(plain, 1 / base_rate)
-    twfe_fit = fit_twfe(plain, anticipation=s.anticipation, alpha=s.alpha,
-                        wild_bootstrap=s.bootstrap_draws, seed=s.seed)
+    twfe_fit = fit_twfe(
+        plain,
+        anticipation=s.anticipation,
+        alpha=s.alpha,
+        wild_bootstrap=s.bootstrap_draws,
+        seed=s.seed,
+    )
     timings["twfe_bacon"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    ri = ri_p_value(rate_panel(f, "period", spec.rate, weighted=True), s.control_group,
-                    s.anticipation, s.ri_permutations, s.seed)
+    ri = ri_p_value(
+        rate_panel(f, "period", spec.rate, weighted=True),
+        s.control_group,
+        s.anticipation,
+        s.ri_permutations,
+        s.seed,
+    )
     timings["randomization_inference"] = time.perf_counter() - clock
 
     out = {
@@ -141,24 +170,30 @@ def evaluate_crime(dm: pd.DataFrame, spec: OutcomeSpec, s: EvaluationSettings) -
         "unit_label": "district",
         "n_units": int(len(units)),
         "n_treated": int((units > 0).sum()),
-        "secondary": [{
-            "estimator": "Callaway-Sant'Anna on the rate per 1,000 residents "
-                         "(population-weighted)",
-            "scale": "incidents per 1,000 residents per month",
-            "estimate": dg._num(cs_simple.estimate),
-            "ci_low": dg._num(cs_simple.ci_low), "ci_high": dg._num(cs_simple.ci_high)}],
+        "secondary": [
+            {
+                "estimator": "Callaway-Sant'Anna on the rate per 1,000 residents "
+                "(population-weighted)",
+                "scale": "incidents per 1,000 residents per month",
+                "estimate": dg._num(cs_simple.estimate),
+                "ci_low": dg._num(cs_simple.ci_low),
+                "ci_high": dg._num(cs_simple.ci_high),
+            }
+        ],
         "details": {
             "event_study_source": "Callaway-Sant'Anna on rates, divided by the treated "
-                                  "districts' pre-roll-out rate "
-                                  f"({base_rate_w:.6g} per 1,000 per month)",
-            "uniform_band": es.uniform, "band_critical_value": dg._num(es.crit_val),
+            "districts' pre-roll-out rate "
+            f"({base_rate_w:.6g} per 1,000 per month)",
+            "uniform_band": es.uniform,
+            "band_critical_value": dg._num(es.crit_val),
             "pre_trend_slope": pt.slope,
+            "pre_trend_test": "Hotelling F on the district-quarter event study's leads",
             "honestdid_target": hon.target + " (quarters)" if hon.target else "",
             "twfe_rate": dg._num(twfe_fit.overall.estimate),
             "twfe_wild_bootstrap_p": dg._num(twfe_fit.overall.p_value),
             "twfe_forbidden_weight": tw.forbidden_weight,
             "twfe_scale": "TWFE on the rate divided by the treated pre-roll-out mean rate "
-                          f"({base_rate:.6g})",
+            f"({base_rate:.6g})",
             "ri_statistic": "Callaway-Sant'Anna overall ATT on the population-weighted rate",
             "mde_method": "closed form (z_{1-alpha/2} + z_{0.8}) x headline SE",
             "poisson_notes": list(pois.notes),

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from estimators.bacon import FORBIDDEN_TYPES, fit_bacon
 from estimators.callaway_santanna import ATTgtResult, att_gt
@@ -21,7 +22,7 @@ from estimators.honest import fit_honest
 from estimators.multiplier_bootstrap import cluster_sums
 from estimators.panel import PanelData
 from estimators.power import analytic_mde
-from estimators.pretrends import pretest_power, wald_pretrend_test
+from estimators.pretrends import wald_pretrend_test
 from evaluation.settings import EvaluationSettings
 
 BACON_LABELS = {
@@ -36,10 +37,16 @@ def fit_cs(panel: PanelData, settings: EvaluationSettings, bootstrap: bool = Tru
     """Callaway-Sant'Anna, universal base period, the configured comparison group."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return att_gt(panel, control_group=settings.control_group, base_period="universal",
-                      anticipation=settings.anticipation, est_method="reg",
-                      bootstrap=settings.bootstrap_draws if bootstrap else 0,
-                      seed=settings.seed, alpha=settings.alpha)
+        return att_gt(
+            panel,
+            control_group=settings.control_group,
+            base_period="universal",
+            anticipation=settings.anticipation,
+            est_method="reg",
+            bootstrap=settings.bootstrap_draws if bootstrap else 0,
+            seed=settings.seed,
+            alpha=settings.alpha,
+        )
 
 
 @dataclass
@@ -59,17 +66,29 @@ class EventStudy:
         tab = self.table.copy()
         for c in ("estimate", "se", "ci_low", "ci_high"):
             tab[c] = tab[c] * factor
-        return EventStudy(tab, self.beta * factor, self.sigma * factor**2, self.event_times,
-                          self.reference, self.uniform, self.crit_val)
+        return EventStudy(
+            tab,
+            self.beta * factor,
+            self.sigma * factor**2,
+            self.event_times,
+            self.reference,
+            self.uniform,
+            self.crit_val,
+        )
 
     def records(self) -> list[dict]:
         out = []
         for r in self.table.itertuples(index=False):
             ref = int(r.event_time) == self.reference
-            out.append({"event_time": int(r.event_time), "estimate": _num(r.estimate),
-                        "ci_low": None if ref else _num(r.ci_low),
-                        "ci_high": None if ref else _num(r.ci_high),
-                        "se": None if ref else _num(r.se)})
+            out.append(
+                {
+                    "event_time": int(r.event_time),
+                    "estimate": _num(r.estimate),
+                    "ci_low": None if ref else _num(r.ci_low),
+                    "ci_high": None if ref else _num(r.ci_high),
+                    "se": None if ref else _num(r.se),
+                }
+            )
         return out
 
 
@@ -83,9 +102,15 @@ def event_study(res: ATTgtResult, window: tuple[int, int], anticipation: int) ->
     sigma_all = sums.T @ sums / inf.shape[0] ** 2
     times = tab["event_time"].to_numpy(int)
     keep = (times != reference) & np.isfinite(tab["se"].to_numpy())
-    return EventStudy(tab, tab["estimate"].to_numpy()[keep],
-                      sigma_all[np.ix_(keep, keep)], times[keep], reference,
-                      dyn.uniform_band, float(dyn.crit_val))
+    return EventStudy(
+        tab,
+        tab["estimate"].to_numpy()[keep],
+        sigma_all[np.ix_(keep, keep)],
+        times[keep],
+        reference,
+        dyn.uniform_band,
+        float(dyn.crit_val),
+    )
 
 
 @dataclass
@@ -96,25 +121,43 @@ class PreTrend:
     note: str | None = None
 
 
-def pre_trend(es: EventStudy, mde: float | None, alpha: float) -> PreTrend:
-    """Joint Wald test of the pre-period coefficients and its power against a linear trend
-    whose bias on the average post-period coefficient equals the MDE (Roth 2022)."""
+def pre_trend(es: EventStudy, mde: float | None, alpha: float, n_clusters: int) -> PreTrend:
+    """Joint test of the pre-period coefficients and its power against a linear trend whose
+    bias on the average post-period coefficient equals the MDE (Roth 2022).
+
+    The covariance is estimated from G district clusters, so the Wald statistic W of k
+    coefficients is referred to Hotelling's F: W (G - k) / (k (G - 1)) ~ F(k, G - k), power
+    from the non-central F. Chi-square (what `estimators.pretrends` uses) over-rejects badly
+    when k is close to G, e.g. 11 monthly leads from 12 districts.
+    """
     pre = es.event_times < es.reference
     post = es.event_times >= es.reference + 1
-    if not pre.any():
+    k = int(pre.sum())
+    if not k:
         return PreTrend(None, None, None, "no pre-roll-out periods in the event window")
+    if n_clusters - k < 1:
+        return PreTrend(
+            None,
+            None,
+            None,
+            f"{k} pre-period coefficients from only {n_clusters} districts: no joint test possible",
+        )
     try:
         test = wald_pretrend_test(es.beta, es.sigma, es.event_times, es.reference)
     except np.linalg.LinAlgError:
         return PreTrend(None, None, None, "pre-period covariance is singular")
+    scale = (n_clusters - k) / (k * (n_clusters - 1))
+    p_value = float(stats.f.sf(test.statistic * scale, k, n_clusters - k))
     power = slope = None
     if mde is not None and math.isfinite(mde) and post.any():
         lever = float(np.mean(es.event_times[post] - es.reference))
         slope = abs(mde) / lever
         delta = slope * (es.event_times[pre] - es.reference)
         s_pre = es.sigma[np.ix_(pre, pre)]
-        power = pretest_power(delta, s_pre, rule="wald", alpha=alpha)
-    return PreTrend(_num(test.p_value), _num(power), _num(slope))
+        nc = float(delta @ np.linalg.solve(s_pre, delta)) * scale * k
+        crit = stats.f.ppf(1 - alpha, k, n_clusters - k)
+        power = float(stats.ncf.sf(crit, k, n_clusters - k, nc))
+    return PreTrend(_num(p_value), _num(power), _num(slope))
 
 
 @dataclass
@@ -132,26 +175,40 @@ def honest(es: EventStudy, settings: EvaluationSettings) -> Honest:
     used: the ARP hybrid test grows steeply with their number (minutes beyond ~10).
     """
     t = es.event_times
-    pre = np.flatnonzero(t < es.reference)[-settings.honestdid_pre:]
+    pre = np.flatnonzero(t < es.reference)[-settings.honestdid_pre :]
     post = np.flatnonzero(t > es.reference)[: settings.honestdid_post]
-    target = (f"mean effect over event times {int(t[post[0]])}..{int(t[post[-1]])}"
-              if len(post) else "")
+    target = (
+        f"mean effect over event times {int(t[post[0]])}..{int(t[post[-1]])}" if len(post) else ""
+    )
     if len(pre) < 1 or len(post) < 1:
         return Honest(None, [], target, "HonestDiD needs pre- and post-period coefficients")
     idx = np.concatenate([pre, post])
     beta, sigma = es.beta[idx], es.sigma[np.ix_(idx, idx)]
     try:
-        res = fit_honest(beta, sigma, len(pre), l_vec=np.full(len(post), 1 / len(post)),
-                         restriction="relative_magnitude", grid=list(settings.honestdid_grid),
-                         alpha=settings.alpha, breakdown_steps=4, lf_sims=500,
-                         seed=settings.seed % (2**32))
+        res = fit_honest(
+            beta,
+            sigma,
+            len(pre),
+            l_vec=np.full(len(post), 1 / len(post)),
+            restriction="relative_magnitude",
+            grid=list(settings.honestdid_grid),
+            alpha=settings.alpha,
+            breakdown_steps=4,
+            lf_sims=500,
+            seed=settings.seed % (2**32),
+        )
     except (ValueError, np.linalg.LinAlgError) as exc:
         return Honest(None, [], target, f"HonestDiD failed: {exc}")
-    rows = [{"m": float(r.m), "ci_low": _num(r.lb), "ci_high": _num(r.ub)}
-            for r in res.table.itertuples(index=False)]
+    rows = [
+        {"m": float(r.m), "ci_low": _num(r.lb), "ci_high": _num(r.ub)}
+        for r in res.table.itertuples(index=False)
+    ]
     bd = 0.0 if math.isnan(res.breakdown) else float(res.breakdown)
-    note = (f"breakdown at least {bd:g} (zero excluded over the whole grid)"
-            if res.breakdown_censored else None)
+    note = (
+        f"breakdown at least {bd:g} (zero excluded over the whole grid)"
+        if res.breakdown_censored
+        else None
+    )
     return Honest(bd, rows, target, note)
 
 
@@ -170,9 +227,14 @@ def twfe_bacon(panel: PanelData, factor: float = 1.0) -> Twfe:
     except ValueError as exc:  # unbalanced panel, no timing variation
         return Twfe(None, [], None, f"Goodman-Bacon decomposition not possible: {exc}")
     by = bac.by_type
-    comps = [{"type": BACON_LABELS.get(r.type, r.type), "weight": _num(r.weight),
-              "estimate": _num(r.avg_estimate * factor)}
-             for r in by.itertuples(index=False)]
+    comps = [
+        {
+            "type": BACON_LABELS.get(r.type, r.type),
+            "weight": _num(r.weight),
+            "estimate": _num(r.avg_estimate * factor),
+        }
+        for r in by.itertuples(index=False)
+    ]
     forbidden = float(by.loc[by["type"].isin(FORBIDDEN_TYPES), "weight"].sum())
     return Twfe(_num(bac.twfe_estimate * factor), comps, _num(forbidden))
 

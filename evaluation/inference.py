@@ -29,17 +29,23 @@ class CSOverall:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                res = att_gt(panel, control_group=self.control_group, est_method="reg",
-                             anticipation=self.anticipation)
+                res = att_gt(
+                    panel,
+                    control_group=self.control_group,
+                    est_method="reg",
+                    anticipation=self.anticipation,
+                )
                 return float(res.aggregate("simple").overall.estimate)
             except (EstimationInputError, ValueError):
                 return math.nan  # a permutation with no usable comparison: never "extreme"
 
 
-def ri_p_value(panel: PanelData, control_group: str, anticipation: int, n_permutations: int,
-               seed: int) -> float | None:
+def ri_p_value(
+    panel: PanelData, control_group: str, anticipation: int, n_permutations: int, seed: int
+) -> float | None:
     if n_permutations <= 0:
         return None
-    res = randomization_inference(panel, CSOverall(control_group, anticipation),
-                                  n_permutations=n_permutations, seed=seed)
+    res = randomization_inference(
+        panel, CSOverall(control_group, anticipation), n_permutations=n_permutations, seed=seed
+    )
     return float(res.p_value) if math.isfinite(res.observed) else None

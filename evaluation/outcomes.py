@@ -29,18 +29,23 @@ class OutcomeSpec:
 
 
 CRIME = {
-    "crime_total": OutcomeSpec("crime_total", "crime", "all incidents", "crimes_total",
-                               "rate_total"),
-    "crime_violent": OutcomeSpec("crime_violent", "crime", "violent incidents", "crimes_violent",
-                                 "rate_violent"),
-    "crime_property": OutcomeSpec("crime_property", "crime", "property incidents",
-                                  "crimes_property", "rate_property"),
+    "crime_total": OutcomeSpec(
+        "crime_total", "crime", "all incidents", "crimes_total", "rate_total"
+    ),
+    "crime_violent": OutcomeSpec(
+        "crime_violent", "crime", "violent incidents", "crimes_violent", "rate_violent"
+    ),
+    "crime_property": OutcomeSpec(
+        "crime_property", "crime", "property incidents", "crimes_property", "rate_property"
+    ),
 }
 SURVEY = {
-    "trust_index": OutcomeSpec("trust_index", "survey", "trust in police",
-                               index_name="trust_index"),
-    "safety_index": OutcomeSpec("safety_index", "survey", "feeling safe",
-                                index_name="safety_index"),
+    "trust_index": OutcomeSpec(
+        "trust_index", "survey", "trust in police", index_name="trust_index"
+    ),
+    "safety_index": OutcomeSpec(
+        "safety_index", "survey", "feeling safe", index_name="safety_index"
+    ),
 }
 ALL_OUTCOMES = (*CRIME, *SURVEY)
 

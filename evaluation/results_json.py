@@ -45,14 +45,17 @@ def generated_at(explicit: str | None = None) -> str:
     if explicit:
         return explicit
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    moment = (datetime.fromtimestamp(int(epoch), UTC) if epoch and epoch.isdigit()
-              else datetime.now(UTC))
+    moment = (
+        datetime.fromtimestamp(int(epoch), UTC) if epoch and epoch.isdigit() else datetime.now(UTC)
+    )
     return moment.replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def dumps(results: dict) -> str:
-    return json.dumps(clean(results), sort_keys=True, indent=2, ensure_ascii=False,
-                      allow_nan=False) + "\n"
+    return (
+        json.dumps(clean(results), sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
+        + "\n"
+    )
 
 
 def write_results_json(results: dict, path: str | Path) -> Path:
@@ -71,15 +74,28 @@ def write_results_json(results: dict, path: str | Path) -> Path:
     return path
 
 
-REQUIRED_OUTCOME_KEYS = ("scale", "estimator", "estimate", "ci_low", "ci_high", "p_value",
-                         "pre_trend_p", "twfe_estimate", "mde", "honestdid_breakdown",
-                         "event_study")
+REQUIRED_OUTCOME_KEYS = (
+    "scale",
+    "estimator",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "pre_trend_p",
+    "twfe_estimate",
+    "mde",
+    "honestdid_breakdown",
+    "event_study",
+)
 
 
 def shape_errors(doc: dict) -> list[str]:
     """Differences from the issue-5 shape (empty when the document conforms)."""
-    errors = [f"missing top-level key {k!r}" for k in ("city", "generated_at", "inputs",
-                                                        "outcomes", "quality") if k not in doc]
+    errors = [
+        f"missing top-level key {k!r}"
+        for k in ("city", "generated_at", "inputs", "outcomes", "quality")
+        if k not in doc
+    ]
     for i, item in enumerate(doc.get("inputs") or []):
         if set(item) < {"file", "sha256", "rows"}:
             errors.append(f"inputs[{i}] lacks file/sha256/rows")

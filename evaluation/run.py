@@ -16,8 +16,9 @@ from evaluation.settings import EvaluationSettings
 from evaluation.survey import evaluate_survey
 
 
-def evaluate_outcome(name: str, dm: pd.DataFrame, dq: pd.DataFrame | None,
-                     settings: EvaluationSettings) -> dict:
+def evaluate_outcome(
+    name: str, dm: pd.DataFrame, dq: pd.DataFrame | None, settings: EvaluationSettings
+) -> dict:
     """One outcome; a failure becomes `reason` (the report says why) instead of a crash."""
     sp = spec(name)
     try:
@@ -32,15 +33,28 @@ def evaluate_outcome(name: str, dm: pd.DataFrame, dq: pd.DataFrame | None,
         out["_timings"]["dose_response"] = time.perf_counter() - clock
         return out
     except Exception as exc:  # noqa: BLE001 - reported per outcome, others still run
-        return {"scale": sp.scale, "reason": f"could not be estimated: {exc}",
-                "_traceback": traceback.format_exc()}
+        return {
+            "scale": sp.scale,
+            "reason": f"could not be estimated: {exc}",
+            "_traceback": traceback.format_exc(),
+        }
 
 
-def evaluate(dm: pd.DataFrame, dq: pd.DataFrame | None, settings: EvaluationSettings, *,
-             city: str, config: dict | None = None, inputs: list[dict] | None = None,
-             quality: dict | None = None, names: dict[str, str] | None = None,
-             threshold: float = 2.0, generated_at: str | None = None,
-             code_version: str | None = None, versions: dict | None = None) -> dict:
+def evaluate(
+    dm: pd.DataFrame,
+    dq: pd.DataFrame | None,
+    settings: EvaluationSettings,
+    *,
+    city: str,
+    config: dict | None = None,
+    inputs: list[dict] | None = None,
+    quality: dict | None = None,
+    names: dict[str, str] | None = None,
+    threshold: float = 2.0,
+    generated_at: str | None = None,
+    code_version: str | None = None,
+    versions: dict | None = None,
+) -> dict:
     """The results document (see docs/evaluation.md); per-outcome timings under `_timings`."""
     outcomes, timings = {}, {}
     for name in settings.outcomes:
@@ -73,8 +87,12 @@ def evaluate(dm: pd.DataFrame, dq: pd.DataFrame | None, settings: EvaluationSett
         "rollout_source": source,
         "meetings": context.meetings(dm),
         "quality": quality or {},
-        "run": {"config": config or {}, "settings": settings.to_dict(),
-                "code_version": code_version, "versions": versions or {}},
+        "run": {
+            "config": config or {},
+            "settings": settings.to_dict(),
+            "code_version": code_version,
+            "versions": versions or {},
+        },
         "notes": notes,
         "_timings": timings,
     }

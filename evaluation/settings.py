@@ -63,7 +63,9 @@ class EvaluationSettings:
 def _int(raw: dict, key: str, lo: int) -> int:
     value = raw.get(key, EXTRA_DEFAULTS[key])
     if isinstance(value, bool) or not isinstance(value, int) or value < lo:
-        raise UserError(f"model.{key} = {value!r} is not valid", f"set model.{key} to an integer >= {lo}")
+        raise UserError(
+            f"model.{key} = {value!r} is not valid", f"set model.{key} to an integer >= {lo}"
+        )
     return int(value)
 
 
@@ -77,15 +79,31 @@ def settings_from_config(config: CityConfig, overrides: dict | None = None) -> E
         outcomes = [outcomes]
     unknown = [o for o in outcomes if o not in ALL_OUTCOMES]
     if unknown or not outcomes:
-        raise UserError(f"model.outcomes {outcomes!r} lists unknown outcomes {unknown}",
-                        f"use some of: {', '.join(ALL_OUTCOMES)}")
+        raise UserError(
+            f"model.outcomes {outcomes!r} lists unknown outcomes {unknown}",
+            f"use some of: {', '.join(ALL_OUTCOMES)}",
+        )
     grid = raw.get("honestdid_grid", EXTRA_DEFAULTS["honestdid_grid"])
-    if not isinstance(grid, list | tuple) or not grid or any(
-            isinstance(g, bool) or not isinstance(g, int | float) or g < 0 for g in grid):
-        raise UserError(f"model.honestdid_grid {grid!r} is not valid",
-                        "give a list of numbers >= 0, e.g. [0, 0.5, 1, 1.5, 2]")
-    base = {k: raw.get(k, getattr(m, k)) for k in (
-        "control_group", "anticipation", "bootstrap_draws", "alpha", "seed", "min_cell_size")}
+    if (
+        not isinstance(grid, list | tuple)
+        or not grid
+        or any(isinstance(g, bool) or not isinstance(g, int | float) or g < 0 for g in grid)
+    ):
+        raise UserError(
+            f"model.honestdid_grid {grid!r} is not valid",
+            "give a list of numbers >= 0, e.g. [0, 0.5, 1, 1.5, 2]",
+        )
+    base = {
+        k: raw.get(k, getattr(m, k))
+        for k in (
+            "control_group",
+            "anticipation",
+            "bootstrap_draws",
+            "alpha",
+            "seed",
+            "min_cell_size",
+        )
+    }
     return EvaluationSettings(
         outcomes=tuple(dict.fromkeys(outcomes)),
         control_group=str(base["control_group"]),

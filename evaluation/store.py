@@ -30,8 +30,16 @@ DDL = (
     """CREATE TABLE IF NOT EXISTS results.run_metadata (run_id VARCHAR, generated_at VARCHAR,
         code_version VARCHAR, config JSON, inputs JSON, timings JSON, results_json JSON)""",
 )
-DIAGNOSTIC_KEYS = ("pre_trend_p", "pre_trend_power", "twfe_estimate", "mde",
-                   "honestdid_breakdown", "ri_p", "wild_bootstrap_p", "baseline_mean")
+DIAGNOSTIC_KEYS = (
+    "pre_trend_p",
+    "pre_trend_power",
+    "twfe_estimate",
+    "mde",
+    "honestdid_breakdown",
+    "ri_p",
+    "wild_bootstrap_p",
+    "baseline_mean",
+)
 
 
 def frames(results: dict, run_id: str) -> dict[str, pd.DataFrame]:
@@ -41,41 +49,82 @@ def frames(results: dict, run_id: str) -> dict[str, pd.DataFrame]:
         if "reason" in o:
             diag.append({"outcome": name, "name": "reason", "value": None, "text": o["reason"]})
             continue
-        est.append({"outcome": name, "role": "headline", "estimator": o.get("estimator"),
-                    "scale": o.get("scale"), **{k: o.get(k) for k in
-                                                ("estimate", "se", "ci_low", "ci_high",
-                                                 "p_value")}})
+        est.append(
+            {
+                "outcome": name,
+                "role": "headline",
+                "estimator": o.get("estimator"),
+                "scale": o.get("scale"),
+                **{k: o.get(k) for k in ("estimate", "se", "ci_low", "ci_high", "p_value")},
+            }
+        )
         for s in o.get("secondary") or []:
-            est.append({"outcome": name, "role": "secondary", "estimator": s.get("estimator"),
-                        "scale": s.get("scale"), "estimate": s.get("estimate"),
-                        "ci_low": s.get("ci_low"), "ci_high": s.get("ci_high")})
+            est.append(
+                {
+                    "outcome": name,
+                    "role": "secondary",
+                    "estimator": s.get("estimator"),
+                    "scale": s.get("scale"),
+                    "estimate": s.get("estimate"),
+                    "ci_low": s.get("ci_low"),
+                    "ci_high": s.get("ci_high"),
+                }
+            )
         dose = o.get("dose_response") or {}
         for b in dose.get("bins") or []:
-            est.append({"outcome": name, "role": f"dose bin {b['bin']}",
-                        "estimator": f"dose {b['dose_low']:.3g}-{b['dose_high']:.3g} per 1,000",
-                        "scale": o.get("scale"), "estimate": b.get("estimate"),
-                        "ci_low": b.get("ci_low"), "ci_high": b.get("ci_high")})
+            est.append(
+                {
+                    "outcome": name,
+                    "role": f"dose bin {b['bin']}",
+                    "estimator": f"dose {b['dose_low']:.3g}-{b['dose_high']:.3g} per 1,000",
+                    "scale": o.get("scale"),
+                    "estimate": b.get("estimate"),
+                    "ci_low": b.get("ci_low"),
+                    "ci_high": b.get("ci_high"),
+                }
+            )
         for p in o.get("event_study") or []:
-            es.append({"outcome": name, **{k: p.get(k) for k in
-                                           ("event_time", "estimate", "se", "ci_low",
-                                            "ci_high")}})
+            es.append(
+                {
+                    "outcome": name,
+                    **{k: p.get(k) for k in ("event_time", "estimate", "se", "ci_low", "ci_high")},
+                }
+            )
         for key in DIAGNOSTIC_KEYS:
             diag.append({"outcome": name, "name": key, "value": o.get(key), "text": None})
         for key, value in sorted((o.get("details") or {}).items()):
             num = isinstance(value, int | float) and not isinstance(value, bool)
-            diag.append({"outcome": name, "name": key, "value": value if num else None,
-                         "text": None if num else json.dumps(clean(value), sort_keys=True)})
+            diag.append(
+                {
+                    "outcome": name,
+                    "name": key,
+                    "value": value if num else None,
+                    "text": None if num else json.dumps(clean(value), sort_keys=True),
+                }
+            )
         for c in o.get("twfe_bacon") or []:
-            diag.append({"outcome": name, "name": f"bacon: {c['type']}",
-                         "value": c.get("estimate"), "text": f"weight {c.get('weight')}"})
+            diag.append(
+                {
+                    "outcome": name,
+                    "name": f"bacon: {c['type']}",
+                    "value": c.get("estimate"),
+                    "text": f"weight {c.get('weight')}",
+                }
+            )
     run = results.get("run") or {}
-    meta = [{"generated_at": results.get("generated_at"),
-             "code_version": run.get("code_version"),
-             "config": json.dumps(clean(run.get("config") or {}), sort_keys=True),
-             "inputs": json.dumps(clean(results.get("inputs") or []), sort_keys=True),
-             "timings": json.dumps(clean(run.get("timings") or {}), sort_keys=True),
-             "results_json": dumps({k: v for k, v in results.items() if k != "run"}
-                                   | {"run": {k: v for k, v in run.items() if k != "timings"}})}]
+    meta = [
+        {
+            "generated_at": results.get("generated_at"),
+            "code_version": run.get("code_version"),
+            "config": json.dumps(clean(run.get("config") or {}), sort_keys=True),
+            "inputs": json.dumps(clean(results.get("inputs") or []), sort_keys=True),
+            "timings": json.dumps(clean(run.get("timings") or {}), sort_keys=True),
+            "results_json": dumps(
+                {k: v for k, v in results.items() if k != "run"}
+                | {"run": {k: v for k, v in run.items() if k != "timings"}}
+            ),
+        }
+    ]
     out = {"estimates": est, "event_studies": es, "diagnostics": diag, "run_metadata": meta}
     return {k: pd.DataFrame(v).assign(run_id=run_id) for k, v in out.items()}
 

@@ -20,8 +20,10 @@ def _fmt(v, scale: str | None = None) -> str:
 
 
 def headline_markdown(results: dict) -> str:
-    lines = ["| outcome | estimate | interval | p | RI p | pre-trend p | TWFE | MDE | "
-             "HonestDiD M̄ |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| outcome | estimate | interval | p | RI p | pre-trend p | TWFE | MDE | HonestDiD M̄ |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for name, o in sorted((results.get("outcomes") or {}).items()):
         if "reason" in o:
             lines.append(f"| {name} | {o['reason']} |" + " |" * 7)
@@ -31,7 +33,8 @@ def headline_markdown(results: dict) -> str:
             f"| {name} | {_fmt(o.get('estimate'), s)} | [{_fmt(o.get('ci_low'), s)}, "
             f"{_fmt(o.get('ci_high'), s)}] | {_fmt(o.get('p_value'))} | {_fmt(o.get('ri_p'))} | "
             f"{_fmt(o.get('pre_trend_p'))} | {_fmt(o.get('twfe_estimate'), s)} | "
-            f"{_fmt(o.get('mde'), s)} | {_fmt(o.get('honestdid_breakdown'))} |")
+            f"{_fmt(o.get('mde'), s)} | {_fmt(o.get('honestdid_breakdown'))} |"
+        )
     return "\n".join(lines)
 
 
@@ -47,19 +50,22 @@ def event_study_png(name: str, outcome: dict) -> str:
     try:
         x = [p["event_time"] for p in pts]
         y = [p["estimate"] for p in pts]
-        band = [(p["event_time"], p["ci_low"], p["ci_high"]) for p in pts
-                if p.get("ci_low") is not None and p.get("ci_high") is not None]
+        band = [
+            (p["event_time"], p["ci_low"], p["ci_high"])
+            for p in pts
+            if p.get("ci_low") is not None and p.get("ci_high") is not None
+        ]
         if band:
             bx, lo, hi = zip(*band, strict=True)
-            ax.fill_between(bx, lo, hi, color="#56B4E9", alpha=0.35, step="mid",
-                            label="uniform 95% band")
+            ax.fill_between(
+                bx, lo, hi, color="#56B4E9", alpha=0.35, step="mid", label="uniform 95% band"
+            )
         ax.plot(x, y, "o-", color="#0072B2", ms=2.5, lw=1)
         ax.axhline(0, color="black", lw=0.7)
         ax.axvline(-0.5, color="#D55E00", lw=0.8, ls="--")
         unit = outcome.get("units", "period")
         ax.set_xlabel(f"{unit}s since roll-out")
-        ax.set_ylabel("proportional change" if outcome.get("scale") == "proportional"
-                      else "points")
+        ax.set_ylabel("proportional change" if outcome.get("scale") == "proportional" else "points")
         ax.set_title(name, fontsize=9)
         fig.tight_layout()
         buf = io.BytesIO()

@@ -30,8 +30,10 @@ ESTIMATOR = "Callaway-Sant'Anna (survey-weighted district-quarter means)"
 
 
 def survey_frame(dq: pd.DataFrame, spec: OutcomeSpec) -> pd.DataFrame:
-    f = dq.loc[(dq["index_name"] == spec.index_name) & dq["mean"].notna(),
-               ["district_id", "period", "mean", "se", "n_responses", "cohort_period"]].copy()
+    f = dq.loc[
+        (dq["index_name"] == spec.index_name) & dq["mean"].notna(),
+        ["district_id", "period", "mean", "se", "n_responses", "cohort_period"],
+    ].copy()
     f["cohort_period"] = f["cohort_period"].fillna(0).astype(int)
     # Cells with one response have no SE: use the typical within-cell SD over sqrt(n).
     sd = (f["se"] * np.sqrt(f["n_responses"])).median()
@@ -50,9 +52,16 @@ def sampling_se(f: pd.DataFrame, s: EvaluationSettings) -> float | None:
         noise["mean"] = rng.standard_normal(len(f)) * f["se"].to_numpy()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            res = att_gt(noise, unit="district_id", time="period", outcome="mean",
-                         cohort="cohort_period", control_group=s.control_group,
-                         anticipation=s.anticipation, est_method="reg")
+            res = att_gt(
+                noise,
+                unit="district_id",
+                time="period",
+                outcome="mean",
+                cohort="cohort_period",
+                control_group=s.control_group,
+                anticipation=s.anticipation,
+                est_method="reg",
+            )
         draws.append(res.aggregate("simple").overall.estimate)
     return float(np.std(draws, ddof=1))
 
@@ -61,8 +70,9 @@ def evaluate_survey(dq: pd.DataFrame, spec: OutcomeSpec, s: EvaluationSettings) 
     timings: dict[str, float] = {}
     clock = time.perf_counter()
     f = survey_frame(dq, spec)
-    panel = prepare_panel(f, unit="district_id", time="period", outcome="mean",
-                          cohort="cohort_period")
+    panel = prepare_panel(
+        f, unit="district_id", time="period", outcome="mean", cohort="cohort_period"
+    )
     cs = dg.fit_cs(panel, s)
     simple = cs.aggregate("simple").overall
     es = dg.event_study(cs, s.window("quarter"), s.anticipation)
@@ -79,7 +89,7 @@ def evaluate_survey(dq: pd.DataFrame, spec: OutcomeSpec, s: EvaluationSettings) 
 
     clock = time.perf_counter()
     mde = dg.mde(head.se, s.alpha)
-    pt = dg.pre_trend(es, mde, s.alpha)
+    pt = dg.pre_trend(es, mde, s.alpha, cs.n_clusters)
     hon = dg.honest(es, s)
     timings["pretrends_honestdid"] = time.perf_counter() - clock
 
@@ -117,12 +127,15 @@ def evaluate_survey(dq: pd.DataFrame, spec: OutcomeSpec, s: EvaluationSettings) 
         "secondary": [],
         "details": {
             "event_study_source": "Callaway-Sant'Anna dynamic aggregation (universal base)",
-            "uniform_band": es.uniform, "band_critical_value": dg._num(es.crit_val),
+            "uniform_band": es.uniform,
+            "band_critical_value": dg._num(es.crit_val),
             "se_influence_function": dg._num(simple.se),
             "se_survey_sampling": dg._num(samp),
             "sampling_variance_share": dg._num(min(1.0, (samp / simple.se) ** 2))
-            if samp is not None and simple.se > 0 else None,
+            if samp is not None and simple.se > 0
+            else None,
             "pre_trend_slope": pt.slope,
+            "pre_trend_test": "Hotelling F on the event study's leads",
             "honestdid_target": hon.target + " (quarters)" if hon.target else "",
             "twfe_forbidden_weight": tw.forbidden_weight,
             "ri_statistic": "Callaway-Sant'Anna overall ATT",

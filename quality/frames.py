@@ -122,19 +122,22 @@ def build_frame(
     key_parts = [
         ident(k) if columns[k] == "text" else ident(k + "__raw") for k in spec.key if k in columns
     ]
+    latest = "TRUE"
     if key_parts:
-        key_text = f"concat_ws(' | ', {', '.join(key_parts)})"
+        key_text = key_parts[0]
+        if len(key_parts) > 1:
+            key_text = f"concat_ws(' | ', {', '.join(key_parts)})"
         any_null = " OR ".join(f"{p} IS NULL" for p in key_parts[:1])
-        latest = "TRUE"
         if "updated_at" in columns:  # an updated record supersedes its earlier versions
             latest = (
                 f"updated_at IS NOT DISTINCT FROM max(updated_at) OVER (PARTITION BY {key_text})"
             )
-        key_sql = (
-            f"CASE WHEN _copy_number = 1 AND NOT ({any_null}) AND {latest} THEN {key_text} END"
-        )
+        key_sql = f"CASE WHEN _copy_number = 1 AND NOT ({any_null}) AND _latest THEN {key_text} END"
+        # exact copies share their key: only rows of a shared (or missing) key can be copies
+        dup_group = f"CASE WHEN NOT ({any_null}) THEN hash({key_text}) END"
     else:
         key_sql = "CAST(NULL AS VARCHAR)"
+        dup_group = f"hash({', '.join(content)})"
 
     # _rid: (file version, row) order without sorting every row; rows are < 2**32 per file
     params["versions"] = [f"{f}\x1f{sha}" for f, sha in versions]
@@ -143,7 +146,6 @@ def build_frame(
         " * 4294967296 + r._row_number"
     )
     target = frame_table(input_name)
-    content_list = ", ".join(content)
     sql = f"""
         CREATE OR REPLACE TEMP TABLE {target} AS
         WITH base AS (
@@ -151,21 +153,23 @@ def build_frame(
             FROM ({current}) r
         ), parsed AS (
             SELECT _rid, _source_file, _row_number, {", ".join(outer)},
-                   hash({content_list}) AS _content_hash
+                   {dup_group} AS _dup_group
             FROM base
-        ), repeated AS (  -- only rows sharing a content hash can be copies: number just those
-            SELECT _content_hash FROM parsed GROUP BY _content_hash HAVING count(*) > 1
+        ), candidates AS (
+            SELECT * FROM parsed
+            WHERE _dup_group IS NULL OR _dup_group IN (
+                SELECT _dup_group FROM parsed WHERE _dup_group IS NOT NULL
+                GROUP BY _dup_group HAVING count(*) > 1)
         ), copies AS (
-            SELECT _rid, row_number() OVER (PARTITION BY {content_list} ORDER BY _rid)
-                       AS _copy_number
-            FROM parsed SEMI JOIN repeated USING (_content_hash)
+            SELECT _rid, row_number() OVER (PARTITION BY {", ".join(content)} ORDER BY _rid)
+                       AS _copy_number, {latest} AS _latest
+            FROM candidates
         ), numbered AS (
-            SELECT p.* EXCLUDE (_content_hash), coalesce(c._copy_number, 1) AS _copy_number
+            SELECT p.* EXCLUDE (_dup_group), coalesce(c._copy_number, 1) AS _copy_number,
+                   coalesce(c._latest, TRUE) AS _latest
             FROM parsed p LEFT JOIN copies c USING (_rid)
-        ), keyed AS (
-            SELECT *, {key_sql} AS _key FROM numbered
         )
-        SELECT * FROM keyed
+        SELECT * EXCLUDE (_latest), {key_sql} AS _key FROM numbered
     """
     try:
         con.execute(sql, params_only(sql, params))

@@ -192,8 +192,8 @@ def validate_frame(
     if table_rules:
         for res in runner.validate_table(table_rules, frame.head(con), frame.rows):
             found[res.rule.name] = res
-    for column, kind, group in reduce.plan([r for r in rules if r.level == ROW]):
-        reduced = reduce.reduce_column(con, frame.table, column, kind, group)
+    for columns, kind, group in reduce.plan([r for r in rules if r.level == ROW]):
+        reduced = reduce.reduce_columns(con, frame.table, columns, kind, group)
         try:
             batches = reduced.batches(con, chunk_rows)
             for res in runner.validate_batches(group, batches, reduced.weights(con), frame.rows):

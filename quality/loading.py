@@ -29,9 +29,14 @@ def _all_months(config: CityConfig) -> list[str]:
 
 
 def ingest_city(
-    con: duckdb.DuckDBPyConnection, data_dir: str | Path, config: CityConfig
+    con: duckdb.DuckDBPyConnection,
+    data_dir: str | Path,
+    config: CityConfig,
+    inputs: tuple[str, ...] | None = None,
 ) -> dict[str, int]:
-    """Pre-flight, then raw and staging for every delivered input; returns raw rows per input."""
+    """Pre-flight, then raw and staging for every delivered input (or only `inputs`, for a gate
+    run that checks just those: districts are always loaded, every input is checked against
+    their ids); returns raw rows per loaded input."""
     from quality.structural import check_delivery
 
     check_delivery(data_dir, config)
@@ -39,7 +44,10 @@ def ingest_city(
     loaded_at = datetime.now(UTC).replace(tzinfo=None)
     keys = _all_months(config)
     rows: dict[str, int] = {}
+    wanted = None if inputs is None else {"districts", *inputs}
     for spec in INPUTS.values():
+        if wanted is not None and spec.name not in wanted:
+            continue
         files = delivered_files(con, spec, config, data_dir)
         scope = PartitionScope(keys, keys[0], keys[-1]) if spec.partitioned else None
         summary = load_raw(con, spec, config, files, loaded_at, scope) if files else []

@@ -11,7 +11,8 @@ rows costs seconds per rule. Most rules do not need every row, only every *kind*
   GX gets one real value per class (missing / present), the first one delivered, with its
   row count. High-cardinality ids and date texts therefore cost two rows instead of millions.
 - uniqueness depends on the other rows. A key held by one row can never break it, so GX gets
-  every row (with its `_rid`) whose key is held by more than one row, and counts them itself.
+  every row (with its `_rid`) whose key *hash* is held by more than one row (a hash collision
+  only adds rows GX then finds unique), and counts the duplicated ones itself.
 - anything else gets the rows themselves (column and `_rid` only).
 
 GX still evaluates every rule and decides which values and rows fail; DuckDB only groups the
@@ -56,14 +57,16 @@ _TABLE_NUMBERS = itertools.count()
 
 @dataclass
 class Reduction:
-    """One column of the gate frame, reduced for the rules that look at it.
+    """Columns of the gate frame, reduced for the rules that look at them.
 
-    `table` holds `_vid` (0-based batch index), the column, and `_n` (gate rows per `_vid`;
-    DUPLICATES and ROWS: `_vid` is the row's `_rid`, one row each).
+    `table` holds `_vid` (0-based batch index), the columns, and `_n` (gate rows per `_vid`);
+    for DUPLICATES and ROWS `_vid` is the row's `_rid` and stands for that row alone.
+    NULL_CLASSES reduces several columns at once: one row per pattern of missing values, so
+    every null rule of an input costs one GX batch.
     """
 
     frame_table: str
-    column: str
+    columns: tuple[str, ...]
     kind: str
     rules: list[Rule]
     table: str
@@ -79,17 +82,17 @@ class Reduction:
         return con.execute(f"SELECT _n FROM {self.table} ORDER BY _vid").fetchnumpy()["_n"]
 
     def batches(self, con: duckdb.DuckDBPyConnection, chunk_rows: int) -> Iterator[pd.DataFrame]:
-        """GX inputs: the column, indexed by `_vid`, at most `chunk_rows` rows each. Duplicate
+        """GX inputs: the columns, indexed by `_vid`, at most `chunk_rows` rows each. Duplicate
         keys are cut by a hash of the key, so all rows of a key meet in one batch."""
         chunks = max(1, math.ceil(self.size / chunk_rows))
-        col = ident(self.column)
+        cols = ", ".join(ident(c) for c in self.columns)
         for i in range(chunks):
             if self.kind == DUPLICATES:
-                where, params = f"hash({col}) % $k = $i", {"k": chunks, "i": i}
+                where, params = f"hash({cols}) % $k = $i", {"k": chunks, "i": i}
             else:
                 where, params = "_vid // $rows = $i", {"rows": chunk_rows, "i": i}
             frame = con.execute(
-                f"SELECT _vid, {col} FROM {self.table} WHERE {where} ORDER BY _vid", params
+                f"SELECT _vid, {cols} FROM {self.table} WHERE {where} ORDER BY _vid", params
             ).df()
             yield gx_friendly(frame.set_index("_vid", drop=True).rename_axis(None))
 
@@ -99,11 +102,13 @@ class Reduction:
             return np.empty(0, dtype="int64")
         if not self.weighted:
             return np.sort(np.asarray(ids, dtype="int64"))
-        col = ident(self.column)
         if self.kind == NULL_CLASSES:
-            match = f"(f.{col} IS NULL) = r._is_null"
+            match = " AND ".join(
+                f"(f.{ident(c)} IS NULL) = r.{ident(_null_flag(i))}"
+                for i, c in enumerate(self.columns)
+            )
         else:
-            match = f"f.{col} IS NOT DISTINCT FROM r.{col}"
+            match = f"f.{ident(self.columns[0])} IS NOT DISTINCT FROM r.{ident(self.columns[0])}"
         con.register("_gate_ids", pd.DataFrame({"_vid": np.asarray(ids, dtype="int64")}))
         try:
             rids = con.execute(
@@ -118,6 +123,10 @@ class Reduction:
 
     def drop(self, con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"DROP TABLE IF EXISTS {self.table}")
+
+
+def _null_flag(i: int) -> str:
+    return f"_is_null_{i}"
 
 
 def gx_friendly(frame: pd.DataFrame) -> pd.DataFrame:
@@ -140,9 +149,9 @@ def _kind(rules: list[Rule]) -> str:
     return DUPLICATES if names == {UNIQUE} else ROWS
 
 
-def plan(rules: list[Rule]) -> list[tuple[str, str, list[Rule]]]:
-    """(column, kind, rules): value rules of one column share a batch; uniqueness and other
-    rules get their own (they need different rows)."""
+def plan(rules: list[Rule]) -> list[tuple[tuple[str, ...], str, list[Rule]]]:
+    """(columns, kind, rules): columns with only null rules share one batch; the value rules
+    of one column share a batch; uniqueness and other rules get their own."""
     groups: dict[tuple[str, str], list[Rule]] = {}
     for rule in rules:
         column = rule.kwargs["column"]
@@ -150,15 +159,29 @@ def plan(rules: list[Rule]) -> list[tuple[str, str, list[Rule]]]:
         if family not in ("value", UNIQUE):
             family = f"rows:{rule.name}"
         groups.setdefault((column, family), []).append(rule)
-    return [(column, _kind(group), group) for (column, _), group in groups.items()]
+    planned, null_columns, null_rules = [], [], []
+    for (column, _), group in groups.items():
+        kind = _kind(group)
+        if kind == NULL_CLASSES:
+            null_columns.append(column)
+            null_rules += group
+        else:
+            planned.append(((column,), kind, group))
+    if null_rules:
+        planned.insert(0, (tuple(null_columns), NULL_CLASSES, null_rules))
+    return planned
 
 
-def reduce_column(
-    con: duckdb.DuckDBPyConnection, frame_table: str, column: str, kind: str, rules: list[Rule]
+def reduce_columns(
+    con: duckdb.DuckDBPyConnection,
+    frame_table: str,
+    columns: tuple[str, ...],
+    kind: str,
+    rules: list[Rule],
 ) -> Reduction:
     """Build the reduced table for one batch family (a TEMP table, dropped by the caller)."""
     target = ident(f"_gate_reduced_{next(_TABLE_NUMBERS)}")
-    col = ident(column)
+    col = ident(columns[0])
     if kind == DISTINCT:
         select = f"""
             SELECT CAST(row_number() OVER (ORDER BY first_rid) - 1 AS BIGINT) AS _vid,
@@ -166,19 +189,22 @@ def reduce_column(
             FROM (SELECT {col}, count(*) AS _n, min(_rid) AS first_rid
                   FROM {frame_table} GROUP BY {col})"""
     elif kind == NULL_CLASSES:
+        # per pattern of missing values: its rows, and a delivered value of each column
+        # (within a pattern a column is missing in every row or in none)
+        flags = [f"{ident(c)} IS NULL AS {ident(_null_flag(i))}" for i, c in enumerate(columns)]
+        values = [f"arg_min({ident(c)}, _rid) AS {ident(c)}" for c in columns]
         select = f"""
-            SELECT CAST(row_number() OVER (ORDER BY first_rid) - 1 AS BIGINT) AS _vid,
-                   {col}, _n, _is_null
-            FROM (SELECT {col} IS NULL AS _is_null, arg_min({col}, _rid) AS {col},
+            SELECT CAST(row_number() OVER (ORDER BY first_rid) - 1 AS BIGINT) AS _vid, *
+            FROM (SELECT {", ".join(flags)}, {", ".join(values)},
                          count(*) AS _n, min(_rid) AS first_rid
                   FROM {frame_table} GROUP BY ALL)"""
     elif kind == DUPLICATES:
         select = f"""
             SELECT _rid AS _vid, {col} FROM {frame_table}
-            WHERE {col} IN (SELECT {col} FROM {frame_table} WHERE {col} IS NOT NULL
-                            GROUP BY {col} HAVING count(*) > 1)"""
+            WHERE hash({col}) IN (SELECT hash({col}) FROM {frame_table} WHERE {col} IS NOT NULL
+                                  GROUP BY 1 HAVING count(*) > 1) AND {col} IS NOT NULL"""
     else:
         select = f"SELECT _rid AS _vid, {col} FROM {frame_table}"
     con.execute(f"CREATE OR REPLACE TEMP TABLE {target} AS {select}")
     size = con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
-    return Reduction(frame_table, column, kind, rules, target, int(size))
+    return Reduction(frame_table, columns, kind, rules, target, int(size))

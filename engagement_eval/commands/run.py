@@ -136,6 +136,11 @@ def _instance():
 
 def _prepare_out(settings) -> None:
     for folder in {Path(settings.out_dir), Path(settings.duckdb_path).parent}:
+        if folder.exists() and not folder.is_dir():
+            raise UserError(
+                f"the output folder {folder} is a file",
+                "pass a folder (existing or new) with --out",
+            )
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

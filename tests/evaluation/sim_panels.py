@@ -30,9 +30,11 @@ def district_month(city: Path) -> pd.DataFrame:
     meet = pd.read_csv(city / "meetings.csv", dtype={"district_id": str})
     meet["month"] = pd.to_datetime(meet["meeting_date"]).dt.to_period("M").dt.to_timestamp()
     meet = meet.groupby(["district_id", "month"]).agg(
-        meetings=("meeting_id", "size"), attendees=("attendees", "sum"))
-    grid = pd.MultiIndex.from_product([districts["district_id"], months],
-                                      names=["district_id", "month"])
+        meetings=("meeting_id", "size"), attendees=("attendees", "sum")
+    )
+    grid = pd.MultiIndex.from_product(
+        [districts["district_id"], months], names=["district_id", "month"]
+    )
     df = pd.DataFrame(index=grid).join(counts).join(meet).fillna(0).reset_index()
     df = df.merge(districts[["district_id", "population"]], on="district_id")
     df["period"] = (df["month"].dt.year - start.year) * 12 + df["month"].dt.month - start.month + 1
@@ -44,18 +46,38 @@ def district_month(city: Path) -> pd.DataFrame:
     df["meetings"] = df["meetings"].astype(int)
     df["attendees"] = df["attendees"].astype(int)
     df["attendees_per_1000"] = 1000.0 * df["attendees"] / df["population"]
-    starts = programs.assign(start_month=pd.to_datetime(programs["start_date"])
-                             .dt.to_period("M").dt.to_timestamp())
+    starts = programs.assign(
+        start_month=pd.to_datetime(programs["start_date"]).dt.to_period("M").dt.to_timestamp()
+    )
     df = df.merge(starts[["district_id", "program", "start_month"]], on="district_id", how="left")
     sm = df["start_month"]
     cp = (sm.dt.year - start.year) * 12 + sm.dt.month - start.month + 1
-    df["cohort_period"] = np.where(sm.isna() | (sm > end), 0, cp.fillna(0).clip(lower=1)).astype(int)
+    df["cohort_period"] = np.where(sm.isna() | (sm > end), 0, cp.fillna(0).clip(lower=1)).astype(
+        int
+    )
     df["treated"] = (sm.notna() & (df["month"] >= sm)).astype(int)
     df["reported"] = df["crimes_total"] > 0
-    keep = ["district_id", "month", "period", "population", "crimes_total", "crimes_violent",
-            "crimes_property", "crimes_other", "rate_total", "rate_violent", "rate_property",
-            "meetings", "attendees", "attendees_per_1000", "program", "start_month",
-            "cohort_period", "treated", "reported"]
+    keep = [
+        "district_id",
+        "month",
+        "period",
+        "population",
+        "crimes_total",
+        "crimes_violent",
+        "crimes_property",
+        "crimes_other",
+        "rate_total",
+        "rate_violent",
+        "rate_property",
+        "meetings",
+        "attendees",
+        "attendees_per_1000",
+        "program",
+        "start_month",
+        "cohort_period",
+        "treated",
+        "reported",
+    ]
     return df[keep].sort_values(["district_id", "month"]).reset_index(drop=True)
 
 
@@ -76,10 +98,22 @@ def district_quarter_survey(city: Path, dm: pd.DataFrame) -> pd.DataFrame:
     sq = starts.dt.to_period("Q")
     cohort = {d: (0 if pd.isna(s) else (s - q0).n + 1) for d, s in sq.items()}
     out["cohort_period"] = out["district_id"].map(cohort).astype(int)
-    out["treated"] = ((out["cohort_period"] > 0) & (out["period"] >= out["cohort_period"])).astype(int)
+    out["treated"] = ((out["cohort_period"] > 0) & (out["period"] >= out["cohort_period"])).astype(
+        int
+    )
     out["quarter"] = out["quarter"].dt.to_timestamp()
-    cols = ["district_id", "quarter", "period", "index_name", "mean", "se", "n_responses",
-            "sum_weights", "cohort_period", "treated"]
+    cols = [
+        "district_id",
+        "quarter",
+        "period",
+        "index_name",
+        "mean",
+        "se",
+        "n_responses",
+        "sum_weights",
+        "cohort_period",
+        "treated",
+    ]
     return out[cols].sort_values(["district_id", "index_name", "quarter"]).reset_index(drop=True)
 
 

@@ -63,7 +63,7 @@ class Run:
     def __init__(self, folder: Path, inputs: tuple[str, ...], config_path=None):
         self.con = duckdb.connect()
         self.config = load_config(config_path, folder)
-        self.loaded = ingest_city(self.con, folder, self.config)
+        self.loaded = ingest_city(self.con, folder, self.config, inputs)
         self.report = run_gate(self.con, self.config, inputs=inputs)
 
     def rep(self, name):

@@ -122,7 +122,7 @@ def test_garbage_rows_never_crash_and_never_vanish(base_city, tmp_path_factory, 
     try:
         config = load_config(None, city)
         try:
-            loaded = ingest_city(con, city, config)
+            loaded = ingest_city(con, city, config, ("meetings",))
         except UserError as err:
             assert err.message.strip()
             return

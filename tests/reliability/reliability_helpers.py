@@ -164,3 +164,21 @@ def database_hashes(db: Path, schemas=("raw", "staging", "marts")) -> dict[str, 
         return {f"{s}.{t}": table_hash(con, s, t) for s, t in tables(con, schemas)}
     finally:
         con.close()
+
+
+def assert_panels_match_staging(db: Path) -> None:
+    """No duplicate incident in staging, and the panel counts exactly the staged incidents."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        dup = con.execute(
+            "SELECT count(*) - count(DISTINCT incident_id) FROM staging.crime_incidents"
+        ).fetchone()[0]
+        assert dup == 0
+        counted, staged = con.execute(
+            "SELECT (SELECT sum(crimes_total) FROM marts.district_month),"
+            " (SELECT count(*) FROM staging.crime_incidents WHERE occurred_at >= '2022-01-01'"
+            "  AND occurred_at < '2024-01-01')"
+        ).fetchone()
+        assert counted == staged
+    finally:
+        con.close()

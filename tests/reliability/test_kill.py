@@ -15,7 +15,14 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
-from reliability_helpers import cli_env, dagster_home, database_hashes, make_city, start_cli
+from reliability_helpers import (
+    assert_panels_match_staging,
+    cli_env,
+    dagster_home,
+    database_hashes,
+    make_city,
+    start_cli,
+)
 
 from engagement_eval.cli import main
 
@@ -58,24 +65,7 @@ def _assert_each_table_old_or_new(states: dict, before: dict, after: dict) -> No
             assert state.get(name) in allowed, f"{name} torn after a kill at {point}"
 
 
-def _assert_panels_match_staging(db: Path) -> None:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        dup = con.execute(
-            "SELECT count(*) - count(DISTINCT incident_id) FROM staging.crime_incidents"
-        ).fetchone()[0]
-        assert dup == 0
-        counted, staged = con.execute(
-            "SELECT (SELECT sum(crimes_total) FROM marts.district_month),"
-            " (SELECT count(*) FROM staging.crime_incidents WHERE occurred_at >= '2022-01-01'"
-            "  AND occurred_at < '2024-01-01')"
-        ).fetchone()
-        assert counted == staged
-    finally:
-        con.close()
-
-
-KILL_POINTS_FAST = [("> raw.crime_incidents", 0.6), ("> marts.district_month", 0.1)]
+KILL_POINTS_FAST = [("> raw.crime_incidents", 0.4)]
 KILL_POINTS_ALL = [
     ("> raw.crime_incidents", 0.0),
     ("> raw.crime_incidents", 0.6),
@@ -113,7 +103,7 @@ def _crash_scenario(tmp_path: Path, monkeypatch, kill_points, incidents: int) ->
     after = database_hashes(db)
     assert after != before
     _assert_each_table_old_or_new(states, before, after)
-    _assert_panels_match_staging(db)
+    assert_panels_match_staging(db)
 
     con = duckdb.connect(str(db), read_only=True)
     versions = con.execute(
@@ -127,15 +117,13 @@ def _crash_scenario(tmp_path: Path, monkeypatch, kill_points, incidents: int) ->
 
     instance = dg.DagsterInstance.get()
     stuck = instance.get_runs(
-        filters=dg.RunsFilter(
-            statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING]
-        )
+        filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING])
     )
     assert stuck == []  # killed runs were marked failed, not left "in progress"
 
 
-def test_sigkill_mid_load_and_mid_panel_keeps_previous_state(tmp_path, monkeypatch):
-    _crash_scenario(tmp_path, monkeypatch, KILL_POINTS_FAST, incidents=120_000)
+def test_sigkill_mid_load_keeps_previous_state_and_next_run_succeeds(tmp_path, monkeypatch):
+    _crash_scenario(tmp_path, monkeypatch, KILL_POINTS_FAST, incidents=60_000)
 
 
 @pytest.mark.slow

@@ -131,3 +131,21 @@ def test_dedup_of_repeated_keys_equals_the_window_over_every_row(tmp_path):
 
     assert picked(staged) == picked(reference)
     assert sum(r[6] for r in staged) == 300 - len(staged)
+
+
+def test_file_digest_cache_notices_rewrites(tmp_path):
+    import hashlib
+    import os
+
+    from assets._sql import sha256_file
+
+    path = tmp_path / "f.csv"
+    path.write_bytes(b"a,b\n1,2\n")
+    old = 1_600_000_000_000_000_000
+    os.utime(path, ns=(old, old))  # old enough to be cached
+    assert sha256_file(path) == hashlib.sha256(b"a,b\n1,2\n").hexdigest()
+    path.write_bytes(b"a,b\n1,3\n")  # same size, new mtime: hashed again
+    assert sha256_file(path) == hashlib.sha256(b"a,b\n1,3\n").hexdigest()
+    os.utime(path, ns=(old + 1, old + 1))
+    path.write_bytes(b"a,b\n1,4\n")  # just written: never served from the cache
+    assert sha256_file(path) == hashlib.sha256(b"a,b\n1,4\n").hexdigest()

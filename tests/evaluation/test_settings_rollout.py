@@ -1,0 +1,59 @@
+"""Settings from the city config, roll-out derivation and the summary views."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from engagement_eval.config import config_from_dict
+from engagement_eval.errors import UserError
+from evaluation import context
+from evaluation.settings import settings_from_config
+from evaluation.summary import event_study_png, headline_markdown
+
+
+def test_settings_read_documented_and_extra_model_keys():
+    cfg = config_from_dict(
+        {
+            "model": {
+                "alpha": 0.1,
+                "ri_permutations": 49,
+                "outcomes": ["trust_index"],
+                "event_window": [-7, 10],
+            }
+        }
+    )
+    s = settings_from_config(cfg, {"seed": 5})
+    assert (s.alpha, s.ri_permutations, s.outcomes, s.seed) == (0.1, 49, ("trust_index",), 5)
+    assert s.window("month") == (-7, 10)
+    assert s.window("quarter") == (-3, 4)  # months rounded out to whole quarters
+    with pytest.raises(UserError):
+        settings_from_config(config_from_dict({"model": {"outcomes": ["burglary"]}}))
+
+
+def test_rollout_derived_from_attendance_is_labelled():
+    months = pd.date_range("2020-01-01", periods=4, freq="MS")
+    dm = pd.DataFrame(
+        {
+            "district_id": ["a"] * 4 + ["b"] * 4,
+            "month": list(months) * 2,
+            "attendees_per_1000": [0.5, 2.5, 1.0, 3.0, 0.1, 0.2, 0.1, 0.3],
+            "program": ["inferred from attendance"] * 4 + [None] * 4,
+            "start_month": [months[1]] * 4 + [pd.NaT] * 4,
+        }
+    )
+    first = context.derive_rollout(dm, 2.0)
+    assert first["a"] == months[1] and pd.isna(first["b"])
+    assert "attendance" in context.rollout_source(dm, 2.0)
+    assert context.rollout(dm, {"a": "Alpha"}) == [
+        {"district": "a", "name": "Alpha", "start": "2020-02"},
+        {"district": "b", "name": "b", "start": None},
+    ]
+
+
+def test_summary_views(small_results):
+    md = headline_markdown(small_results)
+    assert md.count("\n") == 1 + len(small_results["outcomes"])
+    assert "crime_total" in md and "%" in md
+    img = event_study_png("crime_total", small_results["outcomes"]["crime_total"])
+    assert img.startswith("![crime_total event study](data:image/png;base64,")
