@@ -16,8 +16,6 @@ from quality.frames import Frame
 from quality.rules import ROW, WARNING, Rule
 from quality.settings import GateSettings
 
-GAP_INPUT = "reporting_gaps"
-
 
 def gap_rule(settings: GateSettings) -> Rule:
     return Rule(

@@ -62,8 +62,9 @@ def _progress_logger(quiet: bool):
         log.handlers.clear()
         log.propagate = False
         log.setLevel(logging.DEBUG)  # step events arrive at DEBUG
-        if not quiet:
-            log.addHandler(_ProgressHandler(sys.stdout))
+        # quiet: a NullHandler, else logging's last-resort handler dumps step failures (with
+        # Dagster's stack traces) on stderr; the CLI prints the cause once itself.
+        log.addHandler(logging.NullHandler() if quiet else _ProgressHandler(sys.stdout))
         return log
 
     return progress

@@ -303,3 +303,34 @@ def test_run_summary_records_each_input(city, run):
         ("districts", 6, 0, "{}", "passed"),
         ("meetings", len(frame), 1, '{"attendees_not_negative": 1}', "quarantined"),
     ]
+
+
+def test_reductions_and_small_batches_keep_exact_counts(city, run):
+    """GX sees reduced batches (distinct values, missing-value patterns, shared keys), cut
+    into batches of quality.chunk_rows: the row counts and rows must not depend on that."""
+    frame = read_input(city, "crime_incidents")
+    frame = _set(frame, [3, 4], "occurred_at", "9999-01-01T00:00:00")  # beyond pandas' ns range
+    frame = _set(frame, [5], "occurred_at", None)
+    frame = _set(frame, [5, 6], "offense_category", None)  # two missing-value patterns
+    frame = _set(frame, [6, 7, 8], "district_id", "999")
+    frame = _dup_ids(frame)
+    write_input(city, "crime_incidents", frame)
+    path = city / "city.yaml"
+    path.write_text(path.read_text() + "quality: {chunk_rows: 7, max_bad_row_share: 0.5}\n")
+    r = run(city, "crime_incidents")
+    results = {x.rule.name: x for x in r.rep("crime_incidents").results}
+    expected = {
+        "occurred_at_not_future": [4, 5],
+        "occurred_at_not_null": [6],
+        "offense_category_not_null": [6, 7],
+        "district_known": [7, 8, 9],
+        "key_unique": [11, 12, 13, 21, 22, 23],
+    }
+    for rule, row_numbers in expected.items():
+        assert results[rule].unexpected_count == len(row_numbers), rule
+        found = r.con.execute(
+            "SELECT row_number FROM quality.quarantine WHERE rule = ? ORDER BY 1", [rule]
+        ).fetchall()
+        assert [x[0] for x in found] == row_numbers, rule
+    assert results["occurred_at_in_window"].unexpected_count == 2
+    assert r.rep("crime_incidents").bad_rows == 2 + 1 + 3 + 6

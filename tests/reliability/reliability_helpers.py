@@ -34,8 +34,11 @@ def make_city(folder: Path, incidents: int = 20_000, seed: int = 11) -> Path:
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
     districts = [f"{i:03d}" for i in range(1, 9)]
-    pd.DataFrame(
-        {"district_id": districts, "population": rng.integers(20_000, 90_000, len(districts))}
+    pd.DataFrame(  # district 009 gets only three survey answers: a cell below min_cell_size
+        {
+            "district_id": [*districts, "009"],
+            "population": rng.integers(20_000, 90_000, len(districts) + 1),
+        }
     ).to_csv(folder / "districts.csv", index=False)
     pd.DataFrame(
         {
@@ -58,7 +61,7 @@ def make_city(folder: Path, incidents: int = 20_000, seed: int = 11) -> Path:
     ).to_csv(folder / "crime_incidents.csv", index=False)
     n = 2_000
     answers = rng.integers(1, 6, (n, 3))
-    pd.DataFrame(
+    survey = pd.DataFrame(
         {
             "response_id": [f"{RESPONDENT_PREFIX}{i:06d}" for i in range(n)],
             "district_id": rng.choice(districts, n),
@@ -71,7 +74,10 @@ def make_city(folder: Path, incidents: int = 20_000, seed: int = 11) -> Path:
             "weight": rng.uniform(0.5, 2.0, n).round(3),
             "comments": FREE_TEXT,
         }
-    ).to_csv(folder / "survey_responses.csv", index=False)
+    )
+    few = survey.iloc[:3].assign(district_id="009", response_date="2023-05-02")
+    few["response_id"] = [f"{RESPONDENT_PREFIX}9{i:05d}" for i in range(3)]
+    pd.concat([survey, few]).to_csv(folder / "survey_responses.csv", index=False)
     m = 400
     pd.DataFrame(
         {

@@ -105,8 +105,9 @@ def small_disk(tmp_path):
         subprocess.run(["umount", str(where)], capture_output=True)
 
 
+@pytest.mark.slow
 def test_disk_full_stops_with_a_message_and_keeps_the_previous_state(city, small_disk):
-    disk = small_disk("disk", "2m")
+    disk = small_disk("disk", "8m")
     out = disk / "o"
     first = run_cli(["run", "--data", str(city), "--out", str(out), "--quiet"], cli_env())
     assert first.returncode == 0, first.stderr
