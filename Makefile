@@ -8,6 +8,9 @@ OUT_DIR ?= out/demo_city
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 export ENGAGEMENT_EVAL_DATA ?= $(CURDIR)/$(DEMO_DIR)
 export ENGAGEMENT_EVAL_OUT ?= $(CURDIR)/$(OUT_DIR)
+# Two cores: BLAS threads fighting DuckDB and each other cost more than they give.
+export OPENBLAS_NUM_THREADS ?= 1
+export OMP_NUM_THREADS ?= 1
 
 .PHONY: env run test test-slow ui lint format bench demo clean
 
@@ -15,7 +18,7 @@ env: $(VENV)/.synced
 
 $(VENV)/.synced: pyproject.toml uv.lock
 	@command -v uv >/dev/null 2>&1 || [ -x "$(HOME)/.local/bin/uv" ] || python3 -m pip install --user --quiet uv
-	$(UV) sync --frozen
+	$(UV) sync --frozen --compile-bytecode
 	@touch $@
 
 demo: env
