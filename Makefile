@@ -8,6 +8,7 @@ OUT_DIR ?= out/demo_city
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 export ENGAGEMENT_EVAL_DATA ?= $(CURDIR)/$(DEMO_DIR)
 export ENGAGEMENT_EVAL_OUT ?= $(CURDIR)/$(OUT_DIR)
+export ENGAGEMENT_EVAL_REPORTS ?= $(CURDIR)/reports/output
 # Two cores: BLAS threads fighting DuckDB and each other cost more than they give.
 export OPENBLAS_NUM_THREADS ?= 1
 export OMP_NUM_THREADS ?= 1

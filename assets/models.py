@@ -92,7 +92,8 @@ def evaluation_results(
     with warehouse.connect() as con:
         counts = write_results(con, results, context.run_id)
     for name, o in results["outcomes"].items():
-        context.log.info(f"{name}: stage seconds {o.pop('_timings', {})}")
+        stages = ", ".join(f"{k} {v:.1f} s" for k, v in o.pop("_timings", {}).items())
+        context.log.info(f"{name}: {stages}")
     charts = "\n\n".join(
         summary.event_study_png(n, o)
         for n, o in sorted(results["outcomes"].items())

@@ -1,10 +1,14 @@
 """Report asset (group `report`): the council report from the latest evaluation results.
 
 Reads the results document of the latest run from `results.run_metadata` (results.json text
-plus the run's timings) and calls `reports.write_report`.
+plus the run's timings) and calls `reports.write_report`, which writes
+`<reports root>/<city>/<YYYY-MM>/council_report.html` and refreshes `<city>/latest/`. The root is
+ENGAGEMENT_EVAL_REPORTS (`make run` sets it to the checkout's `reports/output`), else OUT/reports.
 """
 
 import json
+import os
+from pathlib import Path
 
 import dagster as dg
 
@@ -34,9 +38,14 @@ def council_report(
         raise dg.Failure("no evaluation results yet: materialize results/evaluation first")
     results = json.loads(row[0])
     results.setdefault("run", {})["timings"] = json.loads(row[1]) if row[1] else {}
-    path = write_report(results, results_dir(warehouse.path) / "reports", city.load().city)
+    path = write_report(results, reports_root(warehouse.path), city.load().city)
     context.log.info(f"council report written to {path}")
     return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(path))})
+
+
+def reports_root(warehouse_path: str) -> Path:
+    root = os.environ.get("ENGAGEMENT_EVAL_REPORTS")
+    return Path(root) if root else results_dir(warehouse_path) / "reports"
 
 
 def build_report_assets() -> list[dg.AssetsDefinition]:

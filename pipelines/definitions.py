@@ -10,13 +10,16 @@ from __future__ import annotations
 import dagster as dg
 
 from assets.ingest import build_ingest_assets
+from assets.models import build_model_assets
 from assets.panels import build_panel_assets
+from assets.report import build_report_assets
 from engagement_eval.config import CityConfig, load_config
 from pipelines.jobs import build_jobs
 from pipelines.partitions import monthly_partitions
 from pipelines.resources import CityResource, Settings, WarehouseResource
 from pipelines.schedules import build_schedules
 from pipelines.sensors import build_sensors
+from quality.checks import build_quality_checks
 
 
 def build_definitions(
@@ -25,9 +28,15 @@ def build_definitions(
     if config is None:
         config = load_config(settings.config_path, settings.data_dir)
     partitions_def = monthly_partitions(config)
-    assets = build_ingest_assets(partitions_def) + build_panel_assets(partitions_def)
+    assets = (
+        build_ingest_assets(partitions_def)
+        + build_panel_assets(partitions_def)
+        + build_model_assets()
+        + build_report_assets()
+    )
     return dg.Definitions(
         assets=assets,
+        asset_checks=build_quality_checks(config),
         jobs=build_jobs(settings.duckdb_path),
         schedules=build_schedules(partitions_def, config.timezone),
         sensors=build_sensors(partitions_def, settings.data_dir),

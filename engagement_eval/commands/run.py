@@ -218,7 +218,11 @@ def _materialize(data: str, config_path: str | None, out: str | None, quiet: boo
         )
     if not result.success:
         raise UserError("the pipeline run failed", "see the step errors above")
+    report = None
+    for mat in result.asset_materializations_for_node("report__council_report"):
+        report = mat.metadata["path"].value
     return {
+        "report": report,
         "duckdb": settings.duckdb_path,
         "out": settings.out_dir,
         "partitions": [keys[0], keys[-1]],
@@ -245,8 +249,9 @@ def main(args) -> int:
     out = Path(where["out"])
     print(f"\nDone in {time.monotonic() - started:.1f} s.")
     print(f"  DuckDB database: {where['duckdb']}  (schemas raw, staging, marts)")
-    for name in ("results.json", "report.html"):
-        if (out / name).exists():
-            print(f"  {name}: {out / name}")
+    if (out / "results.json").exists():
+        print(f"  results.json: {out / 'results.json'}")
+    if where.get("report"):
+        print(f"  council report: {where['report']}")
     print("  Browse it: make ui  (Dagster on http://127.0.0.1:3000)")
     return 0
