@@ -144,11 +144,24 @@ class PartitionScope:
         return self.last in self.keys
 
     def where(self, column: str) -> str:
-        """SQL predicate on an owner-key column; binds $keys and $unassigned."""
-        return f"(list_contains($keys, {column}) OR ($unassigned AND {column} IS NULL))"
+        """SQL predicate on an owner-key column; binds $keys, $key_lo, $key_hi, $unassigned.
+
+        `IN (SELECT unnest($keys))` is a hash semi-join (`list_contains` scanned the whole
+        list for every row: 13 CPU-seconds per pass over 50 M rows and 240 months), and the
+        range lets DuckDB skip row groups of other months by their min/max.
+        """
+        return (
+            f"(({column} BETWEEN $key_lo AND $key_hi AND {column} IN (SELECT unnest($keys)))"
+            f" OR ($unassigned AND {column} IS NULL))"
+        )
 
     def params(self) -> dict:
-        return {"keys": self.keys, "unassigned": self.includes_unassigned}
+        return {
+            "keys": self.keys,
+            "key_lo": min(self.keys) if self.keys else None,
+            "key_hi": max(self.keys) if self.keys else None,
+            "unassigned": self.includes_unassigned,
+        }
 
 
 def load_raw(

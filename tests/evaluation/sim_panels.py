@@ -7,11 +7,13 @@ Definitions follow docs/architecture.md (period 1 = first month / quarter of the
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import yaml
+from scipy.special import ndtr
 
 INDICES = {"trust_index": ["trust_police", "police_fair"], "safety_index": ["feel_safe"]}
 
@@ -123,3 +125,81 @@ def _cell(c: pd.DataFrame) -> pd.Series:
     mean = float((w * y).sum() / sw)
     se = float(np.sqrt(n / (n - 1) * np.sum(w**2 * (y - mean) ** 2)) / sw) if n > 1 else np.nan
     return pd.Series({"mean": mean, "se": se, "n_responses": n, "sum_weights": sw})
+
+
+def expected_survey_panel(city: Path) -> pd.DataFrame:
+    """`marts.district_quarter_survey` without sampling error: every cell's `mean` is the
+    population mean of the expected answer (with the program once treated), recomputed from
+    truth.json's parameters alone (the ordered probit of docs/simulator.md).
+
+    An estimator run on this panel sees no survey noise, so any gap to truth.json's effect is
+    a mismatch between what it estimates and the truth's definition (aggregation weights,
+    cohort coding, event-window truncation, base period), not bad luck.
+    """
+    truth = json.loads((city / "truth.json").read_text())
+    s, par = truth["parameters"]["survey"], truth["parameters"]
+    window = truth["study_window"]
+    quarters = pd.period_range(
+        pd.Period(window["start"], "M").asfreq("Q"), pd.Period(window["end"], "M").asfreq("Q")
+    )
+    districts = list(par["population"])
+    items = list(s["item_intercept"])
+    strata = list(s["stratum_effect"])
+    q = np.arange(len(quarters))
+    cohort = np.array(
+        [
+            0
+            if truth["cohorts"][d] is None
+            else quarters.get_loc(pd.Period(truth["cohorts"][d], "M").asfreq("Q")) + 1
+            for d in districts
+        ]
+    )
+    event = np.where(cohort[:, None] > 0, q[None, :] + 1 - cohort[:, None], -1)  # (d, q)
+    mult = np.array(
+        [par["cohort_multiplier"].get(truth["cohorts"][d] or "", 0.0) for d in districts]
+    )
+    ramp = np.where(event >= 0, 1 - np.exp(-(event + 1) / s["ramp_quarters"]), 0.0)
+    share = np.array([[s["strata_share"][d][k] for k in strata] for d in districts])  # (d, s)
+    sigma = np.sqrt(1 + s["respondent_sd"] ** 2)
+    cuts = np.asarray(s["cutpoints"])
+    answer = {}
+    for item in items:
+        base = (
+            s["item_intercept"][item]
+            + np.array([s["district_level"][d][item] for d in districts])[:, None]
+            + np.array([s["district_trend_per_year"][d][item] for d in districts])[:, None]
+            * (q[None, :] - s["trend_centre_quarter_index"])
+            / 4
+            + np.asarray(s["common"][item])[None, :]
+        )  # (d, q)
+        shift = np.array([s["stratum_shift"][k][item] for k in strata])
+        effect = (
+            s["effect"][item]
+            * par["city"]["effect_scale"]
+            * mult[:, None, None]
+            * ramp[:, :, None]
+            * np.array([s["stratum_effect"][k] for k in strata])[None, None, :]
+        )  # (d, q, s)
+        latent = base[:, :, None] + shift[None, None, :] + effect
+        by_stratum = 1 + ndtr((latent[..., None] - cuts) / sigma).sum(axis=-1)
+        answer[item] = np.einsum("dqs,ds->dq", by_stratum, share)
+    rows = []
+    for name, index_items in INDICES.items():
+        mean = np.mean([answer[i] for i in index_items], axis=0)
+        rows.append(
+            pd.DataFrame(
+                {
+                    "district_id": np.repeat(districts, len(q)),
+                    "quarter": np.tile(quarters.to_timestamp(), len(districts)),
+                    "period": np.tile(q + 1, len(districts)),
+                    "index_name": name,
+                    "mean": mean.ravel(),
+                    "se": 0.0,
+                    "n_responses": 1_000_000,
+                    "sum_weights": 1_000_000.0,
+                    "cohort_period": np.repeat(cohort, len(q)),
+                    "treated": (event >= 0).astype(int).ravel(),
+                }
+            )
+        )
+    return pd.concat(rows, ignore_index=True)
