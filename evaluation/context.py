@@ -66,8 +66,13 @@ def crime_trend(dm: pd.DataFrame, rate: str) -> list[dict]:
     ]
 
 
-def survey_trend(dq: pd.DataFrame, index_name: str) -> list[dict]:
-    """Response-weighted mean per quarter, districts that ever start vs never, with counts."""
+def survey_trend(dq: pd.DataFrame, index_name: str, min_cell_size: int) -> list[dict]:
+    """Response-weighted mean per quarter, districts that ever start vs never, with counts.
+
+    Small-cell protection: a group-quarter mean backed by fewer than `min_cell_size`
+    responses is published as null with `<group>_suppressed: true` (its count stays), so no
+    published output carries an average of a handful of residents' answers.
+    """
     f = dq.loc[(dq["index_name"] == index_name) & dq["mean"].notna()]
     f = f.assign(ever=f["cohort_period"].fillna(0) > 0, wy=f["mean"] * f["n_responses"])
     g = f.groupby(["quarter", "ever"])[["wy", "n_responses"]].sum()
@@ -75,14 +80,21 @@ def survey_trend(dq: pd.DataFrame, index_name: str) -> list[dict]:
     for q in sorted(f["quarter"].unique()):
         row = {"period": _month(q)}
         for flag, key in ((True, "treated"), (False, "comparison")):
-            if (q, flag) in g.index and g.loc[(q, flag), "n_responses"] > 0:
-                cell = g.loc[(q, flag)]
-                row[f"{key}_mean"] = float(cell["wy"] / cell["n_responses"])
-                row[f"{key}_n"] = int(cell["n_responses"])
-            else:
-                row[f"{key}_mean"], row[f"{key}_n"] = None, 0
+            n = int(g.loc[(q, flag), "n_responses"]) if (q, flag) in g.index else 0
+            row[f"{key}_n"] = n
+            row[f"{key}_mean"] = None
+            if n >= max(min_cell_size, 1):
+                row[f"{key}_mean"] = float(g.loc[(q, flag), "wy"] / n)
+            elif n > 0:
+                row[f"{key}_suppressed"] = True
         out.append(row)
     return out
+
+
+def suppressed_count(trend: list[dict]) -> int:
+    return sum(
+        bool(p.get(k)) for p in trend for k in ("treated_suppressed", "comparison_suppressed")
+    )
 
 
 def _f(v) -> float | None:

@@ -10,7 +10,8 @@ residents (districts weighted by population, universal base period, multiplier-b
 uniform band), divided by the treated districts' pre-roll-out rate so they read as
 proportional changes like the headline. The Poisson fit has no event-study covariance
 (`fit_poisson` keeps its influence functions internal), and the pre-trend test needs one.
-HonestDiD uses the same estimator on district-quarters (see `diagnostics.honest`).
+The pre-trend test uses the same estimator on district-quarters, HonestDiD on district
+half-years (see `diagnostics.honest`).
 """
 
 from __future__ import annotations
@@ -44,21 +45,38 @@ def crime_frame(dm: pd.DataFrame, spec: OutcomeSpec) -> tuple[pd.DataFrame, int]
     return f.reset_index(drop=True), int((~keep).sum())
 
 
-def quarterly(f: pd.DataFrame, spec: OutcomeSpec) -> pd.DataFrame:
-    """District-quarter sums; a quarter is treated from the one holding the first treated
-    month (period numbers: quarter 1 holds months 1-3 of the window)."""
-    q = f.assign(quarter=(f["period"] - 1) // 3 + 1)
-    out = q.groupby(["district_id", "quarter"], as_index=False).agg(
+def binned(f: pd.DataFrame, spec: OutcomeSpec, months: int, time: str = "quarter") -> pd.DataFrame:
+    """District sums over bins of `months` months (column `time`); a bin is treated from the
+    one holding the first treated month (bin 1 holds months 1..`months` of the window)."""
+    q = f.assign(**{time: (f["period"] - 1) // months + 1})
+    out = q.groupby(["district_id", time], as_index=False).agg(
         count=(spec.count, "sum"),
         population=("population", "mean"),
         cohort_period=("cohort_period", "first"),
         pop_weight=("pop_weight", "first"),
     )
     out["cohort_period"] = np.where(
-        out["cohort_period"] > 0, (out["cohort_period"] - 1) // 3 + 1, 0
+        out["cohort_period"] > 0, (out["cohort_period"] - 1) // months + 1, 0
     )
     out["rate"] = 1000.0 * out["count"] / out["population"]
     return out
+
+
+def quarterly(f: pd.DataFrame, spec: OutcomeSpec) -> pd.DataFrame:
+    return binned(f, spec, 3, "quarter")
+
+
+def coarse_event_study(
+    f: pd.DataFrame, spec: OutcomeSpec, s: EvaluationSettings, months: int, window, anticipation
+) -> tuple[dg.EventStudy, int]:
+    """CS event study (no bootstrap) on `months`-month district sums of the rate, divided by
+    the treated districts' pre-roll-out rate (a proportional change, like the headline);
+    returns it with the number of district clusters."""
+    fb = binned(f, spec, months, "bin")
+    pre = pre_rollout(fb, "bin", anticipation)
+    base = 1000.0 * fb.loc[pre, "count"].sum() / fb.loc[pre, "population"].sum()
+    cs = dg.fit_cs(rate_panel(fb, "bin", "rate", weighted=True), s, bootstrap=False)
+    return dg.event_study(cs, window, anticipation).scaled(1 / base), cs.n_clusters
 
 
 def pre_rollout(f: pd.DataFrame, time: str, anticipation: int) -> pd.Series:
@@ -116,13 +134,17 @@ def evaluate_crime(dm: pd.DataFrame, spec: OutcomeSpec, s: EvaluationSettings) -
 
     clock = time.perf_counter()
     mde = dg.mde(head.se, s.alpha)
-    fq = quarterly(f, spec)
-    preq = pre_rollout(fq, "quarter", 0)
-    base_rate_q = 1000.0 * fq.loc[preq, "count"].sum() / fq.loc[preq, "population"].sum()
-    csq = dg.fit_cs(rate_panel(fq, "quarter", "rate", weighted=True), s, bootstrap=False)
-    es_q = dg.event_study(csq, s.window("quarter"), s.anticipation // 3).scaled(1 / base_rate_q)
-    pt = dg.pre_trend(es_q, mde, s.alpha, csq.n_clusters)
-    hon = dg.honest(es_q, s)
+    es_q, n_clusters = coarse_event_study(f, spec, s, 3, s.window("quarter"), s.anticipation // 3)
+    pt = dg.pre_trend(es_q, mde, s.alpha, n_clusters)
+    es_h, _ = coarse_event_study(
+        f,
+        spec,
+        s,
+        dg.HONEST_BIN_MONTHS,
+        dg.honest_window(s),
+        dg.bin_anticipation(s.anticipation, dg.HONEST_BIN_MONTHS),
+    )
+    hon = dg.honest(es_h, s, dg.HONEST_BIN_MONTHS)
     timings["pretrends_honestdid"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -163,6 +185,8 @@ def evaluate_crime(dm: pd.DataFrame, spec: OutcomeSpec, s: EvaluationSettings) -
         "mde": mde,
         "honestdid_breakdown": hon.breakdown,
         "honestdid": hon.rows,
+        "honestdid_target": hon.target,
+        "honestdid_window": hon.window,
         "ri_p": ri,
         "event_study": es.records(),
         "baseline_mean": dg._num(f.loc[pre, spec.count].mean()),
@@ -188,7 +212,10 @@ def evaluate_crime(dm: pd.DataFrame, spec: OutcomeSpec, s: EvaluationSettings) -
             "band_critical_value": dg._num(es.crit_val),
             "pre_trend_slope": pt.slope,
             "pre_trend_test": "Hotelling F on the district-quarter event study's leads",
-            "honestdid_target": hon.target + " (quarters)" if hon.target else "",
+            "honestdid_target_estimate": hon.estimate,
+            "honestdid_target_ci": list(hon.original_ci),
+            "honestdid_method": "relative magnitudes, ARP hybrid (C-LF), on Callaway-Sant'Anna "
+            "half-year district sums of the rate divided by the treated pre-roll-out rate",
             "twfe_rate": dg._num(twfe_fit.overall.estimate),
             "twfe_wild_bootstrap_p": dg._num(twfe_fit.overall.p_value),
             "twfe_forbidden_weight": tw.forbidden_weight,

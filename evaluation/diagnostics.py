@@ -160,28 +160,68 @@ def pre_trend(es: EventStudy, mde: float | None, alpha: float, n_clusters: int) 
     return PreTrend(_num(p_value), _num(power), _num(slope))
 
 
+HONEST_BIN_MONTHS = 6  # HonestDiD event-study bins: half-years (see `honest`)
+
+
+def honest_window(settings: EvaluationSettings) -> tuple[int, int]:
+    """Event window of the HonestDiD event study, in bins of `HONEST_BIN_MONTHS` months.
+
+    Post: every bin holding a month of the configured event window (months 0..hi). Pre: the
+    `honestdid_pre` bins before the reference bin, or the configured window when wider.
+    """
+    lo, hi = settings.event_window
+    lo_bins = max(settings.honestdid_pre + 1, -(-abs(min(lo, 0)) // HONEST_BIN_MONTHS))
+    return -lo_bins, max(0, hi) // HONEST_BIN_MONTHS
+
+
+def bin_anticipation(anticipation: int, periods_per_bin: int) -> int:
+    """Anticipation in bins, rounded up (a bin partly anticipating is not a clean pre bin)."""
+    return -(-anticipation // periods_per_bin)
+
+
 @dataclass
 class Honest:
     breakdown: float | None
     rows: list[dict]
     target: str
+    estimate: float | None = None
+    original_ci: tuple[float | None, float | None] = (None, None)
+    window: dict | None = None  # first_month, last_month, bin_months of the target
     note: str | None = None
 
 
-def honest(es: EventStudy, settings: EvaluationSettings) -> Honest:
-    """HonestDiD relative-magnitude intervals for the mean of the first post coefficients.
+def honest(es: EventStudy, settings: EvaluationSettings, bin_months: int) -> Honest:
+    """HonestDiD relative magnitudes (Rambachan & Roth 2023) for the average post-period effect.
 
-    Only the last `honestdid_pre` pre- and first `honestdid_post` post-period coefficients are
-    used: the ARP hybrid test grows steeply with their number (minutes beyond ~10).
+    Target: the equal-weight average of the post-period coefficients of `es` (all of them,
+    or the first `honestdid_post` when that is > 0): the average effect over the event
+    window, the closest event-study counterpart of the headline average effect. `es` is a
+    coarse (half-year) event study: the ARP hybrid test that RM needs grows steeply with the
+    number of post coefficients (5 half-years ~1 s; 9 quarters ~1 min), and coarse bins give
+    pre-period changes with less noise. Mbar bounds the change of the post-roll-out violation
+    per bin by Mbar times the largest change between consecutive pre-roll-out bins.
+
+    Breakdown: the largest Mbar whose robust interval excludes zero, refined by bisection;
+    None ("not applicable") when even Mbar = 0 (parallel trends exactly) includes zero.
     """
     t = es.event_times
     pre = np.flatnonzero(t < es.reference)[-settings.honestdid_pre :]
-    post = np.flatnonzero(t > es.reference)[: settings.honestdid_post]
-    target = (
-        f"mean effect over event times {int(t[post[0]])}..{int(t[post[-1]])}" if len(post) else ""
-    )
+    post = np.flatnonzero(t > es.reference)
+    if settings.honestdid_post > 0:
+        post = post[: settings.honestdid_post]
     if len(pre) < 1 or len(post) < 1:
-        return Honest(None, [], target, "HonestDiD needs pre- and post-period coefficients")
+        return Honest(None, [], "", note="HonestDiD needs pre- and post-period coefficients")
+    first, last = int(t[post[0]]), int(t[post[-1]])
+    target = (
+        f"average effect over event times {first}..{last} in {bin_months}-month bins "
+        f"(months {first * bin_months}-{(last + 1) * bin_months - 1} after roll-out); "
+        f"relative magnitudes against the last {len(pre)} pre-roll-out bins"
+    )
+    window = {
+        "first_month": first * bin_months,
+        "last_month": (last + 1) * bin_months - 1,
+        "bin_months": bin_months,
+    }
     idx = np.concatenate([pre, post])
     beta, sigma = es.beta[idx], es.sigma[np.ix_(idx, idx)]
     try:
@@ -198,18 +238,24 @@ def honest(es: EventStudy, settings: EvaluationSettings) -> Honest:
             seed=settings.seed % (2**32),
         )
     except (ValueError, np.linalg.LinAlgError) as exc:
-        return Honest(None, [], target, f"HonestDiD failed: {exc}")
+        return Honest(None, [], target, window=window, note=f"HonestDiD failed: {exc}")
     rows = [
         {"m": float(r.m), "ci_low": _num(r.lb), "ci_high": _num(r.ub)}
         for r in res.table.itertuples(index=False)
     ]
-    bd = 0.0 if math.isnan(res.breakdown) else float(res.breakdown)
-    note = (
-        f"breakdown at least {bd:g} (zero excluded over the whole grid)"
-        if res.breakdown_censored
-        else None
-    )
-    return Honest(bd, rows, target, note)
+    original = (_num(res.original[0]), _num(res.original[1]))
+    note = None
+    if math.isnan(res.breakdown):
+        bd = None
+        note = (
+            "HonestDiD breakdown not applicable: the interval for its target (the average "
+            "effect over the event window) includes zero even under exact parallel trends"
+        )
+    else:
+        bd = float(res.breakdown)
+        if res.breakdown_censored:
+            note = f"HonestDiD breakdown at least {bd:g} (zero excluded over the whole grid)"
+    return Honest(bd, rows, target, _num(res.estimate), original, window, note)
 
 
 @dataclass

@@ -67,8 +67,14 @@ def evaluate(
         if sp.kind == "crime":
             trends[name] = context.crime_trend(dm, sp.rate)
         elif dq is not None and not dq.empty:
-            trends[name] = context.survey_trend(dq, sp.index_name)
+            trends[name] = context.survey_trend(dq, sp.index_name, settings.min_cell_size)
     notes = list(settings.notes)
+    for name, trend in trends.items():
+        if hidden := context.suppressed_count(trend):
+            notes.append(
+                f"{name}: {hidden} treated/comparison quarterly survey averages rest on fewer "
+                f"than {settings.min_cell_size} responses and are not published (counts kept)."
+            )
     source = context.rollout_source(dm, threshold)
     if source != "programs.csv":
         notes.append(f"Roll-out dates were {source}.")

@@ -21,8 +21,8 @@ EXTRA_DEFAULTS = {
     "survey_sampling_draws": 200,  # draws propagating the survey cells' standard errors
     "dose_bins": 3,  # attendance-per-1,000 bins of the dose-response analysis
     "honestdid_grid": [0.0, 0.5, 1.0, 1.5, 2.0],  # relative-magnitude bounds Mbar
-    "honestdid_pre": 3,  # pre-period coefficients given to HonestDiD (besides the reference)
-    "honestdid_post": 4,  # post-period coefficients given to HonestDiD (target: their mean)
+    "honestdid_pre": 3,  # half-year pre-period bins given to HonestDiD (besides the reference)
+    "honestdid_post": 0,  # half-year post bins averaged by the target; 0 = all in event_window
 }
 
 
@@ -44,7 +44,7 @@ class EvaluationSettings:
     dose_bins: int = 3
     honestdid_grid: tuple[float, ...] = (0.0, 0.5, 1.0, 1.5, 2.0)
     honestdid_pre: int = 3
-    honestdid_post: int = 4
+    honestdid_post: int = 0
     notes: tuple[str, ...] = field(default=(), compare=False)
 
     def to_dict(self) -> dict:
@@ -119,5 +119,5 @@ def settings_from_config(config: CityConfig, overrides: dict | None = None) -> E
         dose_bins=_int(raw, "dose_bins", 2),
         honestdid_grid=tuple(sorted(float(g) for g in grid)),
         honestdid_pre=_int(raw, "honestdid_pre", 1),
-        honestdid_post=_int(raw, "honestdid_post", 1),
+        honestdid_post=_int(raw, "honestdid_post", 0),
     )

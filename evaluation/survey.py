@@ -32,13 +32,50 @@ ESTIMATOR = "Callaway-Sant'Anna (survey-weighted district-quarter means)"
 def survey_frame(dq: pd.DataFrame, spec: OutcomeSpec) -> pd.DataFrame:
     f = dq.loc[
         (dq["index_name"] == spec.index_name) & dq["mean"].notna(),
-        ["district_id", "period", "mean", "se", "n_responses", "cohort_period"],
+        ["district_id", "period", "mean", "se", "n_responses", "cohort_period"]
+        + (["sum_weights"] if "sum_weights" in dq else []),
     ].copy()
     f["cohort_period"] = f["cohort_period"].fillna(0).astype(int)
     # Cells with one response have no SE: use the typical within-cell SD over sqrt(n).
     sd = (f["se"] * np.sqrt(f["n_responses"])).median()
     f["se"] = f["se"].fillna(sd / np.sqrt(f["n_responses"].clip(lower=1)))
     return f.reset_index(drop=True)
+
+
+def baseline_mean(cells: pd.DataFrame, min_cell_size: int) -> float | None:
+    """Mean of the treated districts' pre-roll-out cell means; None (not published) when it
+    rests on fewer than `min_cell_size` responses in all."""
+    if cells.empty or cells["n_responses"].sum() < max(min_cell_size, 1):
+        return None
+    return dg._num(cells["mean"].mean())
+
+
+def half_years(f: pd.DataFrame) -> pd.DataFrame:
+    """District half-year means: the two quarters' means weighted by their sum of survey
+    weights (response counts when absent), i.e. the weighted mean of all the half-year's
+    answers. A half-year is treated from the one holding the first treated quarter."""
+    per_bin = dg.HONEST_BIN_MONTHS // 3
+    w = f["sum_weights"] if "sum_weights" in f else f["n_responses"]
+    g = (
+        f.assign(bin=(f["period"] - 1) // per_bin + 1, w=w, wy=w * f["mean"])
+        .groupby(["district_id", "bin"], as_index=False)
+        .agg(wy=("wy", "sum"), w=("w", "sum"), cohort_period=("cohort_period", "first"))
+    )
+    g = g.loc[g["w"] > 0]
+    g["mean"] = g["wy"] / g["w"]
+    g["cohort_period"] = np.where(
+        g["cohort_period"] > 0, (g["cohort_period"] - 1) // per_bin + 1, 0
+    )
+    return g[["district_id", "bin", "mean", "cohort_period"]].reset_index(drop=True)
+
+
+def honest_event_study(f: pd.DataFrame, s: EvaluationSettings) -> dg.EventStudy:
+    """Half-year CS event study (no bootstrap) for HonestDiD (see `diagnostics.honest`)."""
+    h = half_years(f)
+    panel = prepare_panel(h, unit="district_id", time="bin", outcome="mean", cohort="cohort_period")
+    per_bin = dg.HONEST_BIN_MONTHS // 3
+    cs = dg.fit_cs(panel, s, bootstrap=False)
+    return dg.event_study(cs, dg.honest_window(s), dg.bin_anticipation(s.anticipation, per_bin))
 
 
 def sampling_se(f: pd.DataFrame, s: EvaluationSettings) -> float | None:
@@ -90,7 +127,7 @@ def evaluate_survey(dq: pd.DataFrame, spec: OutcomeSpec, s: EvaluationSettings) 
     clock = time.perf_counter()
     mde = dg.mde(head.se, s.alpha)
     pt = dg.pre_trend(es, mde, s.alpha, cs.n_clusters)
-    hon = dg.honest(es, s)
+    hon = dg.honest(honest_event_study(f, s), s, dg.HONEST_BIN_MONTHS)
     timings["pretrends_honestdid"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -117,9 +154,11 @@ def evaluate_survey(dq: pd.DataFrame, spec: OutcomeSpec, s: EvaluationSettings) 
         "mde": mde,
         "honestdid_breakdown": hon.breakdown,
         "honestdid": hon.rows,
+        "honestdid_target": hon.target,
+        "honestdid_window": hon.window,
         "ri_p": ri,
         "event_study": es.records(),
-        "baseline_mean": dg._num(f.loc[pre, "mean"].mean()),
+        "baseline_mean": baseline_mean(f.loc[pre], s.min_cell_size),
         "units": "quarter",
         "unit_label": "district",
         "n_units": int(len(units)),
@@ -136,7 +175,10 @@ def evaluate_survey(dq: pd.DataFrame, spec: OutcomeSpec, s: EvaluationSettings) 
             else None,
             "pre_trend_slope": pt.slope,
             "pre_trend_test": "Hotelling F on the event study's leads",
-            "honestdid_target": hon.target + " (quarters)" if hon.target else "",
+            "honestdid_target_estimate": hon.estimate,
+            "honestdid_target_ci": list(hon.original_ci),
+            "honestdid_method": "relative magnitudes, ARP hybrid (C-LF), on Callaway-Sant'Anna "
+            "district half-year means (the quarters' weighted means pooled)",
             "twfe_forbidden_weight": tw.forbidden_weight,
             "ri_statistic": "Callaway-Sant'Anna overall ATT",
             "mde_method": "closed form (z_{1-alpha/2} + z_{0.8}) x headline SE",

@@ -14,6 +14,8 @@ from reports.wording import (
     fmt_num,
     fmt_p,
     fmt_signed,
+    honestdid_not_applicable,
+    honestdid_scope,
     interval_text,
     is_number,
     outcome_info,
@@ -252,15 +254,25 @@ def _honestdid_text(o: dict, level: str) -> str:
             "Sensitivity: the plausible range already includes no change, so there is no "
             "finding for a violation of parallel trends to overturn."
         )
+    scope = honestdid_scope(o)
+    if honestdid_not_applicable(o):
+        return (
+            f"Sensitivity: the check is made for the average effect{scope}, and that average "
+            "is not clearly different from zero even if trends were exactly parallel, so it "
+            "cannot support the finding."
+        )
     if not is_number(b):
         return (
             "Sensitivity: not available, so we cannot say how large a departure from "
             "parallel trends would overturn the finding."
         )
+    w = o.get("honestdid_window") or {}
+    step = f"{int(w['bin_months'])} months" if is_number(w.get("bin_months")) else "period"
     text = (
-        f"Sensitivity: the finding holds as long as any departure from parallel trends "
-        f"after roll-out is no more than {b:.1f} times the largest departure seen before "
-        "roll-out."
+        f"Sensitivity{' (for the average effect' + scope + ')' if scope else ''}: the finding "
+        "holds as long as any departure from parallel trends after roll-out is no more than "
+        f"{b:.2g} times the largest departure seen before roll-out (both measured as the change "
+        f"in the gap between the groups from one {step} to the next)."
     )
     if b < BREAKDOWN_REASSURING:
         text += (

@@ -171,12 +171,19 @@ def verdict(o: dict, alpha: float = 0.05) -> Verdict:
             f"(pre-trend test p = {fmt_p(pre_p)})"
         )
     breakdown = o.get("honestdid_breakdown")
-    if not is_number(breakdown):
+    scope = honestdid_scope(o)
+    if honestdid_not_applicable(o):
+        concerns.append(
+            f"the average effect{scope or ' in the sensitivity analysis'} is not clearly "
+            "different from zero even if trends were exactly parallel"
+        )
+    elif not is_number(breakdown):
         concerns.append("the sensitivity analysis was not available")
     elif breakdown < BREAKDOWN_REASSURING:
         concerns.append(
             "a departure from parallel trends smaller than the one already seen before "
-            "roll-out would be enough to overturn it"
+            "roll-out would be enough to overturn "
+            + (f"the average effect{scope}" if scope else "it")
         )
     fd_p = few_district_p(o)
     if is_number(fd_p) and fd_p >= alpha:
@@ -186,6 +193,29 @@ def verdict(o: dict, alpha: float = 0.05) -> Verdict:
     if not concerns:
         return Verdict("strong", f"Strong evidence of {direction}.")
     return Verdict("some", f"Some evidence of {direction}, but {join_words(concerns)}.", concerns)
+
+
+def honestdid_scope(o: dict) -> str:
+    """ " over the first N months after roll-out": what the HonestDiD breakdown is about (its
+    target is the average event-study effect over those months, not the headline itself)."""
+    w = o.get("honestdid_window") or {}
+    first, last = w.get("first_month"), w.get("last_month")
+    if not (is_number(first) and is_number(last)):
+        return ""
+    if first == 0:
+        return f" over the first {int(last) + 1} months after roll-out"
+    return f" over months {int(first)} to {int(last)} after roll-out"
+
+
+def honestdid_not_applicable(o: dict) -> bool:
+    """No breakdown because the sensitivity target's interval includes zero even at Mbar = 0."""
+    if is_number(o.get("honestdid_breakdown")):
+        return False
+    for r in o.get("honestdid") or []:
+        if r.get("m") == 0:
+            lo, hi = r.get("ci_low"), r.get("ci_high")
+            return not (is_number(lo) and is_number(hi)) or lo <= 0 <= hi
+    return False
 
 
 def join_words(items: list[str]) -> str:

@@ -215,9 +215,10 @@ def _materialize(data: str, config_path: str | None, out: str | None, quiet: boo
             tags=range_tags(keys[0], keys[-1]) | cli_run_tags(settings.duckdb_path),
             instance=instance,
             run_config={"loggers": {"progress": {}}},
+            raise_on_error=False,
         )
     if not result.success:
-        raise UserError("the pipeline run failed", "see the step errors above")
+        raise _failure_reason(result)
     report = None
     for mat in result.asset_materializations_for_node("report__council_report"):
         report = mat.metadata["path"].value
@@ -227,6 +228,52 @@ def _materialize(data: str, config_path: str | None, out: str | None, quiet: boo
         "out": settings.out_dir,
         "partitions": [keys[0], keys[-1]],
     }
+
+
+def _failure_reason(result) -> UserError:
+    """One message for a failed run: the quality gate's verdict, else the step's own cause.
+
+    Runs execute with raise_on_error=False so a blocking asset check (which Dagster raises as an
+    internal error type) and a step error both arrive here as events, not tracebacks.
+    """
+    stopped = [
+        e
+        for e in result.get_asset_check_evaluations()
+        if not e.passed and e.severity.value == "ERROR"
+    ]
+    if stopped:
+        messages = []
+        for evaluation in stopped:
+            entry = evaluation.metadata.get("gate_message")
+            text = entry.value if entry is not None else None
+            if text and text not in messages:
+                messages.append(text)
+        checks = sorted({f"{'/'.join(e.asset_key.path)}:{e.check_name}" for e in stopped})
+        detail = "\n".join(messages) or f"failed checks: {', '.join(checks)}"
+        return UserError(
+            f"the quality gate stopped the run; models and report were not updated.\n{detail}",
+            "fix the input (or the config mapping) named above and run again; "
+            "`engagement-eval validate --data DIR` checks a folder without running the models",
+        )
+    for event in result.get_step_failure_events():
+        error = event.step_failure_data.error if event.step_failure_data else None
+        chain, cause = [], error
+        while cause is not None:
+            chain.append(cause)
+            cause = cause.cause or cause.context
+        for info in chain:
+            if info.cls_name == "UserError":
+                return UserError(" ".join(info.message.split(": ", 1)[-1:]).strip())
+        for info in chain:
+            translated = _environment_error(Exception(info.message))
+            if translated is not None:
+                return translated
+        if error is not None:
+            return UserError(
+                f"step {event.step_key} failed: {error.cls_name}: {error.message.strip()[:500]}",
+                "this is probably a bug in engagement-eval; report it with the output above",
+            )
+    return UserError("the pipeline run failed", "see the step errors above")
 
 
 def _preflight(data_dir: Path, config, inputs) -> None:

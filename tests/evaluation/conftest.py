@@ -37,3 +37,9 @@ def null_city(tmp_path_factory):
 def small_results(small_city):
     dm, dq, _ = small_city
     return evaluate(dm, dq, FAST, city="Small City", generated_at="2026-01-01T00:00:00Z")
+
+
+@pytest.fixture(scope="session")
+def null_results(null_city):
+    dm, dq, _ = null_city
+    return evaluate(dm, dq, FAST, city="Null City", generated_at="2026-01-01T00:00:00Z")

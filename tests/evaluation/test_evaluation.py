@@ -45,7 +45,13 @@ def test_diagnostics_are_complete(small_results, name):
     assert 0 <= o["pre_trend_p"] <= 1 and 0 <= o["ri_p"] <= 1
     assert 0.05 <= o["pre_trend_power"] <= 1
     assert o["mde"] > 0
-    assert o["honestdid_breakdown"] is not None and o["honestdid_breakdown"] >= 0
+    at_zero = next(r for r in o["honestdid"] if r["m"] == 0)
+    if o["honestdid_breakdown"] is None:  # not applicable: the target's interval holds zero
+        assert at_zero["ci_low"] <= 0 <= at_zero["ci_high"]
+        assert any("not applicable" in n for n in o["notes"])
+    else:
+        assert o["honestdid_breakdown"] >= 0 and not at_zero["ci_low"] <= 0 <= at_zero["ci_high"]
+    assert "average effect over event times 0.." in o["honestdid_target"]
     assert [r["m"] for r in o["honestdid"]] == list(FAST.honestdid_grid)
     es = {p["event_time"]: p for p in o["event_study"]}
     assert es[-1]["estimate"] == 0 and es[-1]["ci_low"] is None  # reference period
@@ -69,9 +75,8 @@ def test_survey_sampling_error_is_propagated(small_results):
     assert small_results["outcomes"]["trust_index"]["se"] >= d["se_survey_sampling"] - 1e-12
 
 
-def test_no_effect_city_intervals_contain_zero(null_city):
-    dm, dq, truth = null_city
-    res = evaluate(dm, dq, FAST, city="Null City", generated_at="2026-01-01T00:00:00Z")
+def test_no_effect_city_intervals_contain_zero(null_city, null_results):
+    truth, res = null_city[2], null_results
     for name in OUTCOMES:
         assert truth["outcomes"][name]["overall"] == 0
         o = res["outcomes"][name]

@@ -1,12 +1,15 @@
 """Determinism (same inputs -> same tables, rerun or rebuilt from an empty file) and residents'
-privacy (planted respondent ids, free text and coordinates reach no published output)."""
+privacy (planted respondent ids, free text and coordinates reach no published output; no survey
+average of fewer than min_cell_size responses is published)."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pandas as pd
 import pytest
 from reliability_helpers import (
     ADDRESS,
@@ -17,7 +20,6 @@ from reliability_helpers import (
     dagster_home,
     database_hashes,
     make_city,
-    table_hash,
     tables,
 )
 
@@ -31,10 +33,15 @@ INTERNAL = ("raw", "staging")
 def runs(tmp_path_factory):
     """One city, run into a first folder twice and into a second, empty folder once."""
     root = tmp_path_factory.mktemp("outputs")
-    city = make_city(root / "city", incidents=8_000)
+    city = _alone_in_a_quarter(make_city(root / "city", incidents=8_000))
     home = dagster_home(root / "home")
     with pytest.MonkeyPatch.context() as mp:
-        for var in ("ENGAGEMENT_EVAL_DUCKDB", "ENGAGEMENT_EVAL_OUT", "ENGAGEMENT_EVAL_CONFIG"):
+        for var in (
+            "ENGAGEMENT_EVAL_DUCKDB",
+            "ENGAGEMENT_EVAL_OUT",
+            "ENGAGEMENT_EVAL_CONFIG",
+            "ENGAGEMENT_EVAL_REPORTS",
+        ):
             mp.delenv(var, raising=False)
         mp.setenv("DAGSTER_HOME", str(home))
         first, second = root / "first", root / "second"
@@ -44,6 +51,27 @@ def runs(tmp_path_factory):
             hashes.append(database_hashes(out / "engagement_eval.duckdb", schemas=None))
         events = _materialization_metadata(dg.DagsterInstance.get())
     return {"first": first, "hashes": hashes, "metadata": events}
+
+
+SMALL_QUARTER = ("2023-04-01", "2023-07-01")  # district 009's three answers are in it
+MIN_CELL_SIZE = 10  # the city's model.min_cell_size
+
+
+def _alone_in_a_quarter(city: Path) -> Path:
+    """Drop the other comparison districts' answers in 009's quarter: the comparison group's
+    average for that quarter is then 009's three answers alone, so it reaches every published
+    trend unless it is suppressed."""
+    path = city / "survey_responses.csv"
+    survey = pd.read_csv(path, dtype=str)
+    treated = set(pd.read_csv(city / "programs.csv", dtype=str)["district_id"])
+    date = survey["response_date"]
+    drop = (
+        ~survey["district_id"].isin(treated | {"009"})
+        & (date >= SMALL_QUARTER[0])
+        & (date < SMALL_QUARTER[1])
+    )
+    survey.loc[~drop].to_csv(path, index=False)
+    return city
 
 
 def _materialization_metadata(instance: dg.DagsterInstance) -> str:
@@ -66,10 +94,7 @@ def test_same_inputs_give_identical_tables_on_rerun_and_on_rebuild(runs):
 
 
 def test_results_json_is_identical_apart_from_its_timestamp(runs):
-    results = runs["first"] / "results.json"
-    if not results.exists():
-        pytest.xfail("results.json is not written by `run` yet (evaluation layer, issue 5)")
-    mine = json.loads(results.read_text())
+    mine = json.loads((runs["first"] / "results.json").read_text())
     other = json.loads((runs["first"].parent / "second" / "results.json").read_text())
     for doc in (mine, other):
         doc.pop("generated_at", None)
@@ -134,18 +159,62 @@ def _columns(con, schema: str, name: str) -> list[str]:
     ]
 
 
+def _small_trend_means(doc: dict) -> list[str]:
+    """Trend points of a results document that publish a mean of < MIN_CELL_SIZE answers."""
+    bad = []
+    for outcome, points in (doc.get("trends") or {}).items():
+        for p in points:
+            for group in ("treated", "comparison"):
+                n = p.get(f"{group}_n")
+                if n is not None and n < MIN_CELL_SIZE and p.get(f"{group}_mean") is not None:
+                    bad.append(f"{outcome} {p['period']} {group}: n = {n}")
+    return bad
+
+
 def test_survey_means_are_only_published_for_cells_above_min_cell_size(runs):
-    con = duckdb.connect(str(runs["first"] / "engagement_eval.duckdb"), read_only=True)
+    """Every published output of the run: results.json, the results.* tables, the report and
+    the Dagster metadata. The internal analysis table marts.district_quarter_survey keeps the
+    small cells (the estimators weight them by precision); it is not published."""
+    first = runs["first"]
+    doc = json.loads((first / "results.json").read_text())
+    planted = [
+        p
+        for points in doc["trends"].values()
+        for p in points
+        if p["period"] == SMALL_QUARTER[0][:7] and p["comparison_n"] == 3
+    ]
+    assert len(planted) == 2, "district 009's quarter should be a comparison cell of 3 answers"
+    assert all(p["comparison_suppressed"] for p in planted)
+    leaks = _small_trend_means(doc)
+    con = duckdb.connect(str(first / "engagement_eval.duckdb"), read_only=True)
     try:
         small = con.execute(
-            "SELECT count(*) FROM marts.district_quarter_survey"
-            " WHERE n_responses BETWEEN 1 AND 9 AND mean IS NOT NULL"
-        ).fetchone()[0]
-        assert table_hash(con, "marts", "district_quarter_survey")
+            "SELECT mean FROM marts.district_quarter_survey WHERE district_id = '009'"
+            " AND quarter = CAST(? AS DATE) AND n_responses = 3",
+            [SMALL_QUARTER[0]],
+        ).fetchall()
+        stored = con.execute("SELECT results_json FROM results.run_metadata").fetchall()
+        texts = [
+            str(row)
+            for schema, name in tables(con, ("results",))
+            for row in con.execute(f'SELECT * FROM "{schema}"."{name}"').fetchall()
+        ]
     finally:
         con.close()
-    if small:
-        pytest.xfail(
-            f"{small} survey cells with fewer than min_cell_size (10) responses publish a mean "
-            "in marts.district_quarter_survey (panel SQL owned by the scale work; see report)"
-        )
+    assert len(small) == 2  # both indices; the marts table keeps the small cells
+    for (text,) in stored:
+        leaks += [f"results.run_metadata: {b}" for b in _small_trend_means(json.loads(text))]
+    texts += [
+        p.read_text(errors="replace")
+        for p in first.rglob("*")
+        if p.is_file() and p.suffix in (".json", ".html", ".md", ".csv")
+    ]
+    texts.append(runs["metadata"])
+    # the small cells' own means, to 7 significant digits, anywhere in a published text
+    for (mean,) in small:
+        digits = f"{mean:.7g}"
+        if len(digits.replace(".", "")) >= 6:
+            leaks += [f"{digits} in a published output" for t in texts if digits in t]
+    report = [p for p in first.rglob("council_report.html")]
+    assert report, "the run should write the council report"
+    assert leaks == []
