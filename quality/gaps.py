@@ -49,6 +49,7 @@ def gap_frame(
     columns = ["_rid", "district_id", "month", "incidents", "typical_incidents"]
     if not district_ids:
         return pd.DataFrame(columns=columns)
+    con.complete()  # DuckDB 2: register() refuses while a fetchone() result is open
     con.register("_gate_district_ids", pd.DataFrame({"district_id": list(district_ids)}))
     try:
         frame = con.execute(

@@ -109,6 +109,7 @@ class Reduction:
             )
         else:
             match = f"f.{ident(self.columns[0])} IS NOT DISTINCT FROM r.{ident(self.columns[0])}"
+        con.complete()  # DuckDB 2: register() refuses while a fetchone() result is open
         con.register("_gate_ids", pd.DataFrame({"_vid": np.asarray(ids, dtype="int64")}))
         try:
             rids = con.execute(

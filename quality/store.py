@@ -49,6 +49,7 @@ def append(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> No
     """Append a DataFrame to quality.<name> by column name."""
     if frame.empty:
         return
+    con.complete()  # DuckDB 2: register() refuses while a fetchone() result is open
     con.register("_gate_append", frame)
     try:
         con.execute(f"INSERT INTO {table('quality', name)} BY NAME SELECT * FROM _gate_append")
@@ -77,6 +78,7 @@ def insert_quarantine(
         if value_column is None
         else f"CAST(f.{ident(value_column)} AS VARCHAR)"
     )
+    con.complete()  # DuckDB 2: register() refuses while a fetchone() result is open
     con.register("_gate_rids", pd.DataFrame({"_rid": np.asarray(rids, dtype="int64")}))
     try:
         con.execute(
@@ -107,6 +109,7 @@ def replace_quarantined_rows(
     con.execute("DELETE FROM quality.quarantined_rows WHERE input = ?", [input_name])
     if not len(rids):
         return
+    con.complete()  # DuckDB 2: register() refuses while a fetchone() result is open
     con.register("_gate_rids", pd.DataFrame({"_rid": np.unique(np.asarray(rids, dtype="int64"))}))
     try:
         con.execute(

@@ -269,8 +269,9 @@ def _failure_reason(result) -> UserError:
             if translated is not None:
                 return translated
         if error is not None:
+            root = chain[-1]  # Dagster wraps the step's own exception; name that one
             return UserError(
-                f"step {event.step_key} failed: {error.cls_name}: {error.message.strip()[:500]}",
+                f"step {event.step_key} failed: {root.cls_name}: {root.message.strip()[:500]}",
                 "this is probably a bug in engagement-eval; report it with the output above",
             )
     return UserError("the pipeline run failed", "see the step errors above")
