@@ -79,6 +79,10 @@ def _programs_sql(con: duckdb.DuckDBPyConnection) -> tuple[str, bool]:
 
 
 def build_district_month(con: duckdb.DuckDBPyConnection, config: CityConfig, last_key: str) -> int:
+    from assets import _shapes_sql  # issue 9: counts, scores, beats, coarser grains
+
+    if _shapes_sql.needs_shapes(con, config):
+        return _shapes_sql.build_analysis_panel(con, config, last_key)
     start, end = panel_window(con, config, last_key)
     incidents = clean_source(con, "crime_incidents")
     has_meetings = table_exists(con, "staging", "meetings")
@@ -165,6 +169,12 @@ def build_district_month(con: duckdb.DuckDBPyConnection, config: CityConfig, las
 
 def build_district_quarter_survey(con: duckdb.DuckDBPyConnection, config: CityConfig) -> int:
     """Weighted index means per district-quarter; needs marts.district_month (for the window)."""
+    from assets import _shapes_sql  # issue 9: scores, yearly grain, no survey delivered
+
+    if _shapes_sql.needs_shapes(con, config) or not table_exists(
+        con, "staging", "survey_responses"
+    ):
+        return _shapes_sql.build_survey_panel(con, config)
     lo, hi = config.survey.scale
     has_weight = "weight" in table_columns(con, "staging", "survey_responses")
     weight = "weight" if has_weight else "1.0"

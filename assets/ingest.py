@@ -40,6 +40,20 @@ PREVIEWS = {
         " FROM staging.meetings GROUP BY ALL ORDER BY meetings DESC LIMIT 6"
     ),
 }
+PREVIEWS |= {  # issue 9: other input shapes
+    "crime_counts": (
+        "SELECT period, sum(count) AS incidents, count(*) AS rows"
+        " FROM staging.crime_counts GROUP BY ALL ORDER BY period DESC NULLS FIRST LIMIT 6"
+    ),
+    "survey_scores": (
+        "SELECT period, count(*) AS cells, sum(n_respondents) AS respondents"
+        " FROM staging.survey_scores GROUP BY ALL ORDER BY period DESC NULLS FIRST LIMIT 6"
+    ),
+    "units": (
+        "SELECT district_id, count(*) AS units FROM staging.units GROUP BY ALL"
+        " ORDER BY district_id LIMIT 8"
+    ),
+}
 DATE_COLUMN = {
     "crime_incidents": "occurred_at",
     "survey_responses": "response_date",

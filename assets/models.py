@@ -6,12 +6,14 @@ event-study charts in the asset metadata. Settings come from the city config's `
 section; `ModelRunConfig` fields set in the launchpad override them for a single run.
 """
 
+import dataclasses
 import os
 import time
 from pathlib import Path
 
 import dagster as dg
 
+from assets._shapes_sql import describe_shape, shape_notes
 from evaluation import summary
 from evaluation.run import evaluate
 from evaluation.settings import settings_from_config
@@ -72,6 +74,14 @@ def evaluation_results(
     with warehouse.connect(read_only=True) as con:
         dm, dq = read_panels(con)
         inputs, quality, names = input_files(con), quality_section(con), district_names(con)
+        shape = describe_shape(con, cfg)  # issue 9: grain and unit of the panels
+    settings = dataclasses.replace(
+        settings,
+        grain=shape["grain"],
+        survey_grain=shape["survey_grain"],
+        analysis_unit=shape["analysis_unit"],
+        notes=(*settings.notes, *shape_notes(shape)),
+    )
     read_seconds = time.perf_counter() - clock
     results = evaluate(
         dm,
@@ -87,6 +97,7 @@ def evaluation_results(
         versions=package_versions(),
     )
     timings = {"read_panels": read_seconds, **results.pop("_timings")}
+    results["shape"] = shape  # issue 9
     path = write_results_json(results, results_dir(warehouse.path) / "results.json")
     results["run"]["timings"] = timings
     with warehouse.connect() as con:

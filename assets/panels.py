@@ -5,11 +5,12 @@ aggregates ever reach Python. Definitions: assets/_panels_sql.py and docs/data_c
 import dagster as dg
 
 from assets._panels_sql import build_district_month, build_district_quarter_survey
-from assets._sql import markdown_table
+from assets._sql import markdown_table, table_exists
 from pipelines.resources import DUCKDB_POOL, CityResource, WarehouseResource
 
 GROUP = "panels"
 STAGING = ["districts", "programs", "crime_incidents", "meetings"]
+STAGING += ["crime_counts", "units"]  # issue 9: other input shapes
 
 
 def _panel_metadata(con, name: str, time_col: str, rows: int, preview_sql: str) -> dict:
@@ -51,7 +52,14 @@ def build_panel_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.Asset
                 " sum(treated) AS treated_districts, count(*) FILTER (WHERE NOT reported) AS gaps"
                 " FROM marts.district_month GROUP BY month ORDER BY month DESC LIMIT 6",
             )
-        context.log.info(f"marts.district_month: {rows:,} district-months")
+            from assets._shapes_sql import describe_shape  # issue 9: say which grain
+
+            shape = describe_shape(con, config)
+        context.log.info(
+            f"marts.district_month: {rows:,} {shape['analysis_unit']}-{shape['grain']}s"
+            f" (grain {shape['grain']}, {shape['grain_source']})"
+        )
+        meta["shape"] = dg.MetadataValue.json(shape)
         return dg.MaterializeResult(metadata=meta)
 
     @dg.asset(
@@ -59,6 +67,8 @@ def build_panel_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.Asset
         deps=[
             dg.AssetKey(["marts", "district_month"]),
             dg.AssetKey(["staging", "survey_responses"]),
+            dg.AssetKey(["staging", "survey_scores"]),  # issue 9
+            dg.AssetKey(["staging", "units"]),
         ],
         group_name=GROUP,
         description="District x quarter survey panel: weighted mean per index, linearised "
@@ -72,6 +82,9 @@ def build_panel_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.Asset
         config = city.load()
         with warehouse.connect() as con:
             rows = build_district_quarter_survey(con, config)
+            if not table_exists(con, "marts", "district_quarter_survey"):  # issue 9: optional
+                context.log.info("no survey data delivered: survey panel not built")
+                return dg.MaterializeResult(metadata={"note": "no survey data delivered"})
             meta = _panel_metadata(
                 con,
                 "district_quarter_survey",

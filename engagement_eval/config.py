@@ -21,10 +21,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from engagement_eval.errors import UserError
+from engagement_eval.grain import GRAINS
 
 CONFIG_FILE_NAME = "city.yaml"
 CATEGORIES = ("violent", "property", "other")
 CONTROL_GROUPS = ("notyet", "never")
+ANALYSIS_UNITS = ("district", "unit")
+SCORE_SE = ("column", "unknown")
 
 DEFAULTS: dict[str, Any] = {
     "city": "Unnamed city",
@@ -33,6 +36,8 @@ DEFAULTS: dict[str, Any] = {
     "columns": {},
     "date_formats": {},
     "offense_map": {},
+    "grain": None,  # month | quarter | year; None = inferred from counts/scores periods
+    "analysis_unit": "district",  # district | unit (per units.csv crosswalk)
     "survey": {
         "items": ["trust_police", "police_fair", "feel_safe"],
         "indices": {
@@ -40,6 +45,7 @@ DEFAULTS: dict[str, Any] = {
             "safety_index": ["feel_safe"],
         },
         "scale": [1, 5],
+        "score_se": "column",  # survey_scores: SEs from <index>_se columns, or unknown
     },
     "quality": {"max_bad_row_share": 0.01, "attendees_ceiling": 5000},
     "model": {
@@ -62,6 +68,7 @@ class SurveyConfig:
     items: tuple[str, ...]
     indices: dict[str, tuple[str, ...]]
     scale: tuple[float, float]
+    score_se: str = "column"
 
 
 @dataclass(frozen=True)
@@ -96,6 +103,8 @@ class CityConfig:
     quality: QualityConfig
     model: ModelConfig
     attendance_threshold_per_1000: float
+    grain: str | None = None  # None: inferred from the periods of counts or scores
+    analysis_unit: str = "district"
     source: str = "defaults"  # where the config came from, for messages and metadata
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -279,7 +288,9 @@ def _validate(cfg: dict, source: str) -> CityConfig:
                     f"{key}.{input_name} in {source} is not a contract input",
                     f"use one of: {', '.join(INPUTS)}",
                 )
-            known = INPUTS[input_name].all_columns(survey_items=cfg["survey"]["items"])
+            known = INPUTS[input_name].all_columns(
+                cfg["survey"]["items"], tuple(cfg["survey"].get("indices") or {})
+            )
             for col in cols:
                 if col not in known:
                     raise UserError(
@@ -329,6 +340,25 @@ def _validate(cfg: dict, source: str) -> CityConfig:
             "e.g. survey.scale: [1, 5]",
         )
 
+    grain = cfg.get("grain")
+    if grain is not None and grain not in GRAINS:
+        raise UserError(
+            f"grain {grain!r} in {source} is not valid",
+            f"use one of: {', '.join(GRAINS)} (or leave it out to infer it from the periods)",
+        )
+    analysis_unit = cfg.get("analysis_unit") or "district"
+    if analysis_unit not in ANALYSIS_UNITS:
+        raise UserError(
+            f"analysis_unit {analysis_unit!r} in {source} is not valid",
+            f"use one of: {', '.join(ANALYSIS_UNITS)}",
+        )
+    score_se = survey.get("score_se") or "column"
+    if score_se not in SCORE_SE:
+        raise UserError(
+            f"survey.score_se {score_se!r} in {source} is not valid",
+            f"use one of: {', '.join(SCORE_SE)}",
+        )
+
     q, m = cfg["quality"], cfg["model"]
     if m["control_group"] not in CONTROL_GROUPS:
         raise UserError(
@@ -355,7 +385,12 @@ def _validate(cfg: dict, source: str) -> CityConfig:
         columns=columns,
         date_formats=formats,
         offense_map=offense_map,
-        survey=SurveyConfig(items=items, indices=indices, scale=(float(scale[0]), float(scale[1]))),
+        survey=SurveyConfig(
+            items=items,
+            indices=indices,
+            scale=(float(scale[0]), float(scale[1])),
+            score_se=score_se,
+        ),
         quality=QualityConfig(
             max_bad_row_share=_number(
                 q["max_bad_row_share"], "quality.max_bad_row_share", source, lo=0, hi=1
@@ -385,6 +420,8 @@ def _validate(cfg: dict, source: str) -> CityConfig:
             source,
             lo=0,
         ),
+        grain=grain,
+        analysis_unit=analysis_unit,
         source=source,
         raw=cfg,
     )

@@ -19,6 +19,15 @@ if TYPE_CHECKING:
 TYPES = ("text", "int", "float", "date", "timestamp")
 FORMATS = ("csv", "parquet")
 SURVEY_ITEMS = "<survey items>"  # placeholder expanded from config.survey.items
+SURVEY_INDICES = "<survey indices>"  # expanded from the names in config.survey.indices
+SURVEY_INDEX_SE = "<survey index SEs>"  # expanded to <index>_se per index
+# Where a row is: a district, or a unit (beat) that units.csv maps to its district.
+PLACE_COLUMNS = ("district_id", "unit_id")
+# Alternative shapes of one kind of data: a city delivers at most one of each group.
+ALTERNATIVES = {
+    "crime": ("crime_incidents", "crime_counts"),
+    "survey": ("survey_responses", "survey_scores"),
+}
 
 
 @dataclass(frozen=True)
@@ -33,24 +42,32 @@ class InputSpec:
     file_required: bool = True
     description: str = ""
 
-    def columns(self, survey_items: tuple[str, ...] | list[str] = ()) -> dict[str, str]:
-        """Contract column -> type, required first, with survey items expanded."""
+    def columns(
+        self, survey_items: tuple[str, ...] | list[str] = (), survey_indices=()
+    ) -> dict[str, str]:
+        """Contract column -> type, required first, with survey items / indices expanded."""
         out: dict[str, str] = {}
         for col, typ in {**self.required, **self.optional}.items():
-            if col == SURVEY_ITEMS:
-                out.update({item: "float" for item in survey_items})
-            else:
-                out[col] = typ
+            out.update({c: typ for c in _expand(col, survey_items, survey_indices)})
         return out
 
-    def required_columns(self, survey_items: tuple[str, ...] | list[str] = ()) -> list[str]:
+    def required_columns(
+        self, survey_items: tuple[str, ...] | list[str] = (), survey_indices=()
+    ) -> list[str]:
         cols = []
         for col in self.required:
-            cols.extend(survey_items if col == SURVEY_ITEMS else [col])
+            cols.extend(_expand(col, survey_items, survey_indices))
         return cols
 
-    def all_columns(self, survey_items: tuple[str, ...] | list[str] = ()) -> list[str]:
-        return list(self.columns(survey_items))
+    def all_columns(
+        self, survey_items: tuple[str, ...] | list[str] = (), survey_indices=()
+    ) -> list[str]:
+        return list(self.columns(survey_items, survey_indices))
+
+    @property
+    def place_columns(self) -> tuple[str, ...]:
+        """district_id / unit_id when the input may carry either (one of them is required)."""
+        return tuple(c for c in PLACE_COLUMNS if c in self.optional)
 
     @property
     def date_columns(self) -> list[str]:
@@ -69,6 +86,16 @@ class InputSpec:
         ]
 
 
+def _expand(col: str, survey_items, survey_indices) -> list[str]:
+    if col == SURVEY_ITEMS:
+        return list(survey_items)
+    if col == SURVEY_INDICES:
+        return list(survey_indices)
+    if col == SURVEY_INDEX_SE:
+        return [f"{i}_se" for i in survey_indices]
+    return [col]
+
+
 INPUTS: dict[str, InputSpec] = {
     spec.name: spec
     for spec in (
@@ -81,9 +108,9 @@ INPUTS: dict[str, InputSpec] = {
         ),
         InputSpec(
             "programs",
-            required={"district_id": "text", "program": "text", "start_date": "date"},
-            optional={"end_date": "date"},
-            key=("district_id", "program"),
+            required={"program": "text", "start_date": "date"},
+            optional={"district_id": "text", "unit_id": "text", "end_date": "date"},
+            key=("district_id", "unit_id", "program"),
             file_required=False,
             description="Program roll-out dates; districts absent here are comparisons.",
         ),
@@ -92,12 +119,12 @@ INPUTS: dict[str, InputSpec] = {
             required={
                 "incident_id": "text",
                 "occurred_at": "timestamp",
-                "district_id": "text",
                 "offense_category": "text",
             },
-            optional={"updated_at": "timestamp"},
+            optional={"district_id": "text", "unit_id": "text", "updated_at": "timestamp"},
             key=("incident_id",),
             partition_column="occurred_at",
+            file_required=False,  # one of crime_incidents / crime_counts (see ALTERNATIVES)
             description="One row per recorded incident.",
         ),
         InputSpec(
@@ -110,20 +137,53 @@ INPUTS: dict[str, InputSpec] = {
             },
             optional={"weight": "float"},
             key=("response_id",),
+            file_required=False,  # surveys are optional; scores may replace responses
             description="Resident survey answers on a Likert scale, optionally weighted.",
         ),
         InputSpec(
             "meetings",
             required={
                 "meeting_id": "text",
-                "district_id": "text",
                 "meeting_date": "date",
                 "meeting_type": "text",
                 "attendees": "int",
             },
+            optional={"district_id": "text", "unit_id": "text"},
             key=("meeting_id",),
             partition_column="meeting_date",
+            file_required=False,  # optional: without it there is no dose-response
             description="Community meetings held by the police, with attendance.",
+        ),
+        InputSpec(
+            "crime_counts",
+            required={"period": "text", "offense_category": "text", "count": "float"},
+            optional={"district_id": "text", "unit_id": "text"},
+            key=("district_id", "unit_id", "period", "offense_category"),
+            file_required=False,
+            description="Published crime counts per district (or unit), period and offense "
+            "(in place of incidents); a missing row is a reporting gap, not a zero.",
+        ),
+        InputSpec(
+            "survey_scores",
+            required={
+                "district_id": "text",
+                "period": "text",
+                SURVEY_INDICES: "float",
+                "n_respondents": "float",
+            },
+            optional={SURVEY_INDEX_SE: "float", "scale_min": "float", "scale_max": "float"},
+            key=("district_id", "period"),
+            file_required=False,
+            description="Survey scores per district and period with their number of "
+            "respondents (in place of responses), on their own scale.",
+        ),
+        InputSpec(
+            "units",
+            required={"unit_id": "text", "district_id": "text"},
+            optional={"population": "int"},
+            key=("unit_id",),
+            file_required=False,
+            description="Crosswalk of units (beats) to districts, with unit populations.",
         ),
     )
 }
@@ -138,6 +198,7 @@ def find_files(data_dir: str | Path, spec: InputSpec) -> list[Path]:
     for pattern in spec.file_patterns():
         found.update(p for p in root.glob(pattern) if p.is_file())
     files = sorted(found, key=lambda p: p.name)
+    check_alternatives(root, spec)
     if not files and spec.file_required:
         raise UserError(
             f"no {spec.name} file in {root}",
@@ -146,6 +207,34 @@ def find_files(data_dir: str | Path, spec: InputSpec) -> list[Path]:
             file=str(root / f"{spec.name}.csv"),
         )
     return files
+
+
+def _delivered(root: Path, name: str) -> bool:
+    return any(p.is_file() for pattern in INPUTS[name].file_patterns() for p in root.glob(pattern))
+
+
+def check_alternatives(data_dir: str | Path, spec: InputSpec) -> None:
+    """Crime data as incidents or as counts, surveys as responses or as scores: never both
+    shapes of one kind (they would be counted twice), and crime or survey data at least."""
+    root = Path(data_dir)
+    group = next((g for g, names in ALTERNATIVES.items() if spec.name in names), None)
+    if group is None:
+        return
+    delivered = {g: [n for n in names if _delivered(root, n)] for g, names in ALTERNATIVES.items()}
+    if len(delivered[group]) > 1:
+        a, b = delivered[group]
+        raise UserError(
+            f"both {a} and {b} are in {root}: {group} data must come in one shape",
+            f"keep either the {a} file(s) or the {b} file(s) in the data folder, not both",
+            file=str(root),
+        )
+    if not any(delivered.values()):
+        raise UserError(
+            f"no crime or survey data in {root}",
+            "deliver crime_incidents or crime_counts, and/or survey_responses or "
+            "survey_scores (see docs/data_contract.md)",
+            file=str(root),
+        )
 
 
 def check_data_dir(data_dir: str | Path) -> Path:
@@ -176,8 +265,9 @@ def resolve_columns(
     for name in header:
         lower.setdefault(name.lower(), []).append(name)
     resolved: dict[str, str] = {}
-    required = set(spec.required_columns(config.survey.items))
-    for col in spec.columns(config.survey.items):
+    indices = tuple(config.survey.indices)
+    required = set(spec.required_columns(config.survey.items, indices))
+    for col in spec.columns(config.survey.items, indices):
         wanted = mapping.get(col, col)
         if wanted in header:
             resolved[col] = wanted
@@ -197,4 +287,13 @@ def resolve_columns(
                 file=str(file),
                 column=wanted,
             )
+    if spec.place_columns and not any(c in resolved for c in spec.place_columns):
+        raise UserError(
+            f"{spec.name} has neither district_id nor unit_id; columns found: "
+            f"{', '.join(header) or 'none'}",
+            "deliver a district_id column (or unit_id together with units.csv), or map it: "
+            f"columns: {{{spec.name}: {{district_id: <your column name>}}}}",
+            file=str(file),
+            column="district_id",
+        )
     return resolved

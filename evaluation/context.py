@@ -53,7 +53,11 @@ def meetings(dm: pd.DataFrame) -> list[dict]:
 
 
 def study_window(dm: pd.DataFrame) -> dict:
-    return {"start": _month(dm["month"].min()), "end": _month(dm["month"].max())}
+    end = dm["month"].max()
+    if "grain" in dm and len(dm) and not pd.isna(end):  # issue 9: last month of last period
+        months = {"quarter": 2, "year": 11}.get(str(dm["grain"].iloc[0]), 0)
+        end = pd.Timestamp(end) + pd.DateOffset(months=months)
+    return {"start": _month(dm["month"].min()), "end": _month(end)}
 
 
 def crime_trend(dm: pd.DataFrame, rate: str) -> list[dict]:

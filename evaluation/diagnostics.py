@@ -163,15 +163,26 @@ def pre_trend(es: EventStudy, mde: float | None, alpha: float, n_clusters: int) 
 HONEST_BIN_MONTHS = 6  # HonestDiD event-study bins: half-years (see `honest`)
 
 
-def honest_window(settings: EvaluationSettings) -> tuple[int, int]:
+def grain_bins(grain: str, bin_months: int) -> tuple[int, int]:
+    """(periods per bin, months per bin) of `bin_months`-month bins at a panel grain: at a
+    grain coarser than the bin, one period per bin (issue 9: yearly panels)."""
+    from engagement_eval.grain import MONTHS_PER_PERIOD, periods_per_bin
+
+    per = periods_per_bin(grain, bin_months)
+    return per, per * MONTHS_PER_PERIOD[grain]
+
+
+def honest_window(
+    settings: EvaluationSettings, bin_months: int = HONEST_BIN_MONTHS
+) -> tuple[int, int]:
     """Event window of the HonestDiD event study, in bins of `HONEST_BIN_MONTHS` months.
 
     Post: every bin holding a month of the configured event window (months 0..hi). Pre: the
     `honestdid_pre` bins before the reference bin, or the configured window when wider.
     """
     lo, hi = settings.event_window
-    lo_bins = max(settings.honestdid_pre + 1, -(-abs(min(lo, 0)) // HONEST_BIN_MONTHS))
-    return -lo_bins, max(0, hi) // HONEST_BIN_MONTHS
+    lo_bins = max(settings.honestdid_pre + 1, -(-abs(min(lo, 0)) // bin_months))
+    return -lo_bins, max(0, hi) // bin_months
 
 
 def bin_anticipation(anticipation: int, periods_per_bin: int) -> int:

@@ -22,10 +22,13 @@ def evaluate_outcome(
     """One outcome; a failure becomes `reason` (the report says why) instead of a crash."""
     sp = spec(name)
     try:
+        if sp.kind == "crime" and "reported" in dm and not dm["reported"].fillna(False).any():
+            # issue 9: a city may deliver surveys only
+            return {"scale": "proportional", "reason": "no crime data delivered"}
         if sp.kind == "crime":
             out = evaluate_crime(dm, sp, settings)
         elif dq is None or dq.empty or not (dq["index_name"] == sp.index_name).any():
-            return {"scale": "points", "reason": "no survey responses for this index"}
+            return {"scale": "points", "reason": "no survey data delivered for this index"}
         else:
             out = evaluate_survey(dq, sp, settings)
         clock = time.perf_counter()

@@ -45,6 +45,11 @@ class EvaluationSettings:
     honestdid_grid: tuple[float, ...] = (0.0, 0.5, 1.0, 1.5, 2.0)
     honestdid_pre: int = 3
     honestdid_post: int = 0
+    # issue 9: grain of the analysis panel and of the survey panel, and the analysis unit
+    # (set from the panels' shape by assets/models.py; assets/_shapes_sql.describe_shape)
+    grain: str = "month"
+    survey_grain: str = "quarter"
+    analysis_unit: str = "district"
     notes: tuple[str, ...] = field(default=(), compare=False)
 
     def to_dict(self) -> dict:
@@ -53,11 +58,11 @@ class EvaluationSettings:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
 
     def window(self, units: str) -> tuple[int, int]:
-        """Event window in periods of the panel (months as configured; quarters rounded out)."""
-        lo, hi = self.event_window
-        if units == "quarter":
-            return -((-lo + 2) // 3), -(-hi // 3)
-        return lo, hi
+        """Event window in periods of the panel (months as configured; quarters and years
+        rounded out; years keep at least three pre-roll-out periods, see engagement_eval.grain)."""
+        from engagement_eval.grain import window_in_periods
+
+        return window_in_periods(self.event_window, units)
 
 
 def _int(raw: dict, key: str, lo: int) -> int:

@@ -50,11 +50,11 @@ def baseline_mean(cells: pd.DataFrame, min_cell_size: int) -> float | None:
     return dg._num(cells["mean"].mean())
 
 
-def half_years(f: pd.DataFrame) -> pd.DataFrame:
+def half_years(f: pd.DataFrame, grain: str = "quarter") -> pd.DataFrame:
     """District half-year means: the two quarters' means weighted by their sum of survey
     weights (response counts when absent), i.e. the weighted mean of all the half-year's
     answers. A half-year is treated from the one holding the first treated quarter."""
-    per_bin = dg.HONEST_BIN_MONTHS // 3
+    per_bin, _ = dg.grain_bins(grain, dg.HONEST_BIN_MONTHS)  # issue 9: survey grain
     w = f["sum_weights"] if "sum_weights" in f else f["n_responses"]
     g = (
         f.assign(bin=(f["period"] - 1) // per_bin + 1, w=w, wy=w * f["mean"])
@@ -71,11 +71,13 @@ def half_years(f: pd.DataFrame) -> pd.DataFrame:
 
 def honest_event_study(f: pd.DataFrame, s: EvaluationSettings) -> dg.EventStudy:
     """Half-year CS event study (no bootstrap) for HonestDiD (see `diagnostics.honest`)."""
-    h = half_years(f)
+    h = half_years(f, s.survey_grain)
     panel = prepare_panel(h, unit="district_id", time="bin", outcome="mean", cohort="cohort_period")
-    per_bin = dg.HONEST_BIN_MONTHS // 3
+    per_bin, bin_months = dg.grain_bins(s.survey_grain, dg.HONEST_BIN_MONTHS)
     cs = dg.fit_cs(panel, s, bootstrap=False)
-    return dg.event_study(cs, dg.honest_window(s), dg.bin_anticipation(s.anticipation, per_bin))
+    return dg.event_study(
+        cs, dg.honest_window(s, bin_months), dg.bin_anticipation(s.anticipation, per_bin)
+    )
 
 
 def sampling_se(f: pd.DataFrame, s: EvaluationSettings) -> float | None:
@@ -112,7 +114,7 @@ def evaluate_survey(dq: pd.DataFrame, spec: OutcomeSpec, s: EvaluationSettings) 
     )
     cs = dg.fit_cs(panel, s)
     simple = cs.aggregate("simple").overall
-    es = dg.event_study(cs, s.window("quarter"), s.anticipation)
+    es = dg.event_study(cs, s.window(s.survey_grain), s.anticipation)
     timings["cs_event_study"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -127,7 +129,9 @@ def evaluate_survey(dq: pd.DataFrame, spec: OutcomeSpec, s: EvaluationSettings) 
     clock = time.perf_counter()
     mde = dg.mde(head.se, s.alpha)
     pt = dg.pre_trend(es, mde, s.alpha, cs.n_clusters)
-    hon = dg.honest(honest_event_study(f, s), s, dg.HONEST_BIN_MONTHS)
+    hon = dg.honest(
+        honest_event_study(f, s), s, dg.grain_bins(s.survey_grain, dg.HONEST_BIN_MONTHS)[1]
+    )
     timings["pretrends_honestdid"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -159,8 +163,8 @@ def evaluate_survey(dq: pd.DataFrame, spec: OutcomeSpec, s: EvaluationSettings) 
         "ri_p": ri,
         "event_study": es.records(),
         "baseline_mean": baseline_mean(f.loc[pre], s.min_cell_size),
-        "units": "quarter",
-        "unit_label": "district",
+        "units": s.survey_grain,
+        "unit_label": "district",  # surveys are per district, also in a unit analysis
         "n_units": int(len(units)),
         "n_treated": int((units > 0).sum()),
         "secondary": [],

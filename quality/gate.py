@@ -23,13 +23,23 @@ import numpy as np
 
 from assets._sql import ident
 from engagement_eval.config import CityConfig
+from engagement_eval.contract import INPUTS
 from engagement_eval.errors import UserError
-from quality import frames, gaps, reduce, runner, store
+from quality import count_gaps, frames, gaps, reduce, runner, store
 from quality.rules import BLOCKING, INFO, ROW, TABLE, WARNING
 from quality.settings import DESIGN_INPUTS, GateSettings, gate_settings
 from quality.suites import SUITES, SuiteContext
 
-INPUT_ORDER = ("districts", "programs", "crime_incidents", "survey_responses", "meetings")
+INPUT_ORDER = (
+    "districts",
+    "units",  # issue 9: optional inputs and alternative shapes
+    "programs",
+    "crime_incidents",
+    "crime_counts",
+    "survey_responses",
+    "survey_scores",
+    "meetings",
+)
 PASSED, WARNED, QUARANTINED, FAILED, MISSING = (
     "passed",
     "warned",
@@ -222,7 +232,7 @@ def check_input(
         return rep, None
     if frame is None:
         rep.status = MISSING
-        if input_name != "programs":
+        if INPUTS[input_name].file_required:  # issue 9: optional inputs and shapes
             rep.status = FAILED
             rep.stop = UserError(
                 f"{input_name} has not been loaded", f"deliver {input_name}.csv in the data folder"
@@ -264,6 +274,8 @@ def check_input(
 
     if input_name == "crime_incidents":
         rep.results += _check_gaps(con, frame, district_ids, settings, run_id)
+    if input_name == "crime_counts":  # issue 9: a missing count row is a reporting gap
+        rep.results += count_gaps.check(con, frame, config, settings, run_id, district_ids)
 
     table_failures = [
         r

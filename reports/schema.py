@@ -69,7 +69,7 @@ class OutcomeResult(TypedDict, total=False):
     ri_p: float | None
     twfe_bacon: list[BaconComponent]
     honestdid: list[HonestDidRow]
-    units: Literal["month", "quarter"]
+    units: Literal["month", "quarter", "year"]  # the grain (issue 9)
     n_units: int
     n_treated: int
     unit_label: str  # "district"

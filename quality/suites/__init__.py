@@ -5,11 +5,30 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from quality.rules import Rule
-from quality.suites import crime_incidents, districts, meetings, programs, survey_responses
+from quality.suites import (
+    crime_counts,
+    crime_incidents,
+    districts,
+    meetings,
+    programs,
+    survey_responses,
+    survey_scores,
+    units,
+)
 from quality.suites.common import SuiteContext
 
 SUITES: dict[str, Callable[[SuiteContext], list[Rule]]] = {
-    m.INPUT: m.rules for m in (districts, programs, crime_incidents, survey_responses, meetings)
+    m.INPUT: m.rules
+    for m in (
+        districts,
+        units,
+        programs,
+        crime_incidents,
+        crime_counts,
+        survey_responses,
+        survey_scores,
+        meetings,
+    )
 }
 
 __all__ = ["SUITES", "SuiteContext"]

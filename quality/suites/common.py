@@ -229,3 +229,14 @@ def number_rules(
         fix=fix,
         value_column=f"{col}__raw",
     )
+
+
+def place_rules(ctx: SuiteContext) -> list[Rule]:
+    """Where a row is: a known district, or (issue 9) a unit that units.csv maps to one.
+
+    Inputs per beat carry unit_id instead of district_id; the panels map units to districts
+    through the crosswalk, and a unit missing there is counted in the panel's notes.
+    """
+    if ctx.has("district_id") or not ctx.has("unit_id"):
+        return [not_null(ctx, "district_id"), known_district(ctx)]
+    return [not_null(ctx, "unit_id", why="units.csv maps it to its district")]

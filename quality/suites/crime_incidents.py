@@ -10,8 +10,8 @@ from quality.suites.common import (
     SuiteContext,
     date_rules,
     key_rules,
-    known_district,
     not_null,
+    place_rules,
     structure_rules,
 )
 
@@ -23,7 +23,7 @@ def rules(ctx: SuiteContext) -> list[Rule]:
     out.append(not_null(ctx, "incident_id"))
     out += key_rules(ctx)
     out += date_rules(ctx, "occurred_at")
-    out += [not_null(ctx, "district_id"), known_district(ctx)]
+    out += place_rules(ctx)
     out.append(
         not_null(ctx, "offense_category", severity=WARNING, why="rows without one count as other")
     )

@@ -10,10 +10,10 @@ from quality.suites.common import (
     SuiteContext,
     date_rules,
     key_rules,
-    known_district,
     not_null,
     number_rules,
     parseable,
+    place_rules,
     structure_rules,
 )
 
@@ -26,7 +26,7 @@ def rules(ctx: SuiteContext) -> list[Rule]:
     out.append(not_null(ctx, "meeting_id"))
     out += key_rules(ctx)
     out += date_rules(ctx, "meeting_date")
-    out += [not_null(ctx, "district_id"), known_district(ctx)]
+    out += place_rules(ctx)
     out.append(
         Rule(
             name="meeting_type_known",

@@ -13,9 +13,9 @@ from quality.suites.common import (
     SuiteContext,
     fmt_date,
     key_rules,
-    known_district,
     not_null,
     parseable,
+    place_rules,
     structure_rules,
 )
 
@@ -25,7 +25,7 @@ INPUT = "programs"
 def rules(ctx: SuiteContext) -> list[Rule]:
     s = ctx.settings
     out = structure_rules(ctx)
-    out += [not_null(ctx, "district_id"), known_district(ctx)]
+    out += place_rules(ctx)
     out += key_rules(ctx)
     out.append(not_null(ctx, "program", severity=WARNING, why="named in the report"))
     out += [not_null(ctx, "start_date"), parseable(ctx, "start_date")]

@@ -9,10 +9,10 @@ from quality.suites.common import (
     SuiteContext,
     date_rules,
     key_rules,
-    known_district,
     not_null,
     number_rules,
     parseable,
+    place_rules,
     structure_rules,
 )
 
@@ -51,7 +51,7 @@ def rules(ctx: SuiteContext) -> list[Rule]:
     out.append(not_null(ctx, "response_id"))
     out += key_rules(ctx)
     out += date_rules(ctx, "response_date")
-    out += [not_null(ctx, "district_id"), known_district(ctx)]
+    out += place_rules(ctx)
     for item in ctx.survey_items:
         if not ctx.has(item):
             continue

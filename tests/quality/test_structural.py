@@ -62,9 +62,9 @@ def test_wrong_encoding_names_line_and_fix(city):
 
 
 def test_missing_required_file(city):
-    input_file(city, "meetings").unlink()
+    input_file(city, "districts").unlink()  # meetings became optional (issue 9)
     err = _stop(city)
-    assert "meetings" in err.message and "meetings.csv" in err.message
+    assert "districts" in err.message and "districts.csv" in err.message
 
 
 def test_missing_optional_programs_is_fine(city):

@@ -149,3 +149,26 @@ def test_file_digest_cache_notices_rewrites(tmp_path):
     os.utime(path, ns=(old + 1, old + 1))
     path.write_bytes(b"a,b\n1,4\n")  # just written: never served from the cache
     assert sha256_file(path) == hashlib.sha256(b"a,b\n1,4\n").hexdigest()
+
+
+def test_parquet_row_numbers_follow_file_order_across_row_groups(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    city = Path(shutil.copytree(DATA / "tiny_city", tmp_path / "city"))
+    (city / "crime_incidents.csv").unlink()
+    n = 5000
+    table = pa.table(
+        {
+            "incident_id": [f"P{i}" for i in range(n)],
+            "occurred_at": [f"2020-0{1 + i % 4}-01" for i in range(n)],
+            "district_id": ["01"] * n,
+            "offense_category": ["violent"] * n,
+        }
+    )
+    pq.write_table(table, city / "crime_incidents.parquet", row_group_size=700)
+    con = _fresh_con()
+    _load(con, city, KEYS, datetime(2024, 1, 1))
+    rows = con.execute("SELECT incident_id, _row_number FROM raw.crime_incidents").fetchall()
+    assert len(rows) == n
+    assert all(int(key[1:]) + 1 == number for key, number in rows)  # 1-based, file order
