@@ -267,7 +267,10 @@ def _honestdid_text(o: dict, level: str) -> str:
             "parallel trends would overturn the finding."
         )
     w = o.get("honestdid_window") or {}
-    step = f"{int(w['bin_months'])} months" if is_number(w.get("bin_months")) else "period"
+    months = w.get("bin_months")
+    step = {3: "quarter", 6: "half-year", 12: "year"}.get(
+        months, f"{int(months)}-month period" if is_number(months) else "period"
+    )
     text = (
         f"Sensitivity{' (for the average effect' + scope + ')' if scope else ''}: the finding "
         "holds as long as any departure from parallel trends after roll-out is no more than "
