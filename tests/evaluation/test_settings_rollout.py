@@ -26,7 +26,8 @@ def test_settings_read_documented_and_extra_model_keys():
     s = settings_from_config(cfg, {"seed": 5})
     assert (s.alpha, s.ri_permutations, s.outcomes, s.seed) == (0.1, 49, ("trust_index",), 5)
     assert s.window("month") == (-7, 10)
-    assert s.window("quarter") == (-3, 4)  # months rounded out to whole quarters
+    # month e lies in quarter floor(e/3): months -7..10 touch quarters -3 (months -9..-7) to 3
+    assert s.window("quarter") == (-3, 3)
     with pytest.raises(UserError):
         settings_from_config(config_from_dict({"model": {"outcomes": ["burglary"]}}))
 
