@@ -96,6 +96,7 @@ def run_measured(args: list[str], env: dict | None = None) -> dict:
         "load_average_before": load_before,
         "load_average_after": load_average(),
         "result": result,
+        "stdout": stdout,  # callers parse it, then keep only the tail in result files
         "stdout_tail": stdout[-3000:],
         "stderr_tail": stderr[-3000:] if proc.returncode else "",
     }

@@ -66,7 +66,7 @@ def whole_run(data: Path, out: Path, city: str) -> dict:
     )
     steps = {
         m.group(1): float(m.group(2))
-        for m in map(STEP_LINE.match, figures["stdout_tail"].splitlines())
+        for m in map(STEP_LINE.match, figures.pop("stdout").splitlines())
         if m
     }
     stages: dict[str, float] = {}
@@ -143,6 +143,13 @@ def estimator_benches(quick: bool) -> dict:
     return out
 
 
+def _without_full_output(figures):
+    """Result files keep `stdout_tail` only; the full output was parsed already."""
+    if isinstance(figures, dict):
+        return {k: _without_full_output(v) for k, v in figures.items() if k != "stdout"}
+    return figures
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run_all")
     parser.add_argument("--cities", default="demo,incremental,beat,big50")
@@ -160,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     for name in wanted:
         print(f"[bench] {name} (load average {load_average()})", flush=True)
-        figures = stamp | makers[name]()
+        figures = _without_full_output(stamp | makers[name]())
         path = RESULTS / f"pipeline_{name}.json"
         path.write_text(json.dumps(figures, indent=2, default=str) + "\n")
         print(f"[bench] wrote {path.relative_to(ROOT)}", flush=True)
