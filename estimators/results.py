@@ -30,8 +30,9 @@ class Estimate:
         if not np.isfinite(se) or se <= 0:
             return cls(float(estimate), float(se), math.nan, math.nan, math.nan)
         p = 2 * stats.norm.sf(abs(estimate) / se)
-        return cls(float(estimate), float(se), float(estimate - z * se), float(estimate + z * se),
-                   float(p))
+        return cls(
+            float(estimate), float(se), float(estimate - z * se), float(estimate + z * se), float(p)
+        )
 
     def to_dict(self) -> dict:
         return {k: _clean(v) for k, v in asdict(self).items()}

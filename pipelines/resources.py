@@ -80,6 +80,8 @@ class WarehouseResource(dg.ConfigurableResource):
     path: str
     lock_timeout_seconds: float = 10.0
     threads: int | None = None
+    # DuckDB otherwise takes up to 80% of RAM; e.g. "3GB". Default: ENGAGEMENT_EVAL_DUCKDB_MEMORY_LIMIT.
+    memory_limit: str | None = None
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -98,6 +100,9 @@ class WarehouseResource(dg.ConfigurableResource):
         try:
             if self.threads:
                 con.execute(f"SET threads = {int(self.threads)}")
+            limit = self.memory_limit or os.environ.get("ENGAGEMENT_EVAL_DUCKDB_MEMORY_LIMIT")
+            if limit:
+                con.execute(f"SET memory_limit = '{_memory_limit(limit)}'")
             if not read_only:
                 ensure_schemas(con)
             yield con
@@ -160,3 +165,16 @@ def disk_full_error(where: Path) -> UserError:
         "free some space (or set --out / ENGAGEMENT_EVAL_DUCKDB to a disk with room) and run "
         "again; the previous results are intact, the interrupted step was rolled back",
     )
+
+
+def _memory_limit(text: str) -> str:
+    """A DuckDB size like '3GB' or '512MiB'; checked because SET takes no bound parameters."""
+    import re
+
+    value = text.strip()
+    if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", value, re.IGNORECASE):
+        raise UserError(
+            f"ENGAGEMENT_EVAL_DUCKDB_MEMORY_LIMIT = {text!r} is not a memory size",
+            "use a number with a unit, e.g. 3GB or 512MiB",
+        )
+    return value

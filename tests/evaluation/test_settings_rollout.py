@@ -58,3 +58,12 @@ def test_summary_views(small_results):
     assert "crime_total" in md and "%" in md
     img = event_study_png("crime_total", small_results["outcomes"]["crime_total"])
     assert img.startswith("![crime_total event study](data:image/png;base64,")
+
+
+def test_randomization_inference_draws_fewer_permutations_only_for_many_units():
+    from evaluation.inference import MANY_UNITS, MANY_UNITS_PERMUTATIONS, permutations_for
+
+    assert permutations_for(999, 25) == 999
+    assert permutations_for(999, MANY_UNITS) == 999
+    assert permutations_for(999, MANY_UNITS + 1) == MANY_UNITS_PERMUTATIONS
+    assert permutations_for(49, 300) == 49  # never more than asked for

@@ -108,3 +108,17 @@ def test_locked_database_fails_fast_with_a_clear_message(tmp_path):
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_duckdb_memory_limit_from_environment_is_applied_and_checked(tmp_path, monkeypatch):
+    from engagement_eval.errors import UserError
+    from pipelines.resources import WarehouseResource
+
+    warehouse = WarehouseResource(path=str(tmp_path / "m.duckdb"))
+    monkeypatch.setenv("ENGAGEMENT_EVAL_DUCKDB_MEMORY_LIMIT", "1GB")
+    with warehouse.connect() as con:
+        setting = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    assert setting == "953.6 MiB"  # DuckDB reports 10^9 bytes in MiB
+    monkeypatch.setenv("ENGAGEMENT_EVAL_DUCKDB_MEMORY_LIMIT", "1GB'; DROP SCHEMA raw; --")
+    with pytest.raises(UserError, match="not a memory size"), warehouse.connect():
+        pass
