@@ -29,25 +29,22 @@ import pyarrow.parquet as pq
 from assets._sql import ident, rollback, table_columns, table_exists
 from engagement_eval.config import CityConfig
 
-QUARANTINE_KEY = ("input", "_source_file", "_source_sha256", "_row_number")
-
 
 def clean_source(con: duckdb.DuckDBPyConnection, input_name: str) -> str:
-    """The staging relation for a panel, minus rows the quality gate quarantined.
+    """The staging relation for a panel, minus the rows the quality gate set aside.
 
-    The gate's `quality.quarantine` table is used when it has the columns in QUARANTINE_KEY;
-    the input name is a contract whitelist name, so it is safe to inline as a literal.
+    `quality.quarantined_rows` holds the latest gate run's set-aside rows per input (file and
+    row number, as delivered); staging keeps `_source_file` and `_row_number`, so the anti-join
+    is exact. The input name is a contract whitelist name, so it is safe to inline as a literal.
     """
     base = f"staging.{ident(input_name)}"
-    if not table_exists(con, "quality", "quarantine"):
-        return base
-    if not set(QUARANTINE_KEY) <= set(table_columns(con, "quality", "quarantine")):
+    if not table_exists(con, "quality", "quarantined_rows"):
         return base
     literal = "'" + input_name.replace("'", "''") + "'"
     return (
-        f"(SELECT s.* FROM {base} s ANTI JOIN (SELECT DISTINCT _source_file, _source_sha256,"
-        f" _row_number FROM quality.quarantine WHERE input = {literal}) q"
-        " USING (_source_file, _source_sha256, _row_number))"
+        f"(SELECT s.* FROM {base} s ANTI JOIN (SELECT DISTINCT source_file AS _source_file,"
+        f" row_number AS _row_number FROM quality.quarantined_rows WHERE input = {literal}) q"
+        " USING (_source_file, _row_number))"
     )
 
 

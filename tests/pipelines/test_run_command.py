@@ -98,3 +98,48 @@ def test_missing_folder_and_missing_file(tmp_path, capsys):
     (city / "districts.csv").unlink()
     assert main(["run", "--data", str(city), "--out", str(tmp_path / "out")]) == 2
     assert "no districts file" in capsys.readouterr().err
+
+
+def test_rows_the_gate_quarantines_do_not_reach_the_panels(tmp_path):
+    """Five pairs of different incidents sharing an id (under the 1% threshold): the gate
+    quarantines all ten rows, the run continues, and the panel counts none of them, although
+    staging (deduplicated, latest wins) still holds one row of each pair."""
+    import pandas as pd
+
+    simulator = pytest.importorskip("simulator.city")
+    city = simulator.simulate_city(
+        tmp_path / "city",
+        seed=3,
+        n_districts=6,
+        start="2020-01",
+        months=24,
+        incidents_per_1000=0.5,
+        survey_responses_per_cell=20,
+    )
+    path = Path(city) / "crime_incidents.parquet"
+    incidents = pd.read_parquet(path)
+    delivered = len(incidents)
+    assert delivered > 1_000  # so ten bad rows stay under the 1% threshold
+    incidents.loc[incidents.index[1:11:2], "incident_id"] = (
+        incidents["incident_id"].iloc[0:10:2].to_numpy()
+    )
+    incidents.loc[incidents.index[1:11:2], "district_id"] = (
+        incidents["district_id"]
+        .iloc[0:10:2]
+        .map(lambda d: "001" if d != "001" else "002")
+        .to_numpy()
+    )
+    incidents.to_parquet(path, index=False)
+    out = tmp_path / "out"
+    assert main(["run", "--data", str(city), "--out", str(out), "--quiet"]) == 0
+    con = duckdb.connect(str(out / "engagement_eval.duckdb"), read_only=True)
+    try:
+        one = lambda sql: con.execute(sql).fetchall()[0][0]  # noqa: E731
+        assert one("SELECT count(*) FROM raw.crime_incidents") == delivered
+        assert (
+            one("SELECT count(*) FROM quality.quarantined_rows WHERE input = 'crime_incidents'")
+            == 10
+        )
+        assert one("SELECT sum(crimes_total) FROM marts.district_month") == delivered - 10
+    finally:
+        con.close()
