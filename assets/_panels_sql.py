@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 
 from assets._sql import ident, rollback, table_columns, table_exists
 from engagement_eval.config import CityConfig
+from engagement_eval.errors import UserError
 
 
 def clean_source(con: duckdb.DuckDBPyConnection, input_name: str) -> str:
@@ -75,9 +76,25 @@ def _programs_sql(con: duckdb.DuckDBPyConnection) -> tuple[str, bool]:
     return "", False
 
 
+def require_rollout_source(con: duckdb.DuckDBPyConnection) -> None:
+    """Stop when nothing says when districts started: without programs.csv the start is read
+    from meeting attendance, and without meetings either every district would silently
+    become a comparison district (no treated district, no estimate)."""
+    if table_exists(con, "staging", "programs") or table_exists(con, "staging", "meetings"):
+        return
+    raise UserError(
+        "the program roll-out cannot be derived: neither programs.csv nor meetings were "
+        "delivered, so no district has a start date",
+        "deliver programs.csv (district_id or unit_id, program, start_date: one row per "
+        "district that started the program), or meetings.csv so that the start is read from "
+        "attendance (rollout.attendance_threshold_per_1000)",
+    )
+
+
 def build_district_month(con: duckdb.DuckDBPyConnection, config: CityConfig, last_key: str) -> int:
     from assets import _shapes_sql  # issue 9: counts, scores, beats, coarser grains
 
+    require_rollout_source(con)
     if _shapes_sql.needs_shapes(con, config):
         return _shapes_sql.build_analysis_panel(con, config, last_key)
     start, end = panel_window(con, config, last_key)

@@ -98,10 +98,12 @@ def evaluation_results(
     )
     timings = {"read_panels": read_seconds, **results.pop("_timings")}
     results["shape"] = shape  # issue 9
+    if not shape["meetings"]:  # the panel's zeros are "not delivered", not "no meetings held"
+        results["meetings"] = []
     path = write_results_json(results, results_dir(warehouse.path) / "results.json")
     results["run"]["timings"] = timings
     with warehouse.connect() as con:
-        counts = write_results(con, results, context.run_id)
+        counts = write_results(con, results, context.run.run_id)
     for name, o in results["outcomes"].items():
         stages = ", ".join(f"{k} {v:.1f} s" for k, v in o.pop("_timings", {}).items())
         context.log.info(f"{name}: {stages}")

@@ -7,7 +7,9 @@ it distorts the post-period estimates. This module works from any event study: c
 does not depend on which estimator produced them.
 
 Two pre-test rules are offered:
-- `"wald"`: joint chi-square test of all pre-period coefficients (the headline p-value);
+- `"wald"`: joint test of all pre-period coefficients (the headline p-value): chi-square by
+  default, or, given `n_clusters` (the G clusters the covariance was estimated from), the
+  small-sample Hotelling F below;
 - `"individual"`: reject when any pre-period coefficient is individually significant, the rule
   of Roth's R/Stata `pretrends` package (its numbers are reproduced with this rule).
 
@@ -69,17 +71,58 @@ def as_event_study(beta, sigma, event_times, reference_period: int = -1) -> Even
 
 @dataclass(frozen=True)
 class WaldTest:
+    """`statistic` is the Wald W = b' V^-1 b with `df` = k restrictions. With clusters,
+    `f_statistic` = W (G - k) / (k (G - 1)) on (k, `df_denom` = G - k) degrees of freedom
+    gives `p_value`; otherwise `p_value` is the chi-square(k) tail of W."""
+
     statistic: float
     df: int
     p_value: float
+    f_statistic: float | None = None
+    df_denom: int | None = None
+    n_clusters: int | None = None
 
 
-def wald_pretrend_test(beta, sigma, event_times, reference_period: int = -1) -> WaldTest:
-    """Joint chi-square test that every pre-period coefficient is zero."""
+def hotelling_scale(k: int, n_clusters: int) -> float:
+    """Factor turning a Wald statistic of k restrictions, whose covariance was estimated from
+    G = `n_clusters` clusters, into Hotelling's F(k, G - k): (G - k) / (k (G - 1)).
+
+    A cluster-robust covariance is a sum of G cluster score outer products, about a Wishart
+    matrix with G - 1 degrees of freedom, so W behaves like Hotelling's T^2 rather than a
+    chi-square, and (G - k) / (k (G - 1)) T^2 ~ F(k, G - k) (Hotelling 1931). This is the
+    approximate Hotelling test of Pustejovsky & Tipton (2018, JBES 36(4), "Small-sample
+    methods for cluster-robust variance estimation and hypothesis testing in fixed effects
+    models", eq. 13) with their degrees of freedom eta set to G - 1; see also Cameron & Miller
+    (2015, J. Human Resources 50(2), section VII). With k close to G the chi-square
+    over-rejects badly (e.g. 11 monthly leads from 12 districts).
+    """
+    k, n_clusters = int(k), int(n_clusters)
+    if n_clusters - k < 1:
+        raise ValueError(
+            f"{k} pre-period coefficients from only {n_clusters} clusters: a joint test needs "
+            "more clusters than coefficients"
+        )
+    return (n_clusters - k) / (k * (n_clusters - 1))
+
+
+def wald_pretrend_test(
+    beta, sigma, event_times, reference_period: int = -1, *, n_clusters: int | None = None
+) -> WaldTest:
+    """Joint test that every pre-period coefficient is zero.
+
+    Without `n_clusters`: chi-square(k), right with many clusters. With `n_clusters` = G, the
+    number of clusters behind `sigma`: Hotelling's F(k, G - k) (see `hotelling_scale`).
+    """
     es = as_event_study(beta, sigma, event_times, reference_period)
     b, s = es.beta[es.pre], es.sigma[np.ix_(es.pre, es.pre)]
     stat = float(b @ np.linalg.solve(s, b))
-    return WaldTest(stat, int(b.size), float(stats.chi2.sf(stat, b.size)))
+    k = int(b.size)
+    if n_clusters is None:
+        return WaldTest(stat, k, float(stats.chi2.sf(stat, k)))
+    f_stat = stat * hotelling_scale(k, n_clusters)
+    df_denom = int(n_clusters) - k
+    p_value = float(stats.f.sf(f_stat, k, df_denom))
+    return WaldTest(stat, k, p_value, f_stat, df_denom, int(n_clusters))
 
 
 def _rectangle_probability(mean, cov, lower, upper) -> float:
@@ -147,14 +190,33 @@ def pretest_power(
     rule: str = "wald",
     alpha: float = 0.05,
     critical_value: float | None = None,
+    n_clusters: int | None = None,
 ) -> float:
-    """Probability the pre-test rejects when the true pre-period coefficients are `delta_pre`."""
+    """Probability the pre-test rejects when the true pre-period coefficients are `delta_pre`.
+
+    Wald rule with `n_clusters` = G: power of the Hotelling F test from the non-central
+    F(k, G - k, lambda). lambda is the plug-in delta' V^-1 delta times (G - k) / (G - 1), i.e.
+    the F statistic the violation itself would produce, times k. The shrinkage is deliberate:
+    with V estimated from G clusters, E[V_hat^-1] = V^-1 (G - 1) / (G - k - 2) under the
+    Wishart model, so the raw plug-in overstates lambda and hence power; (G - k) / (G - 1) is
+    close to the unbiasing factor. In a Monte Carlo with 12 clusters and 5 leads the predicted
+    power sat 3-8 points below the simulated rejection rate, the raw plug-in 3-9 points above.
+    """
     delta_pre = np.asarray(delta_pre, float)
     sigma_pre = np.atleast_2d(sigma_pre)
+    if n_clusters is not None and rule != "wald":
+        raise ValueError("n_clusters (Hotelling F) applies to the wald rule only")
     if rule == "wald":
+        k = delta_pre.size
+        if n_clusters is not None:
+            scale = hotelling_scale(k, n_clusters)
+            nc = float(delta_pre @ np.linalg.solve(sigma_pre, delta_pre)) * scale * k
+            crit = stats.f.ppf(1 - alpha, k, n_clusters - k)
+            # scipy's ncf.sf is wrong at nc = 0 (returns sf - 1), so size is returned directly.
+            return float(stats.ncf.sf(crit, k, n_clusters - k, nc)) if nc > 0 else alpha
         nc = float(delta_pre @ np.linalg.solve(sigma_pre, delta_pre))
-        crit = stats.chi2.ppf(1 - alpha, delta_pre.size)
-        return float(stats.ncx2.sf(crit, delta_pre.size, nc)) if nc > 0 else alpha
+        crit = stats.chi2.ppf(1 - alpha, k)
+        return float(stats.ncx2.sf(crit, k, nc)) if nc > 0 else alpha
     if rule == "individual":
         ub = _critical(alpha, critical_value) * np.sqrt(np.diag(sigma_pre))
         return 1.0 - _rectangle_probability(delta_pre, sigma_pre, -ub, ub)
@@ -170,27 +232,24 @@ def slope_for_power(
     rule: str = "wald",
     alpha: float = 0.05,
     critical_value: float | None = None,
+    n_clusters: int | None = None,
 ) -> float:
     """Slope of a linear trend (delta_t = slope * (t - reference)) detected with `target_power`.
 
     `sigma` covers the same coefficients as `event_times` (post periods may be included; only
-    the pre-period block is used).
+    the pre-period block is used). `n_clusters`: power of the Hotelling F test instead.
     """
     times = np.asarray(event_times)
     es = as_event_study(np.zeros(times.size), sigma, times, reference_period)
     s_pre = es.sigma[np.ix_(es.pre, es.pre)]
     rel = (es.event_times[es.pre] - reference_period).astype(float)
-    size = pretest_power(
-        np.zeros(rel.size), s_pre, rule=rule, alpha=alpha, critical_value=critical_value
-    )
+    kw = dict(rule=rule, alpha=alpha, critical_value=critical_value, n_clusters=n_clusters)
+    size = pretest_power(np.zeros(rel.size), s_pre, **kw)
     if not size < target_power < 1:
         raise ValueError(f"target_power must lie in ({size:.3f}, 1), the test's size and 1")
 
     def gap(slope: float) -> float:
-        return (
-            pretest_power(slope * rel, s_pre, rule=rule, alpha=alpha, critical_value=critical_value)
-            - target_power
-        )
+        return pretest_power(slope * rel, s_pre, **kw) - target_power
 
     hi = 8 * float(np.sqrt(np.diag(s_pre)).max())
     while gap(hi) < 0:
@@ -223,9 +282,16 @@ class PretrendsResult:
         return self.table.copy()
 
     def summary(self) -> str:
+        w = self.wald
+        if w.f_statistic is None:
+            test = f"Pre-trend Wald test: chi2({w.df}) = {w.statistic:.3f}, p = {w.p_value:.4f}"
+        else:
+            test = (
+                f"Pre-trend Wald test ({w.n_clusters} clusters, Hotelling): "
+                f"F({w.df}, {w.df_denom}) = {w.f_statistic:.3f}, p = {w.p_value:.4f}"
+            )
         lines = [
-            f"Pre-trend Wald test: chi2({self.wald.df}) = {self.wald.statistic:.3f}, "
-            f"p = {self.wald.p_value:.4f}",
+            test,
             f"Power of the {self.rule} pre-test against the hypothesised trend: {self.power:.3f}"
             f" (Bayes factor {self.bayes_factor:.3f}, likelihood ratio "
             f"{self.likelihood_ratio:.3f})",
@@ -240,6 +306,9 @@ class PretrendsResult:
             "wald_statistic": self.wald.statistic,
             "wald_df": self.wald.df,
             "pre_trend_p": self.wald.p_value,
+            "f_statistic": self.wald.f_statistic,
+            "f_df_denom": self.wald.df_denom,
+            "n_clusters": self.wald.n_clusters,
             "rule": self.rule,
             "alpha": self.alpha,
             "power": self.power,
@@ -265,6 +334,7 @@ def fit_pretrends(
     critical_value: float | None = None,
     n_sim: int = 200_000,
     seed: int = 0,
+    n_clusters: int | None = None,
 ) -> PretrendsResult:
     """Pre-trend test and its power against a hypothesised violation.
 
@@ -272,7 +342,9 @@ def fit_pretrends(
     may be included) or a linear trend of `slope` per period; by default the linear trend the
     test detects half the time, as in Roth's package. `critical_value` overrides the normal
     quantile of the individual rule (Roth's package uses 1.96). `n_sim`/`seed` drive the
-    simulated conditional mean under the Wald rule.
+    simulated conditional mean under the Wald rule. `n_clusters`: the number of clusters
+    behind `sigma`; the joint test (and, under the Wald rule, its power and acceptance region)
+    then uses Hotelling's F instead of the chi-square (see `hotelling_scale`).
     """
     if rule not in PRETEST_RULES:
         raise ValueError(f"rule must be one of {PRETEST_RULES}, got {rule!r}")
@@ -280,9 +352,9 @@ def fit_pretrends(
     es = as_event_study(beta, sigma, times_in, reference_period)
     pre, post = es.pre, es.post
     s_pre = es.sigma[np.ix_(pre, pre)]
-    kw = dict(
-        reference_period=reference_period, rule=rule, alpha=alpha, critical_value=critical_value
-    )
+    wald_clusters = n_clusters if rule == "wald" else None
+    power_kw = dict(rule=rule, alpha=alpha, critical_value=critical_value, n_clusters=wald_clusters)
+    kw = dict(reference_period=reference_period, **power_kw)
     slope50 = slope_for_power(es.sigma, es.event_times, 0.5, **kw)
     slope80 = slope_for_power(es.sigma, es.event_times, 0.8, **kw)
     notes: list[str] = []
@@ -297,10 +369,8 @@ def fit_pretrends(
         notes.append(f"Hypothesised violation: linear trend of slope {s:.4g} per period.")
 
     d_pre = delta[pre]
-    power = pretest_power(d_pre, s_pre, rule=rule, alpha=alpha, critical_value=critical_value)
-    size = pretest_power(
-        np.zeros(pre.size), s_pre, rule=rule, alpha=alpha, critical_value=critical_value
-    )
+    power = pretest_power(d_pre, s_pre, **power_kw)
+    size = pretest_power(np.zeros(pre.size), s_pre, **power_kw)
     b_pre = es.beta[pre]
     quad = lambda v: float(v @ np.linalg.solve(s_pre, v))  # noqa: E731
     likelihood_ratio = math.exp(-0.5 * quad(b_pre - d_pre) + 0.5 * quad(b_pre))
@@ -309,7 +379,13 @@ def fit_pretrends(
         ub = _critical(alpha, critical_value) * np.sqrt(np.diag(s_pre))
         mean_pre, _ = truncated_normal_mean(d_pre, s_pre, -ub, ub)
     else:
-        mean_pre = _wald_truncated_mean(d_pre, s_pre, alpha, n_sim, seed)
+        k = pre.size
+        crit_w = (
+            stats.chi2.ppf(1 - alpha, k)
+            if n_clusters is None
+            else stats.f.ppf(1 - alpha, k, n_clusters - k) / hotelling_scale(k, n_clusters)
+        )
+        mean_pre = _wald_truncated_mean(d_pre, s_pre, crit_w, n_sim, seed)
         notes.append(f"Conditional means simulated with {n_sim} draws (seed {seed}).")
     # Post-period estimates move with the pre-period ones through their covariance.
     mean_all = delta.copy()
@@ -337,7 +413,9 @@ def fit_pretrends(
     )
     table = pd.concat([table, ref_row]).sort_values("event_time").reset_index(drop=True)
     return PretrendsResult(
-        wald=wald_pretrend_test(es.beta, es.sigma, es.event_times, reference_period),
+        wald=wald_pretrend_test(
+            es.beta, es.sigma, es.event_times, reference_period, n_clusters=n_clusters
+        ),
         rule=rule,
         alpha=alpha,
         power=power,
@@ -350,13 +428,13 @@ def fit_pretrends(
     )
 
 
-def _wald_truncated_mean(mean, cov, alpha, n_sim, seed) -> np.ndarray:
-    """E[X | X' cov^-1 X <= chi2 critical value] for X ~ N(mean, cov), by seeded simulation."""
+def _wald_truncated_mean(mean, cov, crit_w, n_sim, seed) -> np.ndarray:
+    """E[X | X' cov^-1 X <= crit_w] for X ~ N(mean, cov), by seeded simulation."""
     rng = np.random.default_rng(seed)
     chol = np.linalg.cholesky(cov)
     draws = mean + rng.standard_normal((n_sim, mean.size)) @ chol.T
     stat = np.einsum("ij,ij->i", draws @ np.linalg.inv(cov), draws)
-    keep = stat <= stats.chi2.ppf(1 - alpha, mean.size)
+    keep = stat <= crit_w
     if not keep.any():
         return np.full(mean.size, np.nan)
     return draws[keep].mean(axis=0)

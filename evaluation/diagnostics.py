@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from estimators.bacon import FORBIDDEN_TYPES, fit_bacon
 from estimators.callaway_santanna import ATTgtResult, att_gt
@@ -22,7 +21,7 @@ from estimators.honest import fit_honest
 from estimators.multiplier_bootstrap import cluster_sums
 from estimators.panel import PanelData
 from estimators.power import analytic_mde
-from estimators.pretrends import wald_pretrend_test
+from estimators.pretrends import pretest_power, wald_pretrend_test
 from evaluation.settings import EvaluationSettings
 
 BACON_LABELS = {
@@ -127,8 +126,8 @@ def pre_trend(es: EventStudy, mde: float | None, alpha: float, n_clusters: int) 
 
     The covariance is estimated from G district clusters, so the Wald statistic W of k
     coefficients is referred to Hotelling's F: W (G - k) / (k (G - 1)) ~ F(k, G - k), power
-    from the non-central F. Chi-square (what `estimators.pretrends` uses) over-rejects badly
-    when k is close to G, e.g. 11 monthly leads from 12 districts.
+    from the non-central F (`estimators.pretrends` with `n_clusters`). The chi-square
+    over-rejects badly when k is close to G, e.g. 11 monthly leads from 12 districts.
     """
     pre = es.event_times < es.reference
     post = es.event_times >= es.reference + 1
@@ -143,20 +142,19 @@ def pre_trend(es: EventStudy, mde: float | None, alpha: float, n_clusters: int) 
             f"{k} pre-period coefficients from only {n_clusters} districts: no joint test possible",
         )
     try:
-        test = wald_pretrend_test(es.beta, es.sigma, es.event_times, es.reference)
+        test = wald_pretrend_test(
+            es.beta, es.sigma, es.event_times, es.reference, n_clusters=n_clusters
+        )
     except np.linalg.LinAlgError:
         return PreTrend(None, None, None, "pre-period covariance is singular")
-    scale = (n_clusters - k) / (k * (n_clusters - 1))
-    p_value = float(stats.f.sf(test.statistic * scale, k, n_clusters - k))
+    p_value = test.p_value
     power = slope = None
     if mde is not None and math.isfinite(mde) and post.any():
         lever = float(np.mean(es.event_times[post] - es.reference))
         slope = abs(mde) / lever
         delta = slope * (es.event_times[pre] - es.reference)
         s_pre = es.sigma[np.ix_(pre, pre)]
-        nc = float(delta @ np.linalg.solve(s_pre, delta)) * scale * k
-        crit = stats.f.ppf(1 - alpha, k, n_clusters - k)
-        power = float(stats.ncf.sf(crit, k, n_clusters - k, nc))
+        power = pretest_power(delta, s_pre, rule="wald", alpha=alpha, n_clusters=n_clusters)
     return PreTrend(_num(p_value), _num(power), _num(slope))
 
 

@@ -16,14 +16,19 @@ from evaluation.settings import EvaluationSettings
 from evaluation.survey import evaluate_survey
 
 
+def has_crime_data(dm: pd.DataFrame) -> bool:
+    """False when no place reported crime in any period (a city that delivered surveys only):
+    its crime columns are all zero by construction, not measured zeros."""
+    return "reported" not in dm or bool(dm["reported"].fillna(False).any())
+
+
 def evaluate_outcome(
     name: str, dm: pd.DataFrame, dq: pd.DataFrame | None, settings: EvaluationSettings
 ) -> dict:
     """One outcome; a failure becomes `reason` (the report says why) instead of a crash."""
     sp = spec(name)
     try:
-        if sp.kind == "crime" and "reported" in dm and not dm["reported"].fillna(False).any():
-            # issue 9: a city may deliver surveys only
+        if sp.kind == "crime" and not has_crime_data(dm):  # issue 9: a surveys-only city
             return {"scale": "proportional", "reason": "no crime data delivered"}
         if sp.kind == "crime":
             out = evaluate_crime(dm, sp, settings)
@@ -68,7 +73,8 @@ def evaluate(
     for name in settings.outcomes:
         sp = spec(name)
         if sp.kind == "crime":
-            trends[name] = context.crime_trend(dm, sp.rate)
+            if has_crime_data(dm):  # no zero lines for a city without crime data
+                trends[name] = context.crime_trend(dm, sp.rate)
         elif dq is not None and not dq.empty:
             trends[name] = context.survey_trend(dq, sp.index_name, settings.min_cell_size)
     notes = list(settings.notes)

@@ -200,5 +200,53 @@ def district_ids(con: duckdb.DuckDBPyConnection, districts: Frame | None) -> tup
     return tuple(r[0] for r in rows)
 
 
+@dataclass(frozen=True)
+class Crosswalk:
+    """units.csv as the other inputs' rules need it (issue 9)."""
+
+    pairs: tuple[tuple[str, str], ...]  # (unit_id, district_id) as delivered
+
+    @property
+    def unit_ids(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(u for u, _ in self.pairs))
+
+    @property
+    def unit_districts(self) -> tuple[str, ...]:
+        """The pairs as the `_unit_district` frame column spells them."""
+        return tuple(UNIT_IN_DISTRICT.format(u, d) for u, d in self.pairs if d is not None)
+
+
+UNIT_IN_DISTRICT = "{} in district {}"
+
+
+def crosswalk(con: duckdb.DuckDBPyConnection, units: Frame | None) -> Crosswalk | None:
+    """Unit ids and unit-district pairs as delivered; None when units.csv was not delivered."""
+    if units is None:
+        return None
+    if not {"unit_id", "district_id"} <= set(units.columns):
+        return Crosswalk(())  # the units suite stops on the missing column
+    rows = con.execute(
+        f"SELECT DISTINCT unit_id, district_id FROM {units.table} WHERE unit_id IS NOT NULL "
+        "ORDER BY 1, 2"
+    ).fetchall()
+    return Crosswalk(tuple((u, d) for u, d in rows))
+
+
+def mark_unit_districts(
+    con: duckdb.DuckDBPyConnection, frame: Frame, crosswalk: Crosswalk | None
+) -> None:
+    """Add `_unit_district` ("<unit_id> in district <district_id>") to a frame whose rows carry
+    both ids, for rows of a unit units.csv knows: an unknown unit is `unit_known`'s failure,
+    so it is not reported a second time as a mismatch."""
+    if not {"unit_id", "district_id"} <= set(frame.columns):
+        return
+    con.execute(f"ALTER TABLE {frame.table} ADD COLUMN IF NOT EXISTS _unit_district VARCHAR")
+    con.execute(
+        f"UPDATE {frame.table} SET _unit_district = unit_id || ' in district ' || district_id"
+        " WHERE unit_id IN (SELECT unnest($ids)) AND district_id IS NOT NULL",
+        {"ids": list(crosswalk.unit_ids) if crosswalk else []},
+    )
+
+
 def drop_frame(con: duckdb.DuckDBPyConnection, frame: Frame) -> None:
     con.execute(f"DROP TABLE IF EXISTS {frame.table}")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
-from quality.frames import Frame
+from quality.frames import Crosswalk, Frame
 from quality.rules import ROW, WARNING, Rule
 from quality.settings import GateSettings
 
@@ -40,23 +40,32 @@ def gap_frame(
     incidents: Frame,
     district_ids: tuple[str, ...],
     settings: GateSettings,
+    units: Crosswalk | None = None,
 ) -> pd.DataFrame:
     """District-months of busy districts with their incident counts (zeros included).
 
     Months run from the study start to the study end (or, when open, the last month with
-    data); only parseable, non-future dates of known districts are counted.
+    data); only parseable, non-future dates of known districts are counted. Incidents given
+    per unit only (issue 9) count in the district units.csv gives their unit.
     """
     columns = ["_rid", "district_id", "month", "incidents", "typical_incidents"]
-    if not district_ids:
+    per_unit = "district_id" not in incidents.columns
+    if not district_ids or (per_unit and not units):
         return pd.DataFrame(columns=columns)
+    source = incidents.table
+    if per_unit:
+        source = f"(SELECT i.*, u.district_id FROM {incidents.table} i JOIN _gate_units u USING (unit_id))"
     con.complete()  # DuckDB 2: register() refuses while a fetchone() result is open
     con.register("_gate_district_ids", pd.DataFrame({"district_id": list(district_ids)}))
+    if per_unit:
+        pairs = pd.DataFrame(list(units.pairs), columns=["unit_id", "district_id"])
+        con.register("_gate_units", pairs.drop_duplicates("unit_id"))
     try:
         frame = con.execute(
             f"""
             WITH counted AS (
                 SELECT district_id, date_trunc('month', occurred_at) AS month, count(*) AS n
-                FROM {incidents.table}
+                FROM {source}
                 WHERE occurred_at IS NOT NULL AND occurred_at <= $now
                   AND occurred_at >= $start AND ($end IS NULL OR occurred_at <= $end)
                   AND _copy_number = 1
@@ -92,4 +101,6 @@ def gap_frame(
         ).df()
     finally:
         con.unregister("_gate_district_ids")
+        if per_unit:
+            con.unregister("_gate_units")
     return frame[columns]

@@ -222,7 +222,9 @@ def check_input(
     settings: GateSettings,
     run_id: str,
     district_ids: tuple[str, ...],
+    units: frames.Crosswalk | None = None,
 ) -> tuple[InputReport, frames.Frame | None]:
+    """Check one input; `units` is units.csv's crosswalk (None: not delivered)."""
     started = time.perf_counter()
     rep = InputReport(input_name)
     try:
@@ -246,7 +248,11 @@ def check_input(
         survey_items=tuple(config.survey.items),
         district_ids=district_ids,
         date_formats=dict(config.date_formats.get(input_name, {})),
+        unit_ids=units.unit_ids if units else (),
+        unit_districts=units.unit_districts if units else (),
+        units_delivered=units is not None,
     )
+    frames.mark_unit_districts(con, frame, units)
     rules = SUITES[input_name](ctx)
     rep.results = validate_frame(con, frame, rules, settings.chunk_rows)
     detected_at = datetime.now()
@@ -273,7 +279,7 @@ def check_input(
     store.replace_quarantined_rows(con, frame.table, bad, run_id, input_name)
 
     if input_name == "crime_incidents":
-        rep.results += _check_gaps(con, frame, district_ids, settings, run_id)
+        rep.results += _check_gaps(con, frame, district_ids, settings, run_id, units)
     if input_name == "crime_counts":  # issue 9: a missing count row is a reporting gap
         rep.results += count_gaps.check(con, frame, config, settings, run_id, district_ids)
 
@@ -297,8 +303,8 @@ def check_input(
     return rep, frame
 
 
-def _check_gaps(con, frame, district_ids, settings, run_id) -> list[runner.RuleResult]:
-    gap_frame = gaps.gap_frame(con, frame, district_ids, settings)
+def _check_gaps(con, frame, district_ids, settings, run_id, units) -> list[runner.RuleResult]:
+    gap_frame = gaps.gap_frame(con, frame, district_ids, settings, units)
     rule = gaps.gap_rule(settings)
     (result,) = runner.validate([rule], gap_frame)
     found = gap_frame[gap_frame["_rid"].isin(result.rids)]
@@ -370,6 +376,20 @@ def record(con, run_id: str, rep: InputReport, started_at: datetime | None = Non
         )
 
 
+def unit_crosswalk(con: duckdb.DuckDBPyConnection, config: CityConfig) -> frames.Crosswalk | None:
+    """units.csv's ids and pairs for the place rules of the other inputs (issue 9)."""
+    try:
+        units_frame = frames.build_frame(con, "units", config)
+    except UserError:  # unreadable: the units check itself reports it
+        return frames.Crosswalk(())
+    if units_frame is None:
+        return None
+    try:
+        return frames.crosswalk(con, units_frame)
+    finally:
+        frames.drop_frame(con, units_frame)
+
+
 def run_gate(
     con: duckdb.DuckDBPyConnection,
     config: CityConfig,
@@ -388,13 +408,14 @@ def run_gate(
     else:  # ids only: districts are validated by their own run
         district_rep, district_frame = None, frames.build_frame(con, "districts", config)
     ids = frames.district_ids(con, district_frame)
+    units = unit_crosswalk(con, config)
     reports: dict[str, InputReport] = {}
     for name in inputs:
         started_at = datetime.now()
         if name == "districts":
             rep, frame = district_rep, district_frame
         else:
-            rep, frame = check_input(con, name, config, settings, run_id, ids)
+            rep, frame = check_input(con, name, config, settings, run_id, ids, units)
         record(con, run_id, rep, started_at)
         store.create_clean_view(con, name)
         if frame is not None and frame is not district_frame:

@@ -30,6 +30,11 @@ class SuiteContext:
     survey_items: tuple[str, ...] = ()
     district_ids: tuple[str, ...] = ()
     date_formats: dict[str, str] = field(default_factory=dict)
+    # issue 9, units.csv: its unit ids and "<unit> in district <district>" pairs. Without a
+    # crosswalk (units_delivered False) a unit_id can place a row only if nothing else does.
+    unit_ids: tuple[str, ...] = ()
+    unit_districts: tuple[str, ...] = ()
+    units_delivered: bool = True  # True when rules are only declared (all inputs assumed)
 
     @property
     def spec(self) -> InputSpec:
@@ -231,12 +236,54 @@ def number_rules(
     )
 
 
+def known_unit(ctx: SuiteContext) -> Rule:
+    return Rule(
+        name="unit_known",
+        expectation="ExpectColumnValuesToBeInSet",
+        kwargs={"column": "unit_id", "value_set": list(ctx.unit_ids)},
+        column="unit_id",
+        severity=BLOCKING,
+        level=ROW,
+        description="unit_id exists in units.csv (otherwise the row belongs to no district)",
+        fix="add the unit to units.csv with its district_id, or correct the id (ids are "
+        "compared as text: leading zeros matter)",
+        value_column="unit_id",
+    )
+
+
+def unit_in_its_district(ctx: SuiteContext) -> Rule:
+    """Rows giving both ids must agree with the crosswalk; the frame column holds
+    `<unit_id> in district <district_id>` for rows of a known unit with both ids filled."""
+    return Rule(
+        name="unit_district_match",
+        expectation="ExpectColumnValuesToBeInSet",
+        kwargs={"column": UNIT_DISTRICT, "value_set": list(ctx.unit_districts)},
+        column="district_id",
+        severity=BLOCKING,
+        level=ROW,
+        description="district_id is the district units.csv gives for the row's unit_id",
+        fix="correct district_id or unit_id in these rows, or the unit's district in units.csv",
+        value_column=UNIT_DISTRICT,
+    )
+
+
+UNIT_DISTRICT = "_unit_district"  # gate frame column, see quality.frames.mark_unit_districts
+
+
 def place_rules(ctx: SuiteContext) -> list[Rule]:
     """Where a row is: a known district, or (issue 9) a unit that units.csv maps to one.
 
     Inputs per beat carry unit_id instead of district_id; the panels map units to districts
-    through the crosswalk, and a unit missing there is counted in the panel's notes.
+    through the crosswalk, so a unit missing there would drop out of the panel unnoticed:
+    `unit_known` blocks it. Rows with both ids must agree with the crosswalk. A unit_id next
+    to a district_id without a units.csv is only informational and is not checked.
     """
     if ctx.has("district_id") or not ctx.has("unit_id"):
-        return [not_null(ctx, "district_id"), known_district(ctx)]
-    return [not_null(ctx, "unit_id", why="units.csv maps it to its district")]
+        rules = [not_null(ctx, "district_id"), known_district(ctx)]
+    else:
+        rules = [not_null(ctx, "unit_id", why="units.csv maps it to its district")]
+    if ctx.has("unit_id") and (ctx.units_delivered or not ctx.has("district_id")):
+        rules.append(known_unit(ctx))
+    if ctx.has("unit_id") and ctx.has("district_id") and ctx.units_delivered:
+        rules.append(unit_in_its_district(ctx))
+    return rules

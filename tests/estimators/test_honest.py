@@ -17,10 +17,11 @@ from estimators.honest import (
     _Problem,
     fit_honest,
     original_ci,
+    rm_piece_constraints,
     robust_ci,
     sd_upper_bound_m,
 )
-from estimators.honest_arp import flci
+from estimators.honest_arp import ArpTest, flci
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -102,6 +103,43 @@ def test_average_effect_and_smoothness_defaults(bc):
     assert res.estimate == pytest.approx(bc["beta"][4:].mean())
     lo0, hi0 = res.table.iloc[0][["lb", "ub"]]
     assert lo0 < res.estimate < hi0
+
+
+TARGETS = {
+    "first": np.eye(4)[0],
+    "second": np.eye(4)[1],
+    "last": np.eye(4)[3],
+    "average": np.full(4, 0.25),
+}
+
+
+@pytest.mark.parametrize("hybrid", ["LF", "ARP"])
+@pytest.mark.parametrize("target", TARGETS)
+def test_point_estimate_accepted_at_mbar_zero(bc, target, hybrid):
+    # At Mbar = 0 the post-period violation is pinned to zero, so theta = l'beta_post is the
+    # one value the data support best. Each piece has a zero-variance dual vertex (a moment and
+    # its negation) whose value there is 0 in exact arithmetic and ~1e-14 in floating point; a
+    # sign test on it used to reject the point estimate in every piece.
+    l_vec = TARGETS[target]
+    theta_hat = float(l_vec @ bc["beta"][4:])
+    sd = float(np.sqrt(l_vec @ bc["sig"][4:, 4:] @ l_vec))
+    for s in range(-3, 1):
+        for positive in (True, False):
+            a, d = rm_piece_constraints(4, 4, 0.0, s, positive)
+            test = ArpTest(bc["beta"], bc["sig"], a, d, l_vec, 4, hybrid=hybrid)
+            assert test.accepts(theta_hat), (s, positive)
+            # The tolerance must not swallow real evidence: half a standard error away from
+            # the estimate is still accepted, forty standard errors away is rejected.
+            assert test.accepts(theta_hat + 0.5 * sd)
+            assert not test.accepts(theta_hat + 40 * sd)
+            assert not test.accepts(theta_hat - 40 * sd)
+
+
+def test_mbar_zero_interval_contains_point_estimate(bc):
+    p = _Problem(bc["beta"], bc["sig"], 4, TARGETS["last"], 0.05)
+    lo, hi = robust_ci(p, "relative_magnitude", 0.0, "C-LF")
+    assert lo < p.theta < hi
+    assert hi - lo < 2 * (original_ci(p)[1] - original_ci(p)[0])
 
 
 def test_bad_inputs(bc):
