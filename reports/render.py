@@ -54,12 +54,20 @@ def period_key(period) -> str:
     return key
 
 
+def _readable_mode() -> int:
+    """0666 minus the umask: mkstemp's 0600 would hide the report from the people it is for."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def _atomic_write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        os.chmod(tmp, _readable_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -90,6 +98,7 @@ def write_report(results: dict, out_root, city: str | None = None, period=None) 
     os.close(fd)
     try:
         shutil.copyfile(newest / REPORT_NAME, tmp)
+        os.chmod(tmp, _readable_mode())
         os.replace(tmp, latest)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import stat
+
 import pytest
 from report_fixtures import demo_results
 
@@ -42,3 +45,14 @@ def test_city_slug():
     assert city_slug("São Paulo (pilot)") == "sao-paulo-pilot"
     assert city_slug("../../etc") == "etc"
     assert city_slug("***") == "city"
+
+
+def test_report_files_are_readable_by_others_under_the_usual_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        path = write_report(demo_results(), tmp_path, "Demo City", "2025-12")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    latest = tmp_path / "demo-city" / "latest" / "council_report.html"
+    assert stat.S_IMODE(latest.stat().st_mode) == 0o644
