@@ -306,3 +306,25 @@ def _num(v) -> float | None:
         return None
     v = float(v)
     return v if math.isfinite(v) else None
+
+
+def headline_fields(head, pt, tw, mde, hon, ri, es) -> dict:
+    """The results.json fields every headline outcome shares (crime and survey alike)."""
+    return {
+        "estimate": _num(head.estimate),
+        "se": _num(head.se),
+        "ci_low": _num(head.ci_low),
+        "ci_high": _num(head.ci_high),
+        "p_value": _num(head.p_value),
+        "pre_trend_p": pt.p_value,
+        "pre_trend_power": pt.power,
+        "twfe_estimate": tw.estimate,
+        "twfe_bacon": tw.components,
+        "mde": mde,
+        "honestdid_breakdown": hon.breakdown,
+        "honestdid": hon.rows,
+        "honestdid_target": hon.target,
+        "honestdid_window": hon.window,
+        "ri_p": ri,
+        "event_study": es.records(),
+    }
