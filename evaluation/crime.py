@@ -28,6 +28,7 @@ from estimators.twfe import fit_twfe
 from evaluation import diagnostics as dg
 from evaluation.inference import ri_p_value
 from evaluation.outcomes import OutcomeSpec
+from evaluation.power_sim import crime_simulated_mde, with_simulated_mde
 from evaluation.settings import EvaluationSettings
 
 ESTIMATOR = "Poisson extended TWFE (Wooldridge), population exposure"
@@ -175,6 +176,12 @@ def evaluate_crime(dm: pd.DataFrame, spec: OutcomeSpec, s: EvaluationSettings) -
     )
     timings["randomization_inference"] = time.perf_counter() - clock
 
+    power = None
+    if s.power_simulations > 0:
+        clock = time.perf_counter()
+        power = crime_simulated_mde(f, spec.count, pois, s)
+        timings["power_simulation"] = time.perf_counter() - clock
+
     out = {
         "scale": "proportional",
         "estimator": ESTIMATOR,
@@ -218,4 +225,4 @@ def evaluate_crime(dm: pd.DataFrame, spec: OutcomeSpec, s: EvaluationSettings) -
         "notes": [n for n in [*notes, pt.note, hon.note, tw.note] if n],
         "_timings": timings,
     }
-    return out
+    return with_simulated_mde(out, power)

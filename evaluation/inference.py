@@ -21,6 +21,7 @@ import warnings
 from estimators.callaway_santanna import att_gt
 from estimators.panel import EstimationInputError, PanelData
 from estimators.randomization import randomization_inference
+from estimators.results import Estimate
 
 MANY_UNITS = 60
 MANY_UNITS_PERMUTATIONS = 199
@@ -33,7 +34,9 @@ class CSOverall:
         self.control_group = control_group
         self.anticipation = anticipation
 
-    def __call__(self, panel: PanelData) -> float:
+    def overall(self, panel: PanelData) -> Estimate | None:
+        """The statistic with its analytic SE (the simulated MDE tests with it); None when
+        the panel has no usable comparison."""
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
@@ -43,9 +46,14 @@ class CSOverall:
                     est_method="reg",
                     anticipation=self.anticipation,
                 )
-                return float(res.aggregate("simple").overall.estimate)
+                return res.aggregate("simple").overall
             except (EstimationInputError, ValueError):
-                return math.nan  # a permutation with no usable comparison: never "extreme"
+                return None
+
+    def __call__(self, panel: PanelData) -> float:
+        est = self.overall(panel)
+        # a permutation with no usable comparison: never "extreme"
+        return math.nan if est is None else float(est.estimate)
 
 
 def permutations_for(requested: int, n_units: int) -> int:

@@ -40,6 +40,8 @@ DIAGNOSTIC_KEYS = (
     "wild_bootstrap_p",
     "baseline_mean",
 )
+# written only when present (the simulated MDE runs with model.power_simulations > 0)
+OPTIONAL_DIAGNOSTIC_KEYS = ("mde_simulated", "mde_simulations", "mde_false_positive_rate")
 
 
 def frames(results: dict, run_id: str) -> dict[str, pd.DataFrame]:
@@ -90,7 +92,7 @@ def frames(results: dict, run_id: str) -> dict[str, pd.DataFrame]:
                     **{k: p.get(k) for k in ("event_time", "estimate", "se", "ci_low", "ci_high")},
                 }
             )
-        for key in DIAGNOSTIC_KEYS:
+        for key in (*DIAGNOSTIC_KEYS, *(k for k in OPTIONAL_DIAGNOSTIC_KEYS if k in o)):
             diag.append({"outcome": name, "name": key, "value": o.get(key), "text": None})
         for key, value in sorted((o.get("details") or {}).items()):
             num = isinstance(value, int | float) and not isinstance(value, bool)

@@ -24,6 +24,7 @@ from estimators.results import Estimate
 from evaluation import diagnostics as dg
 from evaluation.inference import ri_p_value
 from evaluation.outcomes import OutcomeSpec
+from evaluation.power_sim import survey_simulated_mde, with_simulated_mde
 from evaluation.settings import EvaluationSettings
 
 ESTIMATOR = "Callaway-Sant'Anna (survey-weighted district-quarter means)"
@@ -141,9 +142,15 @@ def evaluate_survey(dq: pd.DataFrame, spec: OutcomeSpec, s: EvaluationSettings) 
     ri = ri_p_value(panel, s.control_group, s.anticipation, s.ri_permutations, s.seed)
     timings["randomization_inference"] = time.perf_counter() - clock
 
+    power = None
+    if s.power_simulations > 0:
+        clock = time.perf_counter()
+        power = survey_simulated_mde(f, s)
+        timings["power_simulation"] = time.perf_counter() - clock
+
     pre = (f["cohort_period"] > 0) & (f["period"] < f["cohort_period"] - s.anticipation)
     units = f.groupby("district_id")["cohort_period"].first()
-    return {
+    out = {
         "scale": "points",
         "estimator": ESTIMATOR,
         **dg.headline_fields(head, pt, tw, mde, hon, ri, es),
@@ -176,3 +183,4 @@ def evaluate_survey(dq: pd.DataFrame, spec: OutcomeSpec, s: EvaluationSettings) 
         "notes": [n for n in [*notes, pt.note, hon.note, tw.note] if n],
         "_timings": timings,
     }
+    return with_simulated_mde(out, power)
