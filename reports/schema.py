@@ -60,6 +60,9 @@ class OutcomeResult(TypedDict, total=False):
     pre_trend_p: float | None
     twfe_estimate: float | None
     mde: float | None  # same scale as estimate; 80% power, two-sided alpha
+    mde_simulated: float | None  # model.power_simulations > 0: MDE by placebo roll-outs
+    mde_simulations: int | None
+    mde_false_positive_rate: float | None  # placebo roll-outs rejected at alpha
     honestdid_breakdown: float | None  # largest Mbar at which the robust CI still excludes 0
     event_study: list[EventTimePoint]
     # --- added for the report ---
