@@ -72,6 +72,8 @@ class OutcomeResult(TypedDict, total=False):
     ri_p: float | None
     twfe_bacon: list[BaconComponent]
     honestdid: list[HonestDidRow]
+    honestdid_target: str | None  # what the sensitivity analysis is about, in words
+    honestdid_window: dict | None  # first and last month of the target, bin length
     units: Literal["month", "quarter", "year"]  # the grain (issue 9)
     n_units: int
     n_treated: int
