@@ -10,7 +10,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from reliability_helpers import DATA, cli_env, run_cli
+from reliability_helpers import DATA, cli_env, make_city, run_cli
 
 
 @pytest.fixture
@@ -106,8 +106,10 @@ def small_disk(tmp_path):
 
 
 @pytest.mark.slow
-def test_disk_full_stops_with_a_message_and_keeps_the_previous_state(city, small_disk):
-    disk = small_disk("disk", "8m")
+def test_disk_full_stops_with_a_message_and_keeps_the_previous_state(tmp_path, small_disk):
+    # a clean city: the first run must pass the quality gate (the tiny city is dirty on purpose)
+    city = make_city(tmp_path / "clean_city", incidents=2_000)
+    disk = small_disk("disk", "24m")
     out = disk / "o"
     first = run_cli(["run", "--data", str(city), "--out", str(out), "--quiet"], cli_env())
     assert first.returncode == 0, first.stderr
