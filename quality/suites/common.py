@@ -287,3 +287,30 @@ def place_rules(ctx: SuiteContext) -> list[Rule]:
     if ctx.has("unit_id") and ctx.has("district_id") and ctx.units_delivered:
         rules.append(unit_in_its_district(ctx))
     return rules
+
+
+def offense_rules(ctx: SuiteContext) -> list[Rule]:
+    """Offense labels, shared by incidents and counts: a missing or unmapped label only warns,
+    because such rows still count in the total (never in violent, property or other)."""
+    from engagement_eval.config import CATEGORIES
+
+    return [
+        not_null(
+            ctx,
+            "offense_category",
+            severity=WARNING,
+            why="rows without one count in the total only",
+        ),
+        Rule(
+            name="offense_category_mapped",
+            expectation="ExpectColumnValuesToBeInSet",
+            kwargs={"column": "offense_category__mapped", "value_set": list(CATEGORIES)},
+            column="offense_category",
+            severity=WARNING,
+            level=ROW,
+            description="offense_category is violent, property or other, or mapped to one by "
+            "offense_map (unmapped labels count in the total only)",
+            fix="add the label to offense_map in the city config: offense_map: {<label>: violent}",
+            value_column="offense_category",
+        ),
+    ]

@@ -8,14 +8,14 @@ leaves a reporting gap rather than a wrong number). Missing rows are reporting g
 
 from __future__ import annotations
 
-from engagement_eval.config import CATEGORIES
-from quality.rules import BLOCKING, ROW, WARNING, Rule
+from quality.rules import BLOCKING, ROW, Rule
 from quality.suites._periods import period_rules
 from quality.suites.common import (
     SuiteContext,
     key_rules,
     not_null,
     number_rules,
+    offense_rules,
     parseable,
     place_rules,
     structure_rules,
@@ -54,21 +54,5 @@ def rules(ctx: SuiteContext) -> list[Rule]:
             value_column="count__raw",
         )
     )
-    out.append(
-        not_null(ctx, "offense_category", severity=WARNING, why="rows without one count as other")
-    )
-    out.append(
-        Rule(
-            name="offense_category_mapped",
-            expectation="ExpectColumnValuesToBeInSet",
-            kwargs={"column": "offense_category__mapped", "value_set": list(CATEGORIES)},
-            column="offense_category",
-            severity=WARNING,
-            level=ROW,
-            description="offense_category is violent, property or other, or mapped to one by "
-            "offense_map (unmapped labels count in the total only)",
-            fix="add the label to offense_map in the city config: offense_map: {<label>: violent}",
-            value_column="offense_category",
-        )
-    )
+    out += offense_rules(ctx)
     return out
