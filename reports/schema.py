@@ -49,6 +49,22 @@ class SecondaryEstimate(TypedDict, total=False):
     ci_high: float | None
 
 
+class Verdict(TypedDict, total=False):
+    """Decided by `evaluation.verdict` (codes documented in docs/evaluation.md)."""
+
+    level: Literal["strong", "some", "none", "unavailable"]
+    direction: Literal["decrease", "increase"] | None
+    concerns: list[str]  # pre_trend, pre_test_weak, not_checked, sensitivity, few_districts, ...
+    text: str  # one plain sentence
+
+
+class Inference(TypedDict, total=False):
+    method: str  # how the interval was computed (few-district method)
+    df: int | None  # t degrees of freedom
+    valid: bool  # False: no valid interval exists for this roll-out (verdict "unavailable")
+    reason: str | None
+
+
 class OutcomeResult(TypedDict, total=False):
     # --- issue 5 core ---
     scale: Scale  # proportional: 0.05 = 5% more; points: on the survey scale
@@ -80,6 +96,11 @@ class OutcomeResult(TypedDict, total=False):
     unit_label: str  # "district"
     secondary: list[SecondaryEstimate]
     reason: str  # when the outcome could not be estimated: why, in plain words
+    # --- few-district honesty ---
+    verdict: Verdict
+    inference: Inference
+    cohort_sizes: dict[str, int]  # treated roll-out cohort (first treated period) -> districts
+    pre_trend_checks: dict | None  # evaluation.pretrend_checks (linear test, power, Delta-SD)
 
 
 class TrendPoint(TypedDict, total=False):

@@ -144,55 +144,25 @@ def few_district_p(o: dict):
 
 
 def verdict(o: dict, alpha: float = 0.05) -> Verdict:
-    """Strength of evidence from the interval and the diagnostics that could undermine it.
+    """The verdict the evaluation layer decided (`outcomes.<name>.verdict` in results.json).
 
-    Strong needs an interval that excludes zero AND a pre-trend test that raises no warning AND
-    a HonestDiD breakdown of at least 1 AND (when present) a few-district p-value below alpha.
-    A missing diagnostic counts against "strong": we cannot vouch for what was not checked.
+    The report only words it: strength of evidence is decided once, in `evaluation.verdict`,
+    so the UI, the tables and the report can never disagree. A document without one (written
+    by an older version) reads as "unavailable" rather than guessing.
     """
+    v = o.get("verdict")
+    if not isinstance(v, dict) or v.get("level") not in ("strong", "some", "none", "unavailable"):
+        return Verdict("unavailable", "No verdict was recorded for this outcome.")
+    level, text = str(v["level"]), str(v.get("text") or "")
     lo, hi = o.get("ci_low"), o.get("ci_high")
-    scale = o.get("scale", "proportional")
-    if not (is_number(lo) and is_number(hi)):
-        return Verdict("unavailable", "The effect could not be estimated.")
-    if lo <= 0 <= hi:
-        return Verdict(
-            "none",
-            "No clear evidence of a change; the data are consistent with anything from "
-            f"{range_phrase(lo, hi, scale)}.",
+    if level == "none" and is_number(lo) and is_number(hi):
+        # the range is worded here (units and rounding are the report's business)
+        scale = o.get("scale", "proportional")
+        text = (
+            f"{text.rstrip('.')}; the data are consistent with anything from "
+            f"{range_phrase(lo, hi, scale)}."
         )
-    direction = "a decrease" if hi < 0 else "an increase"
-    concerns = []
-    pre_p = o.get("pre_trend_p")
-    if not is_number(pre_p):
-        concerns.append("the check for differences before roll-out was not available")
-    elif pre_p < PRE_TREND_WARNING_P:
-        concerns.append(
-            "the districts were already moving apart before roll-out "
-            f"(pre-trend test p = {fmt_p(pre_p)})"
-        )
-    breakdown = o.get("honestdid_breakdown")
-    scope = honestdid_scope(o)
-    if honestdid_not_applicable(o):
-        concerns.append(
-            f"the average effect{scope or ' in the sensitivity analysis'} is not clearly "
-            "different from zero even if trends were exactly parallel"
-        )
-    elif not is_number(breakdown):
-        concerns.append("the sensitivity analysis was not available")
-    elif breakdown < BREAKDOWN_REASSURING:
-        concerns.append(
-            "a departure from parallel trends smaller than the one already seen before "
-            "roll-out would be enough to overturn "
-            + (f"the average effect{scope}" if scope else "it")
-        )
-    fd_p = few_district_p(o)
-    if is_number(fd_p) and fd_p >= alpha:
-        concerns.append(
-            f"a test designed for few districts does not confirm it (p = {fmt_p(fd_p)})"
-        )
-    if not concerns:
-        return Verdict("strong", f"Strong evidence of {direction}.")
-    return Verdict("some", f"Some evidence of {direction}, but {join_words(concerns)}.", concerns)
+    return Verdict(level, text, list(v.get("concerns") or []))
 
 
 def honestdid_scope(o: dict) -> str:

@@ -12,6 +12,8 @@ import copy
 
 import numpy as np
 
+from evaluation.verdict import decide
+
 START, END = (2019, 1), (2025, 12)
 
 
@@ -62,7 +64,7 @@ def _outcome(
     twfe = estimate * 0.45 if twfe is None else twfe
     excludes_zero = lo > 0 or hi < 0
     widen = min(abs(lo), abs(hi)) / breakdown if excludes_zero else half * 0.5
-    return {
+    out = {
         "scale": scale,
         "estimator": "Poisson ETWFE (Wooldridge)"
         if scale == "proportional"
@@ -102,7 +104,25 @@ def _outcome(
         "n_units": 12,
         "n_treated": 8,
         "unit_label": "district",
+        "cohort_sizes": {"25": 3, "31": 3, "37": 2},
+        "inference": {"method": "cluster jackknife", "df": 11, "valid": True, "reason": None},
+        # Delta-SD at M = 0 widens by half / (2 x breakdown): "fragile" outcomes (breakdown < 1)
+        # do not survive extrapolating the pre-roll-out trend
+        "pre_trend_checks": {
+            "linear_p": pre_p,
+            "joint_p": pre_p,
+            "power_linear_vs_explaining": 0.9,
+            "honest_sd": [
+                {
+                    "m": 0.0,
+                    "ci_low": round(lo - half / (2 * breakdown), 5),
+                    "ci_high": round(hi + half / (2 * breakdown), 5),
+                }
+            ],
+        },
     }
+    out["verdict"] = decide(out).to_dict()
+    return out
 
 
 def _norm_cdf(z):
