@@ -14,12 +14,18 @@ from evaluation.outcomes import spec
 from evaluation.results_json import generated_at as stamp
 from evaluation.settings import EvaluationSettings
 from evaluation.survey import evaluate_survey
+from evaluation.verdict import decide, finalize
 
 
 def has_crime_data(dm: pd.DataFrame) -> bool:
     """False when no place reported crime in any period (a city that delivered surveys only):
     its crime columns are all zero by construction, not measured zeros."""
     return "reported" not in dm or bool(dm["reported"].fillna(False).any())
+
+
+def with_verdict(o: dict) -> dict:
+    """An outcome that could not be estimated still carries its ("unavailable") verdict."""
+    return {**o, "verdict": decide(o).to_dict()}
 
 
 def evaluate_outcome(
@@ -29,23 +35,23 @@ def evaluate_outcome(
     sp = spec(name)
     try:
         if sp.kind == "crime" and not has_crime_data(dm):  # issue 9: a surveys-only city
-            return {"scale": "proportional", "reason": "no crime data delivered"}
+            return with_verdict({"scale": "proportional", "reason": "no crime data delivered"})
         if sp.kind == "crime":
             out = evaluate_crime(dm, sp, settings)
         elif dq is None or dq.empty or not (dq["index_name"] == sp.index_name).any():
-            return {"scale": "points", "reason": "no survey data delivered for this index"}
+            return with_verdict({"scale": "points", "reason": "no survey data delivered for this index"})
         else:
             out = evaluate_survey(dq, sp, settings)
         clock = time.perf_counter()
         out["dose_response"] = dose_response(dm, dq, sp, settings)
         out["_timings"]["dose_response"] = time.perf_counter() - clock
+        clock = time.perf_counter()
+        finalize(out, settings)  # pre-roll-out checks on the headline's scale, then the verdict
+        out["_timings"]["verdict"] = time.perf_counter() - clock
         return out
     except Exception as exc:  # noqa: BLE001 - reported per outcome, others still run
-        return {
-            "scale": sp.scale,
-            "reason": f"could not be estimated: {exc}",
-            "_traceback": traceback.format_exc(),
-        }
+        failed = {"scale": sp.scale, "reason": f"could not be estimated: {exc}"}
+        return {**failed, "verdict": decide(failed).to_dict(), "_traceback": traceback.format_exc()}
 
 
 def evaluate(
