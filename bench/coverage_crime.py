@@ -79,13 +79,18 @@ def run_design(
                 warnings.simplefilter("ignore")
                 o = fit_poisson(panel, exposure="population", vcov=m).overall
             secs[m] += time.perf_counter() - clock
-            for lst, v in zip(rows[m], (o.estimate, o.se, o.ci_low, o.ci_high, truth)):
+            for lst, v in zip(rows[m], (o.estimate, o.se, o.ci_low, o.ci_high, truth), strict=True):
                 lst.append(v)
     out = {}
     for m in methods:
         out[m] = {**summarise(*rows[m]), "seconds_per_fit": secs[m] / max(reps, 1)}
-    return {"design": d.name, "n_districts": d.n_districts, "cohorts": list(d.cohort_sizes),
-            "seed0": seed0, "methods": out}
+    return {
+        "design": d.name,
+        "n_districts": d.n_districts,
+        "cohorts": list(d.cohort_sizes),
+        "seed0": seed0,
+        "methods": out,
+    }
 
 
 def table(results: list[dict]) -> str:

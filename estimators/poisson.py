@@ -57,8 +57,7 @@ from estimators.twfe import t_estimate, t_record
 VCOV_CHOICES = ("cluster", "restricted", "jackknife")
 
 
-def _irls(y, w, a_codes, b_codes, n_a, n_b, offset, x=None, mu_start=None, tol=1e-12,
-          max_iter=200):
+def _irls(y, w, a_codes, b_codes, n_a, n_b, offset, x=None, mu_start=None, tol=1e-12, max_iter=200):
     """Two-way FE Poisson MLE (optional slopes `x`, solved by FWL inside each IRLS step).
 
     Returns (coef_a, coef_b, beta, mu, fe at the solution)."""
@@ -136,8 +135,9 @@ def _bins(arr: PanelArrays, anticipation: int, bin_months: int):
     return k, -1 - antic_bins, -antic_bins
 
 
-def _fit(arr, y, w, offset, anticipation, leads, bin_months, keep=None, mu_start=None,
-         grad=True) -> _Fit:
+def _fit(
+    arr, y, w, offset, anticipation, leads, bin_months, keep=None, mu_start=None, grad=True
+) -> _Fit:
     """One fit on rows `keep` (all when None): statistics, and their gradients if `grad`."""
     keep = np.ones(len(y), bool) if keep is None else keep
     k, ref, first_antic = _bins(arr, anticipation, bin_months)
@@ -178,7 +178,13 @@ def _fit(arr, y, w, offset, anticipation, leads, bin_months, keep=None, mu_start
         raise EstimationInputError("no treated observation with an estimable counterfactual")
     fr = np.flatnonzero(fit_rows)
     ca, cb, _, mu_fit, fe = _irls(
-        y[fr], w[fr], arr.unit[fr], level[fr], arr.n_units, n_levels, offset[fr],
+        y[fr],
+        w[fr],
+        arr.unit[fr],
+        level[fr],
+        arr.n_units,
+        n_levels,
+        offset[fr],
         mu_start=None if mu_start is None else mu_start[fr],
     )
     si = np.flatnonzero(stat_rows)
@@ -209,8 +215,21 @@ def _fit(arr, y, w, offset, anticipation, leads, bin_months, keep=None, mu_start
     stat = np.where(diff, (s1 - s0) / n_w, s1 / s0 - 1)
     ev = [j for j, lab in enumerate(labels) if lab[0] == "event"]
     weights0 = np.array([s0[j] / s0[0] if labels[j][1] >= 0 else 0.0 for j in ev])
-    out = _Fit(labels, stat, keys=keys, n_levels=n_levels, level=level, rows=fr, mu=mu_fit,
-               ca=ca, cb=cb, fe=fe, level_pos=level_pos, weights0=weights0, notes=notes)
+    out = _Fit(
+        labels,
+        stat,
+        keys=keys,
+        n_levels=n_levels,
+        level=level,
+        rows=fr,
+        mu=mu_fit,
+        ca=ca,
+        cb=cb,
+        fe=fe,
+        level_pos=level_pos,
+        weights0=weights0,
+        notes=notes,
+    )
     if not grad:
         return out
     d1 = np.where(diff, sel * mu1[:, None] / n_w, sel * mu1[:, None] / s0)
@@ -334,11 +353,21 @@ def fit_poisson(
         for c, cid in enumerate(clusters):
             drop = arr.cluster == cid
             try:
-                sub = _fit(arr, y, w, offset, anticipation, leads, bin_months, keep=~drop,
-                           mu_start=mu_start, grad=False)
+                sub = _fit(
+                    arr,
+                    y,
+                    w,
+                    offset,
+                    anticipation,
+                    leads,
+                    bin_months,
+                    keep=~drop,
+                    mu_start=mu_start,
+                    grad=False,
+                )
             except EstimationInputError:
                 continue
-            for lab, val in zip(sub.labels, sub.stat):
+            for lab, val in zip(sub.labels, sub.stat, strict=True):
                 if lab in pos:
                     reps[c, pos[lab]] = val
         v = jackknife_vcov(reps, fit.stat)

@@ -160,7 +160,7 @@ def es_payload(fit, window: tuple[int, int], bin_months: int, headline: float) -
     t = np.asarray(fit.event_times, int)
     keep = ((t >= window[0]) & (t < fit.reference)) | (t >= 0)
     est = np.array([r["estimate"] for r in fit.event_study], float)
-    post_w = dict(zip(t[t >= 0].tolist(), fit.target_weights[t >= 0].tolist()))
+    post_w = dict(zip(t[t >= 0].tolist(), fit.target_weights[t >= 0].tolist(), strict=True))
     w = [post_w.get(int(e), 0.0) if e >= 0 else 0.0 for e in t[keep]]
     return {
         "event_times": t[keep].tolist(),
@@ -211,8 +211,12 @@ def inference_status(sizes: dict[str, int], method: str, df: int) -> tuple[dict,
         )
     if reason:
         notes.append(f"No trustworthy interval: {reason}.")
-    return {"method": VCOV_LABELS.get(method, method), "df": int(df),
-            "valid": reason is None, "reason": reason}, notes
+    return {
+        "method": VCOV_LABELS.get(method, method),
+        "df": int(df),
+        "valid": reason is None,
+        "reason": reason,
+    }, notes
 
 
 def pre_rollout(f: pd.DataFrame, time: str, anticipation: int) -> pd.Series:

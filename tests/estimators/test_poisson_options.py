@@ -22,9 +22,7 @@ from simulator.panel_dgp import simulate_staggered_panel
 
 @pytest.fixture(scope="module")
 def small():
-    df, _ = simulate_staggered_panel(
-        n_units=30, n_periods=8, cohorts=(4, 6), seed=5, poisson=True
-    )
+    df, _ = simulate_staggered_panel(n_units=30, n_periods=8, cohorts=(4, 6), seed=5, poisson=True)
     df["pop"] = np.exp(np.random.default_rng(1).normal(8, 0.3, len(df)))
     return df
 
@@ -33,7 +31,7 @@ def _glm(df, cells):
     """statsmodels GLM with one dummy per (cohort, time) cell in `cells` (a row mask)."""
     df = df.copy()
     cols = []
-    for g, t in sorted(set(zip(df.cohort[cells], df.time[cells]))):
+    for g, t in sorted(set(zip(df.cohort[cells], df.time[cells], strict=True))):
         name = f"c_{g}_{t}"
         df[name] = ((df.cohort == g) & (df.time == t)).astype(float)
         cols.append(name)
@@ -125,7 +123,9 @@ def test_leads_event_study_and_joint_covariance(small, bin_months):
 
     p = ref.params.to_numpy()
     h = 1e-6
-    jac = np.array([(event_vec(p + h * v) - event_vec(p - h * v)) / (2 * h) for v in np.eye(len(p))])
+    jac = np.array(
+        [(event_vec(p + h * v) - event_vec(p - h * v)) / (2 * h) for v in np.eye(len(p))]
+    )
     vcov = jac.T @ ref.cov_params().to_numpy() @ jac
     est = np.array([r["estimate"] for r in res.event_study])
     assert np.max(np.abs(est - event_vec(p))) < 1e-8

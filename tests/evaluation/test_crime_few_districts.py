@@ -31,8 +31,15 @@ def _flat_city(months=12, rate=5.0):
         for m in range(1, months + 1):
             p = pop * (1 + 0.01 * m)
             rows.append((dist, m, p, 0, True, rate * p / 1000, rate))
-    cols = ["district_id", "period", "population", "cohort_period", "reported",
-            "crimes_total", "rate_total"]
+    cols = [
+        "district_id",
+        "period",
+        "population",
+        "cohort_period",
+        "reported",
+        "crimes_total",
+        "rate_total",
+    ]
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -101,8 +108,13 @@ def test_event_study_is_the_poisson_one_on_the_headline_scale(g10):
     assert v.shape == (len(t), len(t)) and np.allclose(v, v.T)
     for sub, months in (("monthly", 1), ("quarterly", 3)):
         assert es[sub]["bin_months"] == months
-        assert abs(np.dot(es[sub]["target_weights"], es[sub]["estimates"])
-                   - es[sub]["headline_from_event_study"]) < 1e-9
+        assert (
+            abs(
+                np.dot(es[sub]["target_weights"], es[sub]["estimates"])
+                - es[sub]["headline_from_event_study"]
+            )
+            < 1e-9
+        )
     chart = {p["event_time"]: p for p in o["event_study"]}
     assert chart[-1]["estimate"] == 0 and chart[-1]["se"] is None
     assert min(chart) == -12 and max(chart) == 24
