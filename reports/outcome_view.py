@@ -7,6 +7,7 @@ from reports.wording import (
     BREAKDOWN_REASSURING,
     PRE_TREND_WARNING_P,
     change_phrase,
+    count_effect,
     effect_sentence,
     few_district_p,
     fmt_count,
@@ -56,10 +57,11 @@ def estimate_row(key: str, o: dict | None, alpha: float) -> dict:
     scale = o.get("scale", "proportional")
     everyday = "—"
     base = o.get("baseline_mean")
-    if scale == "proportional" and is_number(base):
+    count = count_effect(o)
+    if scale == "proportional" and is_number(base) and count is not None:
         everyday = (
-            f"about {fmt_count(o['estimate'] * base)} "
-            f"{'fewer' if o['estimate'] < 0 else 'more'} {per_phrase(o)} "
+            f"about {fmt_count(count)} "
+            f"{'fewer' if count < 0 else 'more'} {per_phrase(o)} "
             f"(before: {fmt_num(base, 1)})"
         )
     elif scale == "points":

@@ -95,6 +95,19 @@ def fmt_count(x) -> str:
     return f"{v:.1f}"
 
 
+def count_effect(o: dict) -> float | None:
+    """Change in incidents per unit-period: the model's sum(mu1 - mu0) per treated
+    district-month (`effect_count_per_unit_period`, issue 12); older results without it fall
+    back to estimate x pre-roll-out mean."""
+    c = (o.get("effect_count_per_unit_period") or {}).get("estimate")
+    if is_number(c):
+        return float(c)
+    base, est = o.get("baseline_mean"), o.get("estimate")
+    if is_number(base) and base > 0 and is_number(est):
+        return float(est) * float(base)
+    return None
+
+
 def direction_word(x, scale: str) -> str:
     if scale == "proportional":
         return "fewer" if x < 0 else "more"
@@ -214,11 +227,11 @@ def effect_sentence(key: str, o: dict, survey_scale=(1, 5), with_range: bool = T
     # without a clear finding, say it is only the best estimate; the verdict gives the range
     lead = "" if with_range else "the best estimate is "
     if scale == "proportional":
-        base = o.get("baseline_mean")
+        count = count_effect(o)
         pct = f"{fmt_pct_abs(est)} {direction_word(est, scale)}"
-        if is_number(base) and base > 0:
+        if count is not None:
             return (
-                f"{info.label}: {lead}about {fmt_count(est * base)} {direction_word(est, scale)} "
+                f"{info.label}: {lead}about {fmt_count(count)} {direction_word(count, scale)} "
                 f"{info.noun} {per_phrase(o)} after the program started, roughly {pct}{rng}."
             )
         return (
