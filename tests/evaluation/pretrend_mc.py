@@ -57,7 +57,8 @@ class McDesign:
         v = c - c[:, [r]] - c[[r], :] + c[r, r]
         return np.delete(np.delete(v, r, 0), r, 1) * 0.01
 
-    def n_used(self) -> int:
+    def n_used(self) -> tuple[int, int]:
+        """(leads of the linear test, leads of the joint test and Delta-SD)."""
         return default_lead_count(self.n_leads, self.bin_months, self.df)
 
     def target_se(self) -> float:
@@ -87,7 +88,9 @@ def replicate(design: McDesign, reps: int, slope: float, effect: float, seed: in
     chol = np.linalg.cholesky(v)
     t = design.times
     mu = slope * (t + 1) + effect * (t >= 0)
-    k = design.n_used()
+    k_lin, k = design.n_used()
+    lin_idx = np.arange(design.n_leads - k_lin, design.n_leads)
+    x_lin = (t[lin_idx] + 1).astype(float)
     lead_idx = np.arange(design.n_leads - k, design.n_leads)
     post_idx = np.arange(design.n_leads, design.n_leads + design.n_post)
     idx = np.concatenate([lead_idx, post_idx])
@@ -100,6 +103,7 @@ def replicate(design: McDesign, reps: int, slope: float, effect: float, seed: in
         k_: []
         for k_ in (
             "linear",
+            "linear_gls",
             "linear_naive",
             "joint",
             "power_linear",
@@ -117,9 +121,13 @@ def replicate(design: McDesign, reps: int, slope: float, effect: float, seed: in
             g = rng.standard_normal((df, mu.size))
             vh = chol @ (g.T @ g / df) @ chol.T
         b_pre, v_pre = b[lead_idx], vh[np.ix_(lead_idx, lead_idx)]
-        lin = linear_trend_test(b_pre, v_pre, x, df)
+        b_lin, v_lin = b[lin_idx], vh[np.ix_(lin_idx, lin_idx)]
+        lin = linear_trend_test(b_lin, v_lin, x_lin, df)
         out["linear"].append(lin.p_value < 0.05)
-        naive = linear_trend_test(b_pre, v_pre, x, None)
+        if df is not None:
+            gls = linear_trend_test(b_pre, v_pre, x, df, "gls")
+            out["linear_gls"].append(gls.p_value < 0.05)
+        naive = linear_trend_test(b_pre, v_pre, x, None, "gls")
         naive_p = 2 * stats.t.sf(abs(naive.t), df) if df else naive.p_value
         out["linear_naive"].append(naive_p < 0.05)
         jt = wald_pretrend_test(b_pre, v_pre, x - 1, -1, n_clusters=None if df is None else df + 1)
@@ -128,7 +136,7 @@ def replicate(design: McDesign, reps: int, slope: float, effect: float, seed: in
         se = math.sqrt(float(w @ vh[np.ix_(post_idx, post_idx)] @ w))
         out["headline_signif"].append(abs(est) > z * se)
         s_exp = est / design.lever()
-        out["power_linear"].append(linear_test_power(s_exp, v_pre, x, 0.05, df))
+        out["power_linear"].append(linear_test_power(s_exp, v_lin, x_lin, 0.05, df))
         out["power_joint"].append(
             pretest_power(s_exp * x, v_pre, n_clusters=None if df is None else df + 1)
         )
@@ -137,8 +145,8 @@ def replicate(design: McDesign, reps: int, slope: float, effect: float, seed: in
         out["sd0_covers"].append(lo <= truth <= hi)
         lo, hi, _, _ = flci_separable(b[idx], vh[np.ix_(idx, idx)], k, w, 0.0)
         out["sd0_naive_covers"].append(lo <= truth <= hi)
-    res = {k_: np.asarray(v_, float) for k_, v_ in out.items()}
-    return {"reps": reps, "k": k, **{k_: float(v_.mean()) for k_, v_ in res.items()}, "raw": res}
+    res = {k_: np.asarray(v_, float) for k_, v_ in out.items() if v_}
+    return {"reps": reps, "k": k, "k_lin": k_lin, **{k_: float(v_.mean()) for k_, v_ in res.items()}, "raw": res}
 
 
 def mc_se(rate: float, reps: int) -> float:
@@ -147,10 +155,10 @@ def mc_se(rate: float, reps: int) -> float:
 
 def table(reps: int, n_se: float = 4.0) -> str:
     rows = [
-        "| design | K leads used | df | scenario | reps | linear test rejects | naive GLS t(df)"
-        " rejects | joint test rejects | mean reported power (linear / joint) | SD(M=0)"
+        "| design | leads (linear / joint, SD) | df | scenario | reps | linear test rejects |"
+        " Rao-GLS rejects | naive GLS t(df) rejects | joint test rejects | mean reported power (linear / joint) | SD(M=0)"
         " covers truth | SD(M=0) unadjusted covers | headline significant |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for i, d in enumerate(DESIGNS):
         for j, (name, slope) in enumerate(
@@ -162,7 +170,8 @@ def table(reps: int, n_se: float = 4.0) -> str:
                 return f"{r[key]:.3f} ({mc_se(r[key], reps):.3f})"
 
             rows.append(
-                f"| {d.name} | {r['k']} | {d.df} | {name} | {reps} | {f('linear')} | "
+                f"| {d.name} | {r['k_lin']} / {r['k']} | {d.df} | {name} | {reps} | "
+                f"{f('linear')} | {f('linear_gls') if 'linear_gls' in r else '-'} | "
                 f"{f('linear_naive')} | {f('joint')} | {r['power_linear']:.3f} / "
                 f"{r['power_joint']:.3f} | {f('sd0_covers')} | {f('sd0_naive_covers')} | {f('headline_signif')} |"
             )
