@@ -299,15 +299,17 @@ def pretrend_checks(
     headline: float,
     alpha: float = 0.05,
     *,
-    max_leads: int | None = None,
+    n_leads: int | None = None,
     sd_grid=None,
     rm_grid=RM_GRID,
     linear_method: str = "auto",
+    rm_max_pre: int = RM_MAX_PRE,
     seed: int = 0,
 ) -> PreTrendChecks:
     """All pre-trend checks of one outcome (see the module docstring and
-    docs/pretrend_checks.md). `max_leads`: use at most the last `max_leads` leads (both
-    counts of `default_lead_count`). `linear_method`: see `linear_trend_test`. `sd_grid`: Delta-SD M values in outcome units per period^2 instead
+    docs/pretrend_checks.md). `n_leads`: use the last `n_leads` leads for every check
+    instead of the two counts of `default_lead_count`. `linear_method`: see `linear_trend_test`. `rm_max_pre`:
+    leads given to relative magnitudes. `sd_grid`: Delta-SD M values in outcome units per period^2 instead
     of SD_GRID_MULTIPLES x the curvature SE. `seed`: the least-favourable draws of the
     relative-magnitudes (ARP hybrid) intervals."""
     notes: list[str] = []
@@ -361,8 +363,8 @@ def pretrend_checks(
     if run.size < lead_idx.size:
         notes.append(f"Leads before event time {ref - run.size} skipped: a lead is missing.")
     k_lin, k = default_lead_count(run.size, bin_months, df)
-    if max_leads is not None:
-        k_lin, k = min(k_lin, max_leads), min(k, max_leads)
+    if n_leads is not None:
+        k_lin = k = min(int(n_leads), run.size)
     used_lin = run[run.size - k_lin :] if k_lin else run[:0]
     used = run[run.size - k :] if k else run[:0]
     base = dict(
@@ -425,7 +427,7 @@ def pretrend_checks(
         else:
             notes.append("Delta-SD not computed: too few cluster degrees of freedom.")
             sd_rows, sd_unit, sd_bd = [], None, None
-        rm_rows, rm_bd = _honest_rm(beta, sigma, k, wp, alpha, rm_grid, seed, notes)
+        rm_rows, rm_bd = _honest_rm(beta, sigma, k, wp, alpha, rm_grid, seed, notes, rm_max_pre)
     if df is not None:
         notes.append(
             "Delta-SD intervals carry the small-sample (Rao) adjustment for the "
@@ -521,16 +523,18 @@ def _honest_sd(beta, sigma, k, w, alpha, x, grid, notes, scale=1.0):
     return rows, unit, float(bd)
 
 
-def _honest_rm(beta, sigma, k, w, alpha, grid, seed, notes):
-    """Relative-magnitudes C-LF rows and breakdown Mbar (last RM_MAX_PRE leads)."""
+def _honest_rm(beta, sigma, k, w, alpha, grid, seed, notes, max_pre=RM_MAX_PRE):
+    """Relative-magnitudes C-LF rows and breakdown Mbar (last `max_pre` leads)."""
     num_post = w.size
+    if not len(grid):
+        return [], None
     if num_post > RM_MAX_POST:
         notes.append(
             f"Relative magnitudes not computed: {num_post} post periods (the ARP hybrid is "
             f"limited to {RM_MAX_POST} here for runtime; pass a coarser event study)."
         )
         return [], None
-    kk = min(k, RM_MAX_PRE)
+    kk = min(k, max_pre)
     idx = np.concatenate([np.arange(k - kk, k), np.arange(k, k + num_post)])
     try:
         res = fit_honest(

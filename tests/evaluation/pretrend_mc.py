@@ -153,7 +153,7 @@ def mc_se(rate: float, reps: int) -> float:
     return math.sqrt(max(rate * (1 - rate), 1e-12) / reps)
 
 
-def table(reps: int, n_se: float = 4.0) -> str:
+def table(reps: int, biases=(0.0, 3.0, 5.0)) -> str:
     rows = [
         "| design | leads (linear / joint, SD) | df | scenario | reps | linear test rejects |"
         " Rao-GLS rejects | naive GLS t(df) rejects | joint test rejects | mean reported power (linear / joint) | SD(M=0)"
@@ -161,9 +161,9 @@ def table(reps: int, n_se: float = 4.0) -> str:
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for i, d in enumerate(DESIGNS):
-        for j, (name, slope) in enumerate(
-            (("parallel trends", 0.0), (f"linear trend, bias {n_se:g} SE", d.slope_for_bias(n_se)))
-        ):
+        for j, n_se in enumerate(biases):
+            name = f"linear trend, bias {n_se:g} SE" if n_se else "parallel trends"
+            slope = d.slope_for_bias(n_se)
             r = replicate(d, reps, slope, 0.0, seed=1000 * i + j)
 
             def f(key, r=r):
