@@ -180,3 +180,35 @@ def table(reps: int, biases=(0.0, 3.0, 5.0)) -> str:
 
 if __name__ == "__main__":
     print(table(int(sys.argv[1]) if len(sys.argv) > 1 else 500))
+
+
+def sd_coverage(design: McDesign, reps: int, m_units: float, seed: int) -> dict:
+    """Coverage of the Delta-SD FLCI at M = m_units x the curvature SE when the violation is
+    a quadratic with exactly that second difference everywhere (inside Delta^SD(M)), bending
+    the trend away from zero after roll-out; no effect. With `df`: the small-sample scale."""
+    from evaluation.pretrend_checks import curvature_se
+
+    rng = np.random.default_rng(seed)
+    v = design.cov()
+    chol = np.linalg.cholesky(v)
+    t = design.times
+    _, k = design.n_used()
+    lead_idx = np.arange(design.n_leads - k, design.n_leads)
+    idx = np.concatenate([lead_idx, np.arange(design.n_leads, design.n_leads + design.n_post)])
+    x = (t[lead_idx] + 1).astype(float)
+    m = m_units * curvature_se(v[np.ix_(lead_idx, lead_idx)], x)
+    rel = (t + 1).astype(float)
+    mu = 0.5 * m * rel * (rel - 1)  # second difference m, zero at the reference
+    w, df = design.weights, design.df
+    covers = []
+    for _ in range(reps):
+        b = mu + chol @ rng.standard_normal(mu.size)
+        if df is None:
+            vh = v
+        else:
+            g = rng.standard_normal((df, mu.size))
+            vh = chol @ (g.T @ g / df) @ chol.T
+        scale = small_sample_scale(b[lead_idx], vh[np.ix_(lead_idx, lead_idx)], x, df, 0.05)
+        lo, hi, _, _ = flci_separable(b[idx], vh[np.ix_(idx, idx)] * scale, k, w, m)
+        covers.append(lo <= 0.0 <= hi)
+    return {"reps": reps, "m": m, "covers": float(np.mean(covers))}
