@@ -293,8 +293,9 @@ def flci_separable(beta, sigma, num_pre: int, l_vec, m: float, alpha: float = 0.
     num_pre-dimensional block stays in the optimisation. `flci` carries both blocks and on a
     monthly event study (12 pre, 30 post periods) took 3-45 s per call, this ~0.15 s.
     """
-    from estimators.honest_arp import folded_normal_cv, second_difference_basis
     from scipy import optimize
+
+    from estimators.honest_arp import folded_normal_cv, second_difference_basis
 
     beta = np.asarray(beta, float)
     sigma = np.asarray(sigma, float)

@@ -308,10 +308,11 @@ def pretrend_checks(
 ) -> PreTrendChecks:
     """All pre-trend checks of one outcome (see the module docstring and
     docs/pretrend_checks.md). `n_leads`: use the last `n_leads` leads for every check
-    instead of the two counts of `default_lead_count`. `linear_method`: see `linear_trend_test`. `rm_max_pre`:
-    leads given to relative magnitudes. `sd_grid`: Delta-SD M values in outcome units per period^2 instead
-    of SD_GRID_MULTIPLES x the curvature SE. `seed`: the least-favourable draws of the
-    relative-magnitudes (ARP hybrid) intervals."""
+    instead of the two counts of `default_lead_count`. `linear_method`: see
+    `linear_trend_test`. `rm_max_pre`: leads given to relative magnitudes. `sd_grid`:
+    Delta-SD M values in outcome units per period^2 instead of SD_GRID_MULTIPLES x the
+    curvature SE. `seed`: the least-favourable draws of the relative-magnitudes (ARP hybrid)
+    intervals."""
     notes: list[str] = []
     t_all = np.asarray(es["event_times"], int)
     b_all = np.asarray(es["estimates"], float)
@@ -408,9 +409,11 @@ def pretrend_checks(
                 explaining * x, v_pre, alpha=alpha, n_clusters=None if df is None else df + 1
             )
 
-    post_run = post[: _contiguous(t_all[post], ref + 1)]
+    n_run = _contiguous(t_all[post], ref + 1)
+    bad = np.flatnonzero(~ok[post])
+    post_run = post[: min(n_run, bad[0]) if bad.size else n_run]
     if post_run.size < post.size and np.any(w[post_run.size :] != 0):
-        notes.append("Post periods are not consecutive: HonestDiD skipped.")
+        notes.append("Post periods are not consecutive (or one is missing): HonestDiD skipped.")
         sd_rows, sd_unit, sd_bd, rm_rows, rm_bd = [], None, None, [], None
     else:
         wp = w[: post_run.size]
@@ -471,9 +474,7 @@ def _joint(b_pre, v_pre, x, df, notes):
     k = b_pre.size
     times = (x - 1).astype(int)  # any times with reference 0 - 1 = -1 below
     try:
-        res = wald_pretrend_test(
-            b_pre, v_pre, times, -1, n_clusters=None if df is None else df + 1
-        )
+        res = wald_pretrend_test(b_pre, v_pre, times, -1, n_clusters=None if df is None else df + 1)
     except ValueError as exc:
         notes.append(f"No joint test: {exc}")
         return None

@@ -22,14 +22,13 @@ import numpy as np
 from scipy import stats
 
 from estimators.honest import flci_separable
-from estimators.pretrends import wald_pretrend_test
+from estimators.pretrends import pretest_power, wald_pretrend_test
 from evaluation.pretrend_checks import (
     default_lead_count,
     linear_test_power,
     linear_trend_test,
     small_sample_scale,
 )
-from estimators.pretrends import pretest_power
 
 
 @dataclass(frozen=True)
@@ -146,7 +145,13 @@ def replicate(design: McDesign, reps: int, slope: float, effect: float, seed: in
         lo, hi, _, _ = flci_separable(b[idx], vh[np.ix_(idx, idx)], k, w, 0.0)
         out["sd0_naive_covers"].append(lo <= truth <= hi)
     res = {k_: np.asarray(v_, float) for k_, v_ in out.items() if v_}
-    return {"reps": reps, "k": k, "k_lin": k_lin, **{k_: float(v_.mean()) for k_, v_ in res.items()}, "raw": res}
+    return {
+        "reps": reps,
+        "k": k,
+        "k_lin": k_lin,
+        **{k_: float(v_.mean()) for k_, v_ in res.items()},
+        "raw": res,
+    }
 
 
 def mc_se(rate: float, reps: int) -> float:

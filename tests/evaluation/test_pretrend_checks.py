@@ -16,8 +16,8 @@ import pytest
 from pretrend_mc import DESIGNS, McDesign, mc_se, replicate
 from scipy import stats
 
-from estimators.honest_arp import flci
 from estimators.honest import flci_separable
+from estimators.honest_arp import flci
 from estimators.pretrends import wald_pretrend_test
 from evaluation.pretrend_checks import (
     common_base_leads,
@@ -57,9 +57,7 @@ def he_wang():
 
 def test_honest_sd_and_rm_match_r_on_bc(bc):
     ref_sd, ref_rm = bc["sd_flci"], bc["rm_clf"]
-    res = pretrend_checks(
-        bc["es"], bc["beta"][4], n_leads=4, sd_grid=ref_sd["M"], rm_max_pre=4
-    )
+    res = pretrend_checks(bc["es"], bc["beta"][4], n_leads=4, sd_grid=ref_sd["M"], rm_max_pre=4)
     assert res.leads_used == [-5, -4, -3, -2]
     for row, lo, hi in zip(res.honest_sd, ref_sd["lb"], ref_sd["ub"], strict=True):
         assert row["ci_low"] == pytest.approx(lo, abs=1.5e-3)
@@ -84,8 +82,9 @@ def test_separable_flci_is_the_same_optimum_as_flci(bc, l_vec):
     # Same convex problem, fewer variables: half-lengths agree to 1e-8 relative (both solved
     # to SLSQP precision), against R for the first-period target in test_honest.py.
     for m in (0.0, 0.005, 0.02, 0.1, 0.3):
-        a, b = flci(bc["beta"], bc["sig"], 4, l_vec, m), flci_separable(
-            bc["beta"], bc["sig"], 4, l_vec, m
+        a, b = (
+            flci(bc["beta"], bc["sig"], 4, l_vec, m),
+            flci_separable(bc["beta"], bc["sig"], 4, l_vec, m),
         )
         assert b[2] == pytest.approx(a[2], rel=1e-8)
         assert b[0] == pytest.approx(a[0], abs=1e-5 * a[2])  # flat optimum: centre to 1e-5
@@ -190,7 +189,7 @@ def test_explaining_slope_reproduces_the_headline():
         "target_weights": w.tolist(),
         "reference": -1,
     }
-    res = pretrend_checks(es, -0.12)
+    res = pretrend_checks(es, -0.12, rm_grid=())
     # A linear trend of that slope through the reference period, extrapolated with the
     # target weights, is the headline.
     assert float(w @ (res.explaining_slope * (np.arange(5) + 1))) == pytest.approx(-0.12)
@@ -226,7 +225,7 @@ def test_weights_over_lags_only_and_anticipation():
         "target_weights": [0.25] * 4,
         "reference": -2,
     }
-    res = pretrend_checks(es, float(b[-4:].mean()))
+    res = pretrend_checks(es, float(b[-4:].mean()), rm_grid=())
     assert res.target_estimate == pytest.approx(float(b[-4:].mean()))
     assert res.explaining_lever == pytest.approx(np.mean([2, 3, 4, 5]))
     assert res.leads_used[-1] == -3 and res.reference == -2
@@ -250,8 +249,10 @@ def test_grid_unit_is_the_curvature_se_and_data_free(bc):
     es = dict(bc["es"], df=40)
     a = pretrend_checks(es, bc["beta"][4], n_leads=4, rm_grid=())
     b = pretrend_checks(dict(es, estimates=(bc["beta"] * 0.5).tolist()), 0.1, n_leads=4, rm_grid=())
-    assert a.honest_sd_unit == b.honest_sd_unit == pytest.approx(
-        curvature_se(bc["sig"][:4, :4], np.array([-4.0, -3, -2, -1]))
+    assert (
+        a.honest_sd_unit
+        == b.honest_sd_unit
+        == pytest.approx(curvature_se(bc["sig"][:4, :4], np.array([-4.0, -3, -2, -1])))
     )
     assert [r["m_units"] for r in a.honest_sd] == [0.0, 0.25, 0.5, 1.0, 2.0, 4.0]
     widths = [r["ci_high"] - r["ci_low"] for r in a.honest_sd]
