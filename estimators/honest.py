@@ -279,3 +279,102 @@ def fit_honest(
         breakdown_censored=censored,
         notes=notes,
     )
+
+
+def flci_separable(beta, sigma, num_pre: int, l_vec, m: float, alpha: float = 0.05):
+    """Optimal fixed-length CI under Delta^SD(M), as `honest_arp.flci`, for long event studies.
+
+    Returns (lower, upper, half_length, v), the same optimum as `flci`, found over far fewer
+    variables. Why it is the same problem: in the worst-case bias M * |C'v|_1 the second
+    differences centred at or before the reference period move only pre-period violations,
+    and those centred after it only post-period ones (`second_difference_basis` is block
+    diagonal), so C'v = (A'w, C_post'l) with w the pre-period weights and l the fixed target
+    weights. The post part of the bias is the constant M * |C_post'l|_1 and only the
+    num_pre-dimensional block stays in the optimisation. `flci` carries both blocks and on a
+    monthly event study (12 pre, 30 post periods) took 3-45 s per call, this ~0.15 s.
+    """
+    from scipy import optimize
+
+    from estimators.honest_arp import folded_normal_cv, second_difference_basis
+
+    beta = np.asarray(beta, float)
+    sigma = np.asarray(sigma, float)
+    l_vec = np.asarray(l_vec, float).ravel()
+    num_post = l_vec.size
+    times = np.concatenate([np.arange(-num_pre, 0), np.arange(1, num_post + 1)]).astype(float)
+    c_mat = second_difference_basis(num_pre, num_post)
+    a_pre = c_mat[:num_pre, :num_pre]
+    if np.abs(c_mat[:num_pre, num_pre:]).max(initial=0) > 0 or (
+        np.abs(c_mat[num_pre:, :num_pre]).max(initial=0) > 0
+    ):
+        raise AssertionError("second-difference basis is not block diagonal")
+    post_bias = float(np.abs(c_mat[num_pre:, num_pre:].T @ l_vec).sum())
+
+    s_pp = sigma[:num_pre, :num_pre]
+    s_pq = sigma[:num_pre, num_pre:] @ l_vec
+    tp, tq = times[:num_pre], float(times[num_pre:] @ l_vec)
+    kkt = np.block([[2 * s_pp, tp[:, None]], [tp[None, :], np.zeros((1, 1))]])
+    w0 = np.linalg.solve(kkt, np.concatenate([-2 * s_pq, [-tq]]))[:num_pre]
+
+    def full_v(w):
+        return np.concatenate([w, l_vec])
+
+    v0 = full_v(w0)
+    sd0 = math.sqrt(float(v0 @ sigma @ v0))
+    if m <= 0:
+        half = stats.norm.ppf(1 - alpha / 2) * sd0
+        centre = float(v0 @ beta)
+        return centre - half, centre + half, half, v0
+
+    # Work in units of sd0 (the sd of the M = 0 estimator): SLSQP's ftol is absolute, and with
+    # the objective of order one, 1e-12 reaches the optimum `flci` finds with 1e-15 (to ~1e-13
+    # relative) in tens of iterations instead of thousands.
+    k = num_pre
+    sig = sigma / sd0**2
+    ms = m / sd0
+
+    def parts(x):
+        v = full_v(x[:k])
+        sv = sig @ v
+        sd = math.sqrt(max(float(v @ sv), 1e-300))
+        return sv, sd, ms * (float(x[k:].sum()) + post_bias)
+
+    def objective(x):
+        _, sd, bias = parts(x)
+        return sd * folded_normal_cv(bias / sd, alpha)
+
+    def gradient(x):
+        sv, sd, bias = parts(x)
+        t = bias / sd
+        c = folded_normal_cv(t, alpha)
+        a, b = stats.norm.pdf(c - t), stats.norm.pdf(c + t)
+        dc_dt = (a - b) / (a + b)
+        return np.concatenate([(c - t * dc_dt) * sv[:k] / sd, np.full(2 * k, ms * dc_dt)])
+
+    au0 = a_pre.T @ w0
+    x0 = np.concatenate([w0, np.clip(au0, 0, None), np.clip(-au0, 0, None)])
+    cons = [
+        {
+            "type": "eq",
+            "fun": lambda x: np.array([float(tp @ x[:k]) + tq]),
+            "jac": lambda x: np.concatenate([tp, np.zeros(2 * k)])[None, :],
+        },
+        {
+            "type": "eq",
+            "fun": lambda x: a_pre.T @ x[:k] - x[k : 2 * k] + x[2 * k :],
+            "jac": lambda x: np.hstack([a_pre.T, -np.eye(k), np.eye(k)]),
+        },
+    ]
+    best = optimize.minimize(
+        objective,
+        x0,
+        jac=gradient,
+        method="SLSQP",
+        bounds=[(None, None)] * k + [(0, None)] * (2 * k),
+        constraints=cons,
+        options={"ftol": 1e-12, "maxiter": 2000},
+    )
+    v = full_v(best.x[:k])
+    half = objective(best.x) * sd0
+    centre = float(v @ beta)
+    return centre - half, centre + half, half, v
