@@ -11,9 +11,12 @@ computes the 95% interval of every method:
 - `cs_if`: the same without widening;
 - `imp_bjs`: `estimators.imputation.fit_imputation` (BJS conservative variance, leave-out,
   t(G*-1));
-- `avg_jk`: `estimators.avgbase.fit_avg_base` (average-of-pre-periods base), cluster
-  jackknife, t(G-1): the method evaluate_survey now uses;
-- `avg_jk_widen`: avg_jk widened to the exact sampling SE (`se_cell`) when larger.
+- `avg_jk`: `estimators.avgbase.fit_avg_base` (average-of-pre-periods base), plain cluster
+  jackknife, t(G-1);
+- `avg_jkbm`: the same jackknife scaled to unbiasedness under a working model of independent
+  equal-variance cells, t with Satterthwaite (Bell-McCaffrey) df (`fit_avg_base` default);
+- `avg_jkbm_widen`: avg_jkbm widened to the exact sampling SE (`se_cell`) when larger;
+- `avg_jkc_g1`: the scaled jackknife with t(G-1) (isolates the df's part).
 
 Usage: `python -m bench.coverage_survey --reps 500 --designs g10_c112,g16_c123
 --out bench/results/coverage_survey.json` (markdown table on stdout and beside the json).
@@ -44,7 +47,7 @@ from simulator.few_district import BATTERY, Design, draw_city
 
 EFFECT = 0.15
 SAMPLING_DRAWS = 50
-METHODS = ("cs_widen", "cs_if", "imp_bjs", "avg_jk", "avg_jk_widen")
+METHODS = ("cs_widen", "cs_if", "imp_bjs", "avg_jk", "avg_jkbm", "avg_jkbm_widen", "avg_jkc_g1")
 Z = stats.norm.ppf(0.975)
 
 
@@ -92,7 +95,7 @@ def one_rep(design: Design, seed: int, methods) -> dict[str, tuple[float, float,
         crit = (ov.ci_high - ov.ci_low) / (2 * ov.se)
         df = _df_from_crit(crit)
         out["imp_bjs"] = (ov.estimate, ov.se, df)
-    if {"avg_jk", "avg_jk_widen"} & set(methods):
+    if {"avg_jk", "avg_jkbm", "avg_jkbm_widen", "avg_jkc_g1"} & set(methods):
         r = fit_avg_base(
             f.assign(var=f["se"] ** 2),
             unit="district_id",
@@ -102,8 +105,12 @@ def one_rep(design: Design, seed: int, methods) -> dict[str, tuple[float, float,
             cell_var="var",
         )
         est, se, se_cell = r.fit.estimates[0], r.se[0], r.se_cell[0]
-        out["avg_jk"] = (est, se, r.df)
-        out["avg_jk_widen"] = (est, max(se, se_cell), r.df)
+        plain = se / math.sqrt(r.bias_factor[0])
+        g1 = r.n_clusters - 1
+        out["avg_jk"] = (est, plain, g1)
+        out["avg_jkbm"] = (est, se, r.df)
+        out["avg_jkbm_widen"] = (est, max(se, se_cell), r.df)
+        out["avg_jkc_g1"] = (est, se, g1)
     return {m: out[m] for m in methods}
 
 

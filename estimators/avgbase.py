@@ -65,19 +65,25 @@ class AvgBaseResult:
     fit: LinearFit
     se: np.ndarray  # chosen method (jackknife by default); NaN where not computable
     vcov: np.ndarray  # joint covariance of all estimands by the same method
-    df: int
+    dfs: np.ndarray  # t degrees of freedom per estimand (NaN where no SE)
     method: str
     n_clusters: int
     cluster_sizes: dict  # treated cohort -> number of clusters (districts) in it
     se_cell: np.ndarray | None  # SE from the known cell variances alone (None if not given)
+    bias_factor: np.ndarray  # |v|^2 / E[plain jackknife variance] under the working model
     replicates: np.ndarray | None = field(default=None, repr=False)  # (G x k) jackknife
     notes: list[str] = field(default_factory=list)
 
     def index(self, kind: str, key: int = 0) -> int:
         return self.fit.labels.index((kind, int(key)))
 
+    @property
+    def df(self) -> float:
+        """Degrees of freedom of the overall estimand."""
+        return float(self.dfs[0])
+
     def table(self, alpha: float = 0.05) -> pd.DataFrame:
-        crit = stats.t.ppf(1 - alpha / 2, self.df) if self.df >= 1 else np.nan
+        crit = stats.t.ppf(1 - alpha / 2, self.dfs)
         est = self.fit.estimates
         return pd.DataFrame(
             {
@@ -195,12 +201,16 @@ def fit_avg_base(
     leads: int = 0,
     horizons: tuple[int, int] | None = None,
     cell_var: str | None = None,
+    small_sample: bool = True,
 ) -> AvgBaseResult:
     """Average-of-pre-base DiD (imputation form) with cluster-jackknife inference.
 
     `cell_var`: column of each cell's known noise variance (e.g. squared survey SE), to report
-    `se_cell`, the SE due to that noise alone. Intervals use t(G - 1), G the clusters
-    (`cluster`, default `unit`); see the module docstring for why the jackknife.
+    `se_cell`, the SE due to that noise alone. Clusters: `cluster` (default `unit`).
+    `small_sample` (default): jackknife variance scaled to be unbiased, and t degrees of
+    freedom by Satterthwaite, both under a working model of independent equal-variance cells
+    (`jackknife_dof`; the Bell-McCaffrey recipe applied to the jackknife). Off: the plain
+    jackknife with t(G - 1). See the module docstring for why the jackknife.
     """
     f = frame.loc[frame[outcome].notna()].reset_index(drop=True)
     u = np.unique(f[unit].to_numpy(), return_inverse=True)[1]
@@ -211,14 +221,22 @@ def fit_avg_base(
     fit.estimates = _estimates(fit, y)
     cl_codes = np.unique(f[cluster or unit].to_numpy(), return_inverse=True)[1]
     n_cl = int(cl_codes.max() + 1)
-    reps = np.full((n_cl, len(fit.labels)), np.nan)
+    k = len(fit.labels)
+    reps = np.full((n_cl, k), np.nan)
+    rep_w = np.zeros((n_cl, len(y), k))
     for gidx in range(n_cl):
         keep = cl_codes != gidx
         sub = linear_weights(
             u[keep], t[keep], c[keep], anticipation=anticipation, leads=leads, labels=fit.labels
         )
         reps[gidx] = _estimates(sub, y[keep])
+        rep_w[gidx][keep] = sub.weights
     vcov = jackknife_vcov(reps)
+    dfs, factor = jackknife_dof(fit.weights, rep_w)
+    if small_sample:
+        # scale to unbiasedness under the working model (CR2's aim): V * s_i s_j
+        sf = np.sqrt(np.where(np.isfinite(factor), factor, np.nan))
+        vcov = vcov * np.outer(sf, sf)
     se = np.sqrt(np.diag(vcov))
     se_cell = None
     if cell_var is not None:
@@ -233,9 +251,12 @@ def fit_avg_base(
             f"no jackknife SE for {len(bad)} estimand(s) resting on a single district "
             f"({', '.join(f'{a} {b}' for a, b in bad[:5])}{'...' if len(bad) > 5 else ''})"
         )
+    # Whole degrees of freedom, rounded down (results report an integer; never narrower).
+    dfs = np.where(np.isfinite(se), np.floor(dfs) if small_sample else n_cl - 1.0, np.nan)
+    dfs = np.where(np.isfinite(dfs), np.maximum(dfs, 1.0), np.nan)
     return AvgBaseResult(
-        fit, se, vcov, n_cl - 1, JACKKNIFE, n_cl, dict(sorted(sizes.items())), se_cell, reps,
-        notes,
+        fit, se, vcov, dfs, JACKKNIFE + (", bias-corrected, Satterthwaite df" if small_sample
+        else ", t(G-1)"), n_cl, dict(sorted(sizes.items())), se_cell, factor, reps, notes,
     )
 
 
@@ -245,6 +266,31 @@ def jackknife_vcov(reps: np.ndarray) -> np.ndarray:
     g = reps.shape[0]
     dev = reps - reps.mean(axis=0, keepdims=True)
     return (g - 1) / g * (dev.T @ dev)
+
+
+def jackknife_dof(weights: np.ndarray, rep_w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per estimand: Satterthwaite df of the jackknife variance and its bias factor, under a
+    working model of independent cells with equal variance s^2.
+
+    The jackknife variance of estimand j is a quadratic form V = y'Ay with A = (G-1)/G D'D,
+    D the (G x n) leave-one-out weight vectors centred over replicates. Under the working
+    model E[V] = s^2 tr(A), Var[V] = 2 s^4 tr(A^2) and the estimator's variance is
+    s^2 |v|^2, so V |v|^2 / tr(A) is unbiased and refers to t with tr(A)^2 / tr(A^2) df
+    (Bell & McCaffrey 2002; Imbens & Kolesar 2016, for CR2). Why: with a one- or two-district
+    cohort the jackknife variance rests on very few districts, so t(G-1) is far too
+    optimistic about it; this df says how few. Returns (df, |v|^2 / tr(A)), NaN where a
+    replicate is missing.
+    """
+    g = rep_w.shape[0]
+    c = (g - 1) / g
+    dev = rep_w - rep_w.mean(axis=0, keepdims=True)  # G x n x k
+    tr_a = c * np.einsum("gnk,gnk->k", dev, dev)
+    gram = np.einsum("gnk,hnk->kgh", dev, dev)
+    tr_a2 = c**2 * np.einsum("kgh,kgh->k", gram, gram)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        df = tr_a**2 / tr_a2
+        factor = (weights**2).sum(axis=0) / tr_a
+    return df, factor
 
 
 def _estimates(fit: LinearFit, y: np.ndarray) -> np.ndarray:
