@@ -1,12 +1,32 @@
-"""Survey outcomes: Callaway-Sant'Anna on district-quarter index means, in points.
+"""Survey outcomes: DiD with an average-of-pre-periods base on district-quarter index means,
+in points, with few-district inference (issue 12, items 1 and 7).
 
-Sampling error: a district-quarter mean is the true mean plus survey noise. The CS influence
-functions are clustered by district and sampling is independent across districts, so the
-district-level variance already contains that noise. We also propagate the cells' own
-standard errors exactly: the estimator is linear in the cell means, so the sampling variance of
-the ATT is the variance of the ATT computed on pure noise e_dq ~ N(0, se_dq^2) (seeded draws).
-If that propagated sampling SE exceeds the influence-function SE (which, with few districts,
-signals the latter is too small), the interval uses the sampling SE. Both are reported.
+Headline: `estimators.avgbase.fit_avg_base` (imputation form: each treated district-quarter's
+untreated mean is imputed from district and quarter effects fitted on all untreated cells, so
+every post quarter is compared with ALL pre quarters; Callaway-Sant'Anna with a universal base
+used one). On the demo city this cuts the SE by about a third (see `docs/evaluation.md`).
+
+Inference: cluster jackknife (leave one district out), scaled to unbiasedness and referred to
+t with Satterthwaite degrees of freedom under a working model of independent cells
+(`estimators.avgbase.jackknife_dof`). Why: with one- or two-district roll-out cohorts the
+influence-function (cluster-robust) SE leaves out most of those districts' noise; the
+jackknife counts it, and the df says how few districts the variance rests on. Chosen by
+measured coverage (`bench/coverage_survey.py`: 93-97% across the few-district battery, with
+survey shocks beyond sampling error and 20-80 respondents per cell). With a single treated
+district in all there is no valid interval: `inference.valid` is false and no interval is
+printed.
+
+Sampling error: a district-quarter mean is the true mean plus survey noise; the estimator is
+linear in the cell means, so the SE due to sampling alone is exact, sqrt(sum v_c^2 se_c^2)
+(`details.se_survey_sampling`). The jackknife already contains that noise; the former rule
+"widen to the sampling SE when larger" is not needed for coverage (measured) and is dropped
+(the interval is still at least the sampling SE whenever the jackknife is, which the bench
+shows holds in nearly all cities).
+
+Diagnostics on the headline's estimator (`_es_for_diagnostics`): leads and lags of the same
+estimator against a common base (the cohort's quarters before the lead window), their joint
+jackknife covariance, and weights over the lags whose weighted sum approximates the headline.
+The Callaway-Sant'Anna event study, pre-trend test and HonestDiD keys are kept as before.
 """
 
 from __future__ import annotations
@@ -18,16 +38,21 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from estimators.avgbase import AvgBaseResult, fit_avg_base
 from estimators.callaway_santanna import att_gt
 from estimators.panel import prepare_panel
 from estimators.results import Estimate
+from estimators.twfe import t_estimate
 from evaluation import diagnostics as dg
 from evaluation.inference import ri_p_value
 from evaluation.outcomes import OutcomeSpec
 from evaluation.power_sim import survey_simulated_mde, with_simulated_mde
 from evaluation.settings import EvaluationSettings
 
-ESTIMATOR = "Callaway-Sant'Anna (survey-weighted district-quarter means)"
+ESTIMATOR = (
+    "DiD with an average-of-pre-periods base (imputation form; survey-weighted "
+    "district-quarter means)"
+)
 
 
 def survey_frame(dq: pd.DataFrame, spec: OutcomeSpec) -> pd.DataFrame:
@@ -106,6 +131,95 @@ def sampling_se(f: pd.DataFrame, s: EvaluationSettings) -> float | None:
     return float(np.std(draws, ddof=1))
 
 
+def fit_headline(f: pd.DataFrame, s: EvaluationSettings) -> AvgBaseResult:
+    """Average-of-pre-base fit on the cell means: overall, leads and lags in the event window
+    (leads: the window's pre quarters, against the quarters before them), jackknife."""
+    lo, hi = s.window(s.survey_grain)
+    return fit_avg_base(
+        f.assign(_var=f["se"] ** 2),
+        unit="district_id",
+        time="period",
+        outcome="mean",
+        cohort="cohort_period",
+        anticipation=s.anticipation,
+        leads=max(0, -lo),
+        horizons=(0, max(0, hi)),
+        cell_var="_var",
+    )
+
+
+def inference_fields(res: AvgBaseResult) -> dict:
+    """`inference` of results.json: the interval method, its df and whether it is valid."""
+    se = res.se[0]
+    if not math.isfinite(se):
+        reason = (
+            "a single program district in all: leaving it out leaves no estimate, so no "
+            "interval can be computed from the districts' own variation"
+            if sum(res.cluster_sizes.values()) <= 1
+            else "the jackknife could not be computed for the overall effect"
+        )
+        return {"method": res.method, "df": None, "valid": False, "reason": reason}
+    return {"method": res.method, "df": int(res.df), "valid": True, "reason": None}
+
+
+def cohort_notes(sizes: dict, valid: bool) -> list[str]:
+    """A warning naming the roll-out cohorts with a single district (issue 12)."""
+    single = [str(g) for g, n in sizes.items() if n == 1]
+    if not single:
+        return []
+    return [
+        f"{len(single)} roll-out cohort(s) with a single district (starting in period "
+        f"{', '.join(single)}): their effect rests on one district's answers"
+        + ("; the interval counts that district's own noise (jackknife)" if valid else "")
+    ]
+
+
+def es_for_diagnostics(res: AvgBaseResult, s: EvaluationSettings) -> dict | None:
+    """Leads and lags of the headline's estimator with their joint jackknife covariance.
+
+    Event times whose estimate rests on a single district (no jackknife replicate) are left
+    out. `target_weights`: over the post event times, proportional to the treated cells
+    each averages, so their weighted sum is the average over treated cells in the window,
+    the headline's own weighting; the headline also uses treated quarters past the window and
+    a base with the lead quarters included, so `target_estimate` (the weighted sum) differs
+    from it by `target_gap` (reported, in points).
+    """
+    from engagement_eval.grain import MONTHS_PER_PERIOD
+
+    labels = res.fit.labels
+    idx = [
+        j
+        for j, (kind, _) in enumerate(labels)
+        if kind in ("lead", "event") and math.isfinite(res.se[j])
+    ]
+    if not idx:
+        return None
+    times = [int(labels[j][1]) for j in idx]
+    est = res.fit.estimates[idx]
+    vcov = res.vcov[np.ix_(idx, idx)]
+    post = np.array([labels[j][0] == "event" for j in idx])
+    n = res.fit.n_target[idx].astype(float)
+    w = np.where(post, n, 0.0)
+    w = w / w.sum() if w.sum() > 0 else w
+    target = float(w @ est) if w.sum() > 0 else None
+    dropped = [
+        int(v) for j, (k, v) in enumerate(labels) if k in ("lead", "event") and j not in idx
+    ]
+    return {
+        "event_times": times,
+        "estimates": [float(x) for x in est],
+        "vcov": [[float(x) for x in row] for row in vcov],
+        "df": int(np.nanmin(res.dfs[idx])),
+        "bin_months": MONTHS_PER_PERIOD[s.survey_grain],
+        "target_weights": [float(x) for x in w],
+        "target_estimate": target,
+        "target_gap": None if target is None else float(res.fit.estimates[0] - target),
+        "base": "leads and lags: the quarter minus the average of the cohort's quarters before "
+        "the lead window, minus the same for not-yet-treated and never-treated districts",
+        "dropped_event_times": dropped,
+    }
+
+
 def evaluate_survey(dq: pd.DataFrame, spec: OutcomeSpec, s: EvaluationSettings) -> dict:
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -119,14 +233,19 @@ def evaluate_survey(dq: pd.DataFrame, spec: OutcomeSpec, s: EvaluationSettings) 
     timings["cs_event_study"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    samp = sampling_se(f, s)
-    head = simple
-    notes = []
-    if samp is not None and math.isfinite(simple.se) and samp > simple.se:
-        head = Estimate.normal(simple.estimate, samp, s.alpha)
-        notes.append("interval widened to the propagated survey sampling error")
-    timings["sampling_error"] = time.perf_counter() - clock
-
+    res = fit_headline(f, s)
+    inference = inference_fields(res)
+    if inference["valid"]:
+        head = t_estimate(float(res.fit.estimates[0]), float(res.se[0]), s.alpha, inference["df"])
+    else:
+        nan = float("nan")
+        head = Estimate(float(res.fit.estimates[0]), nan, nan, nan, nan)
+    samp = None if res.se_cell is None else dg._num(res.se_cell[0])
+    notes = [*cohort_notes(res.cluster_sizes, inference["valid"]), *res.notes]
+    if not inference["valid"]:
+        notes.insert(0, f"no valid interval: {inference['reason']}")
+    es_diag = es_for_diagnostics(res, s)
+    timings["avg_base_jackknife"] = time.perf_counter() - clock
     clock = time.perf_counter()
     mde = dg.mde(head.se, s.alpha)
     pt = dg.pre_trend(es, mde, s.alpha, cs.n_clusters)
@@ -160,14 +279,19 @@ def evaluate_survey(dq: pd.DataFrame, spec: OutcomeSpec, s: EvaluationSettings) 
         "n_units": int(len(units)),
         "n_treated": int((units > 0).sum()),
         "secondary": [],
+        "inference": inference,
+        "cohort_sizes": {str(g): n for g, n in res.cluster_sizes.items()},
+        "_es_for_diagnostics": es_diag,
         "details": {
             "event_study_source": "Callaway-Sant'Anna dynamic aggregation (universal base)",
+            "se_callaway_santanna": dg._num(simple.se),
+            "estimate_callaway_santanna": dg._num(simple.estimate),
             "uniform_band": es.uniform,
             "band_critical_value": dg._num(es.crit_val),
             "se_influence_function": dg._num(simple.se),
-            "se_survey_sampling": dg._num(samp),
-            "sampling_variance_share": dg._num(min(1.0, (samp / simple.se) ** 2))
-            if samp is not None and simple.se > 0
+            "se_survey_sampling": samp,
+            "sampling_variance_share": dg._num(min(1.0, (samp / head.se) ** 2))
+            if samp is not None and math.isfinite(head.se) and head.se > 0
             else None,
             "pre_trend_slope": pt.slope,
             "pre_trend_test": "Hotelling F on the event study's leads",
