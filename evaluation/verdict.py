@@ -195,12 +195,12 @@ def finalize(o: dict, settings) -> dict:
     private `_es_for_diagnostics` (leads and lags against a common base with a joint covariance,
     on the headline's scale) is consumed here and not published.
     """
-    from evaluation.pretrend_checks import check_pretrends
+    from evaluation.pretrend_checks import pretrend_checks
 
     es = o.pop("_es_for_diagnostics", None)
     est = _num(o.get("estimate"))
     if es is not None and est is not None:
-        o["pre_trend_checks"] = check_pretrends(es, est, alpha=settings.alpha).to_dict()
+        o["pre_trend_checks"] = pretrend_checks(es, est, alpha=settings.alpha, seed=settings.seed).to_dict()
     else:
         o["pre_trend_checks"] = None
     o["verdict"] = decide(o).to_dict()
