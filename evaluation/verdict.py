@@ -188,6 +188,28 @@ def _sentence(text: str) -> str:
     return text if text.endswith(".") else text + "."
 
 
+# Which of the event studies an outcome hands over the checks use (months per period); the
+# first one present wins. Chosen by the verdict study (see docs/evaluation.md).
+CHECK_RESOLUTION = ("monthly", "quarterly")
+
+
+def checks_input(es: dict | None) -> dict | None:
+    """The event study for `pretrend_checks`: the finest resolution the outcome hands over
+    (nested under "monthly"/"quarterly", else the top level), with `target_weights` restricted
+    to the post periods when they were given for every event time."""
+    if not es:
+        return None
+    for key in CHECK_RESOLUTION:
+        if isinstance(es.get(key), dict):
+            es = es[key]
+            break
+    ref = int(es.get("reference", -1))
+    times, weights = list(es["event_times"]), list(es.get("target_weights") or [])
+    if len(weights) == len(times):
+        weights = [w for t, w in zip(times, weights, strict=True) if t > ref]
+    return {**es, "target_weights": weights}
+
+
 def finalize(o: dict, settings) -> dict:
     """Pre-roll-out checks on the headline's own event study, then the verdict, in place.
 
@@ -197,10 +219,11 @@ def finalize(o: dict, settings) -> dict:
     """
     from evaluation.pretrend_checks import pretrend_checks
 
-    es = o.pop("_es_for_diagnostics", None)
+    es = checks_input(o.pop("_es_for_diagnostics", None))
     est = _num(o.get("estimate"))
     if es is not None and est is not None:
-        o["pre_trend_checks"] = pretrend_checks(es, est, alpha=settings.alpha, seed=settings.seed).to_dict()
+        checks = pretrend_checks(es, est, alpha=settings.alpha, seed=settings.seed)
+        o["pre_trend_checks"] = checks.to_dict()
     else:
         o["pre_trend_checks"] = None
     o["verdict"] = decide(o).to_dict()
