@@ -350,3 +350,24 @@ def test_monte_carlo_size_power_coverage(design):
             assert r["linear"] >= r["joint"] + 0.15
         else:
             assert r["linear"] >= r["joint"]
+
+
+@pytest.mark.parametrize("m_units", [0.0, 1.0, 4.0])
+def test_sd_coverage_is_exact_for_the_worst_case_quadratic(m_units):
+    # With a known covariance the FLCI's weights do not depend on the data, so its coverage
+    # of a given violation is a normal probability. A quadratic bending away with curvature
+    # exactly M is the worst case for an average post-period target: coverage must be 95%
+    # exactly (more means a loose bias bound, less a wrong one).
+    from estimators.honest_arp import second_difference_basis
+
+    d = DESIGNS[0]
+    v, t, k = d.cov(), d.times, d.n_leads
+    x = (t[:k] + 1).astype(float)
+    m = m_units * curvature_se(v[:k, :k], x)
+    rel = (t + 1).astype(float)
+    mu = 0.5 * m * rel * (rel - 1)
+    _, _, half, vv = flci_separable(np.zeros(t.size), v, k, d.weights, m)
+    sd, bias = math.sqrt(vv @ v @ vv), float(vv @ mu)
+    assert bias == pytest.approx(m * np.abs(second_difference_basis(k, d.n_post).T @ vv).sum())
+    coverage = stats.norm.cdf((half - bias) / sd) - stats.norm.cdf((-half - bias) / sd)
+    assert coverage == pytest.approx(0.95, abs=1e-6)
