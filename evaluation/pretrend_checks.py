@@ -44,8 +44,11 @@ from estimators.pretrends import pretest_power, wald_pretrend_test
 #   (see `linear_trend_test`): more leads only add power.
 # - joint test and HonestDiD: the last K of those, K = min(span, (df + 1) // 2). These use the
 #   inverse of the estimated covariance, and every lead costs a degree of freedom (joint test
-#   F(K, G - K), Delta-SD t(G - K)), so K is capped at half the districts; measured power of
-#   the joint test against the explaining trend is flat or falling beyond that.
+#   F(K, G - K), Delta-SD t(G - K)), so K is capped at half the districts. Measured (400
+#   Wishart replications each, trend biasing the target by 4 SE): with 22 districts and
+#   monthly leads the joint test's power peaked at K = 11 (0.16) and fell to 0.10 at K = 20;
+#   with 12 districts and quarterly leads it still rose from 0.30 (K = 6) to 0.36 (K = 8).
+#   The cap is a middle ground; the linear test carries the power either way (0.95 there).
 LEAD_SPAN_MONTHS = 24
 # Delta-SD grid: M = these multiples of the standard error of the pre-period curvature (the
 # second difference of a quadratic fitted through the leads and the zero reference point).
