@@ -350,3 +350,49 @@ def test_monte_carlo_size_power_coverage(design):
             assert r["linear"] >= r["joint"] + 0.15
         else:
             assert r["linear"] >= r["joint"]
+
+
+@pytest.mark.parametrize("m_units", [0.0, 1.0, 4.0])
+def test_sd_coverage_is_exact_for_the_worst_case_quadratic(m_units):
+    # With a known covariance the FLCI's weights do not depend on the data, so its coverage
+    # of a given violation is a normal probability. A quadratic bending away with curvature
+    # exactly M is the worst case for an average post-period target: coverage must be 95%
+    # exactly (more means a loose bias bound, less a wrong one).
+    from estimators.honest_arp import second_difference_basis
+
+    d = DESIGNS[0]
+    v, t, k = d.cov(), d.times, d.n_leads
+    x = (t[:k] + 1).astype(float)
+    m = m_units * curvature_se(v[:k, :k], x)
+    rel = (t + 1).astype(float)
+    mu = 0.5 * m * rel * (rel - 1)
+    _, _, half, vv = flci_separable(np.zeros(t.size), v, k, d.weights, m)
+    sd, bias = math.sqrt(vv @ v @ vv), float(vv @ mu)
+    assert bias == pytest.approx(m * np.abs(second_difference_basis(k, d.n_post).T @ vv).sum())
+    coverage = stats.norm.cdf((half - bias) / sd) - stats.norm.cdf((-half - bias) / sd)
+    assert coverage == pytest.approx(0.95, abs=1e-6)
+
+
+def test_treated_district_count_caps_the_degrees_of_freedom():
+    d = McDesign("q", 8, 5, 3, 21)
+    rng = np.random.default_rng(8)
+    b = rng.multivariate_normal(np.zeros(d.times.size), d.cov())
+    es = {
+        "event_times": d.times.tolist(),
+        "estimates": b.tolist(),
+        "vcov": d.cov().tolist(),
+        "df": 21,
+        "bin_months": 3,
+        "target_weights": d.weights.tolist(),
+        "reference": -1,
+    }
+    plain = pretrend_checks(es, float(d.weights @ b[8:]), rm_grid=())
+    capped = pretrend_checks(dict(es, n_treated=7), float(d.weights @ b[8:]), rm_grid=())
+    assert (plain.df_used, plain.linear_df, plain.joint_df) == (21, 21, [8, 14])
+    assert (capped.df_used, capped.linear_df, capped.joint_df) == (6, 6, [3, 4])
+    assert capped.leads_linear == plain.leads_linear and len(capped.leads_used) == 3
+    assert capped.linear_p > plain.linear_p  # same statistic, heavier tails
+    assert any("treated districts - 1" in n for n in capped.notes)
+    # n_treated above G - 1 changes nothing
+    same = pretrend_checks(dict(es, n_treated=30), float(d.weights @ b[8:]), rm_grid=())
+    assert same.to_dict() == plain.to_dict()
