@@ -44,7 +44,9 @@ CRIME_TRENDS = (0.002, 0.003, 0.004, 0.005)  # proportional per month, magnitude
 SURVEY_TRENDS = (0.01, 0.015, 0.02, 0.025)  # points per quarter
 LEVELS = ("strong", "some", "none", "unavailable")
 # The study runs what decides the verdict; RI and power simulations do not enter it.
-STUDY_SETTINGS = EvaluationSettings(ri_permutations=0, bootstrap_draws=99, survey_sampling_draws=0)
+STUDY_SETTINGS = EvaluationSettings(
+    ri_permutations=0, bootstrap_draws=99, survey_sampling_draws=0, honestdid_grid=(0.0,)
+)
 
 
 def evaluate_one(d: Design, kind: str, seed: int, settings: EvaluationSettings) -> dict:

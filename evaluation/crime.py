@@ -299,7 +299,8 @@ def evaluate_crime(dm: pd.DataFrame, spec: OutcomeSpec, s: EvaluationSettings) -
     month_per = max(1, h_months // max(h_per, 1))  # months per panel period
     es_diag = {
         **es_payload(es_h_fit, h_window, h_months, head.estimate),
-        "monthly": es_payload(es_m_fit, s.window(s.grain), month_per, head.estimate),
+        # every lead the panel has: a trend is seen best over the whole pre-roll-out span
+        "monthly": es_payload(es_m_fit, (-(10**6), s.window(s.grain)[1]), month_per, head.estimate),
         "quarterly": es_payload(es_q_fit, s.window(q_units), q_months, head.estimate),
     }
     timings["pretrends_honestdid"] = time.perf_counter() - clock

@@ -89,7 +89,7 @@ class PreTrendChecks:
     linear_method: str | None  # "gls" or "ols" (see linear_trend_test)
     linear_p: float | None
     explaining_slope: float | None
-    explaining_lever: float | None  # sum_j w_j (t_j - reference)
+    explaining_lever: float | None  # sum_j w_j (t_j - reference), or - es["base_center"]
     power_linear_vs_explaining: float | None
     power_joint_vs_explaining: float | None
     long_differences: list[dict]
@@ -361,6 +361,11 @@ def pretrend_checks(
         raise ValueError("a post period with target weight has no finite estimate and se")
     target = float(w @ b_all[post])
     lever = float(w @ (t_all[post] - ref))
+    if es.get("base_center") is not None:
+        # The headline's own base is not the reference period but an average of earlier
+        # periods (e.g. every pre-roll-out month): a linear trend s moves it by
+        # s * (sum_j w_j t_j - base_center), a longer lever than from the reference alone.
+        lever = float(w @ t_all[post] - float(es["base_center"]))
     if abs(target - headline) > 1e-6 * max(1.0, abs(headline)):
         notes.append(
             f"The event study's target ({target:.4g}) differs from the headline "

@@ -25,6 +25,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class Concern:
@@ -193,7 +195,7 @@ def _sentence(text: str) -> str:
 CHECK_RESOLUTION = ("monthly", "quarterly")
 
 
-def checks_input(es: dict | None) -> dict | None:
+def checks_input(es: dict | None, cohort_sizes: dict | None = None) -> dict | None:
     """The event study for `pretrend_checks`: the finest resolution the outcome hands over
     (nested under "monthly"/"quarterly", else the top level), with `target_weights` restricted
     to the post periods when they were given for every event time."""
@@ -205,9 +207,59 @@ def checks_input(es: dict | None) -> dict | None:
             break
     ref = int(es.get("reference", -1))
     times, weights = list(es["event_times"]), list(es.get("target_weights") or [])
+    if ref in times:
+        es, times, weights = rebased(es, ref), [t for t in times if t != ref], [
+            w for t, w in zip(times, weights, strict=True) if t != ref
+        ]
     if len(weights) == len(times):
         weights = [w for t, w in zip(times, weights, strict=True) if t > ref]
-    return {**es, "target_weights": weights}
+    out = {**es, "reference": ref, "target_weights": weights}
+    if "base_center" not in out and cohort_sizes and int(out.get("bin_months", 1)) == int(
+        out.get("period_months", out.get("bin_months", 1))
+    ):
+        out["base_center"] = base_center(out, cohort_sizes)
+    return out
+
+
+def base_center(es: dict, cohort_sizes: dict) -> float | None:
+    """Mean event time of the headline's base, in the event study's periods.
+
+    Both headlines (Poisson extended TWFE; the survey's average-of-pre-periods DiD) compare a
+    treated cohort's post periods with ALL its periods before roll-out, not with the period
+    just before. Cohort g (first treated period g of the panel, periods counted from 1) has
+    pre-periods at event times 1 - g .. -1, centred on -g/2; cohorts weigh by their treated
+    district-periods, n_g * (T - g + 1), with T = g_min + the last post event time. A linear
+    pre-trend of slope s then biases the headline by s * (sum_j w_j t_j - base_center).
+    """
+    sizes = {int(g): int(n) for g, n in cohort_sizes.items() if int(n) > 0}
+    times = [t for t in es["event_times"] if t >= 0]
+    if not sizes or not times:
+        return None
+    last = max(times) + min(sizes)
+    mass = {g: n * max(last - g + 1, 0) for g, n in sizes.items()}
+    total = sum(mass.values())
+    if total <= 0:
+        return None
+    return float(sum(m * (-g / 2.0) for g, m in mass.items()) / total)
+
+
+def rebased(es: dict, ref: int) -> dict:
+    """Leads and lags against another common base: b_t - b_ref for every t (an estimator whose
+    base is an average of earlier periods estimates every lead, including `ref`). Linear, so
+    the covariance is A V A'."""
+    times = list(es["event_times"])
+    j = times.index(ref)
+    a = np.eye(len(times))
+    a[:, j] -= 1.0
+    a = np.delete(a, j, axis=0)
+    b = a @ np.asarray(es["estimates"], float)
+    v = a @ np.asarray(es["vcov"], float) @ a.T
+    return {
+        **es,
+        "event_times": [t for t in times if t != ref],
+        "estimates": b.tolist(),
+        "vcov": v.tolist(),
+    }
 
 
 def finalize(o: dict, settings) -> dict:
@@ -219,7 +271,7 @@ def finalize(o: dict, settings) -> dict:
     """
     from evaluation.pretrend_checks import pretrend_checks
 
-    es = checks_input(o.pop("_es_for_diagnostics", None))
+    es = checks_input(o.pop("_es_for_diagnostics", None), o.get("cohort_sizes"))
     est = _num(o.get("estimate"))
     if es is not None and est is not None:
         checks = pretrend_checks(es, est, alpha=settings.alpha, seed=settings.seed)
