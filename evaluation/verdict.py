@@ -91,6 +91,7 @@ class VerdictRules:
     joint_alpha: float = 0.01
     weak_power: float = 0.8
     few_districts: int = 20
+    require_sd0: bool = True
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,9 @@ def pre_trend_concerns(checks: dict | None, rules: VerdictRules) -> list[str]:
     power = _num(checks.get("power_linear_vs_explaining"))
     if rejected:
         out.append("pre_trend")
-    elif sd0_zero is not False or power is None or power < rules.weak_power:
+    elif (rules.require_sd0 and sd0_zero is not False) or power is None or (
+        power < rules.weak_power
+    ):
         # Nothing was seen before roll-out, but either the estimate does not survive
         # extrapolating the pre-roll-out trend, or the check could not have seen the trend that
         # would produce it: absence of evidence is not evidence of absence.
