@@ -40,7 +40,7 @@ ESTIMATOR = "Poisson extended TWFE (Wooldridge), population exposure"
 # Few-district inference for the headline and its event studies (issue 12, item 1): chosen by
 # the coverage study in bench/coverage_crime.py (table in the module docstring of
 # tests/estimators/test_poisson_few_districts.py).
-HEADLINE_VCOV = "restricted"
+HEADLINE_VCOV = "jackknife"
 VCOV_LABELS = {
     "cluster": "cluster-robust (CR1) delta method",
     "restricted": "delta method with restricted-fit residuals (one shared effect path), "
@@ -188,7 +188,7 @@ def inference_status(sizes: dict[str, int], method: str, df: int) -> tuple[dict,
     No method can estimate the noise of a lone treated district from that district (its own
     effect absorbs it); with one treated district in all, nothing else carries that noise
     either, so no interval is honest and `valid` is False. A cohort of one district is
-    borrowed strength from the others (the restricted fit shares one effect path): valid by
+    judged from the others (leaving it out shows how much the estimate rests on it): valid by
     the coverage study, but warned about."""
     n_treated = sum(sizes.values())
     notes, reason = [], None
@@ -197,7 +197,8 @@ def inference_status(sizes: dict[str, int], method: str, df: int) -> tuple[dict,
         notes.append(
             f"{len(singles)} roll-out cohort(s) with a single district (starting in period "
             f"{', '.join(singles)}): that district's own effect cannot be told apart from its "
-            "own noise; the interval borrows that noise from the other treated districts"
+            "own noise; the interval rests on how far the estimate moves when each district is "
+            "left out"
         )
     if n_treated <= 1:
         reason = (
