@@ -80,6 +80,10 @@ class OutcomeResult(TypedDict, total=False):
     unit_label: str  # "district"
     secondary: list[SecondaryEstimate]
     reason: str  # when the outcome could not be estimated: why, in plain words
+    # --- issue 12 (crime) ---
+    effect_count_per_unit_period: dict  # estimate, ci_low, ci_high: sum(mu1 - mu0) per cell
+    inference: dict  # method, df, valid (False: no honest interval), reason
+    cohort_sizes: dict[str, int]  # treated cohort (first period) -> districts
 
 
 class TrendPoint(TypedDict, total=False):
