@@ -11,6 +11,7 @@ full table, all methods, SE/SD and widths in bench/results/coverage_crime.json):
     g16_c123            0.871   0.933       0.946
     g22_c1123           0.820   0.921       0.940
     g25_c2345           0.901   0.931       0.942
+    g25_c2345_poisson   0.934   0.953       0.957
 
 The headline method (`evaluation.crime.HEADLINE_VCOV` = "jackknife") is the only one in
 93-97% on every battery design (SE/SD 0.99-1.05); CR1 covers 82% with single-district
