@@ -45,6 +45,8 @@ def find_design(name: str) -> Design:
         if d.name == name:
             return d
     return design(name)
+
+
 EFFECT = {"crime_effect": -0.05, "crime_effect_growth": -0.0005}
 SPEC = CRIME["crime_total"]
 
