@@ -30,11 +30,13 @@ from simulator.few_district import BATTERY, Design, design, draw_city
 
 METHODS = ("cluster", "restricted", "jackknife")
 # Designs beyond the battery, for the "no honest interval" rule (evaluation.crime
-# inference_status): one treated district in all, two lone districts, one pair.
+# inference_status): one treated district in all, two or three treated districts.
 EXTRA = (
     Design("g10_c1", (1,), 9, overdispersion_sd=0.2),
     Design("g10_c11", (1, 1), 8, overdispersion_sd=0.2),
     Design("g10_c2", (2,), 8, overdispersion_sd=0.2),
+    Design("g10_c3", (3,), 7, overdispersion_sd=0.2),
+    Design("g10_c12", (1, 2), 7, overdispersion_sd=0.2),
 )
 
 
@@ -43,6 +45,8 @@ def find_design(name: str) -> Design:
         if d.name == name:
             return d
     return design(name)
+
+
 EFFECT = {"crime_effect": -0.05, "crime_effect_growth": -0.0005}
 SPEC = CRIME["crime_total"]
 
@@ -118,7 +122,7 @@ def run_event_study(
     from evaluation.settings import EvaluationSettings
 
     s = EvaluationSettings()
-    reject, gaps, n_ok = 0, [], 0
+    reject, reject_t, gaps, n_ok = 0, 0, [], 0
     for seed in range(seed0, seed0 + reps):
         panel, _ = city_panel(d, seed)
         with warnings.catch_warnings():
@@ -128,9 +132,13 @@ def run_event_study(
         es = as_event_study(fit, (-4, 8), s.alpha, seed)
         pt = dg.pre_trend(es, None, s.alpha, fit.n_clusters)
         gaps.append((fit.overall.estimate - head.estimate) / head.se)
+        # the same test with the covariance's degrees of freedom counted in treated
+        # districts (their own noise is what the leads' covariance has to learn)
+        pt_t = dg.pre_trend(es, None, s.alpha, d.n_treated + 1)
         if pt.p_value is not None:
             n_ok += 1
             reject += pt.p_value < 0.05
+            reject_t += pt_t.p_value is not None and pt_t.p_value < 0.05
     rate = reject / max(n_ok, 1)
     g = np.asarray(gaps)
     return {
@@ -140,6 +148,7 @@ def run_event_study(
         "reps": n_ok,
         "pretrend_reject_5pct": rate,
         "mc_se": float(np.sqrt(rate * (1 - rate) / max(n_ok, 1))),
+        "pretrend_reject_5pct_df_treated": reject_t / max(n_ok, 1),
         "gap_mean_in_head_se": float(g.mean()),
         "gap_sd_in_head_se": float(g.std(ddof=1)),
     }

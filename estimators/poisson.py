@@ -38,7 +38,12 @@ Inference (`vcov`; all t(G-1), G = clusters):
   Effect heterogeneity across cohorts also enters, which errs on the wide side.
 - "jackknife": leave-one-cluster-out refits (warm-started IRLS), CV3 variance (MacKinnon,
   Nielsen & Webb 2023), see `estimators.few_clusters`.
-See `bench/coverage_crime.py` for the measured coverage of each.
+Measured coverage of the 95% overall interval (`bench/coverage_crime.py`, few-district
+battery of `simulator.few_district`, 1,000 cities per design, MC SE <= 0.012): cluster
+0.82-0.93, restricted 0.92-0.95, jackknife 0.939-0.957 (10-25 districts, cohorts of 1-5,
+AR(1) lognormal overdispersion 0.15-0.3); with one treated district in all every method
+covers about 54%, with two treated districts the jackknife about 90%. The jackknife costs
+G refits (warm-started; about 0.05-0.1 s for 10-25 districts x 96 months).
 """
 
 from __future__ import annotations

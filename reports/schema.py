@@ -101,6 +101,7 @@ class OutcomeResult(TypedDict, total=False):
     inference: Inference
     cohort_sizes: dict[str, int]  # treated roll-out cohort (first treated period) -> districts
     pre_trend_checks: dict | None  # evaluation.pretrend_checks (linear test, power, Delta-SD)
+    effect_count_per_unit_period: dict  # estimate, ci_low, ci_high: sum(mu1 - mu0) per cell
 
 
 class TrendPoint(TypedDict, total=False):

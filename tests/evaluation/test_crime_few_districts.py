@@ -76,6 +76,9 @@ def test_inference_status_flags_single_districts():
     assert any("2 roll-out cohort(s) with a single district" in n for n in notes)
     info, notes = inference_status({"49": 2, "55": 3}, "restricted", 19)
     assert info["valid"] and not notes
+    for sizes in ({"49": 1, "55": 1}, {"49": 2}):  # measured 90% coverage: not valid
+        info, _ = inference_status(sizes, "jackknife", 9)
+        assert info["valid"] is False and "only 2 districts" in info["reason"]
 
 
 def test_output_has_inference_cohorts_and_count(g10):
