@@ -115,8 +115,7 @@ def test_scaled_jackknife_is_unbiased_and_df_matches_its_variance():
     target = (first.fit.weights[:, 0] ** 2).sum()  # Var(theta) with unit-variance cells
     v = np.array(
         [
-            _fit(design.assign(y=np.random.default_rng(seed).normal(size=len(design)))).se[0]
-            ** 2
+            _fit(design.assign(y=np.random.default_rng(seed).normal(size=len(design)))).se[0] ** 2
             for seed in range(300)
         ]
     )

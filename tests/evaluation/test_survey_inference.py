@@ -30,7 +30,9 @@ def g10():
 def test_headline_is_the_average_of_pre_base_estimate_with_a_t_interval(g10):
     city, out = g10
     f = survey_frame(city.survey, spec("trust_index"))
-    panel = prepare_panel(f, unit="district_id", time="period", outcome="mean", cohort="cohort_period")
+    panel = prepare_panel(
+        f, unit="district_id", time="period", outcome="mean", cohort="cohort_period"
+    )
     assert out["estimate"] == pytest.approx(fit_imputation(panel).overall.estimate, abs=1e-10)
     inf = out["inference"]
     assert inf["valid"] and inf["reason"] is None and "jackknife" in inf["method"]
