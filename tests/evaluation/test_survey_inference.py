@@ -66,6 +66,8 @@ def test_event_study_for_diagnostics(g10):
     assert v.shape == (k, k) and np.allclose(v, v.T)
     assert np.linalg.eigvalsh(v).min() > -1e-12
     assert len(es["estimates"]) == k and isinstance(es["df"], int) and es["df"] >= 1
+    in_window = [d for t, d in zip(es["event_times"], es["dfs"], strict=True) if t <= 8]
+    assert es["df"] == min(in_window) and len(es["dfs"]) == k
     assert es["bin_months"] == 3
     w = np.array(es["target_weights"])
     times = np.array(es["event_times"])
