@@ -262,6 +262,11 @@ def evaluate_survey(dq: pd.DataFrame, spec: OutcomeSpec, s: EvaluationSettings) 
     notes = [*cohort_notes(res.cluster_sizes, inference["valid"]), *res.notes]
     if not inference["valid"]:
         notes.insert(0, f"no valid interval: {inference['reason']}")
+    if s.control_group == "never":
+        notes.append(
+            "model.control_group = never is not applied to the survey headline: its imputation "
+            "uses every untreated district-quarter (never and not yet treated)"
+        )
     es_diag = es_for_diagnostics(res, s)
     timings["avg_base_jackknife"] = time.perf_counter() - clock
     clock = time.perf_counter()
