@@ -18,6 +18,9 @@ computes the 95% interval of every method:
 - `avg_jkbm_widen`: avg_jkbm widened to the exact sampling SE (`se_cell`) when larger;
 - `avg_jkc_g1`: the scaled jackknife with t(G-1) (isolates the df's part).
 
+`--es`: the diagnostics event study instead (`run_es_design`: pointwise coverage of leads
+and lags, size of the joint lead test, gap between headline and target-weighted lags).
+
 Usage: `python -m bench.coverage_survey --reps 500 --designs g10_c112,g16_c123
 --out bench/results/coverage_survey.json` (markdown table on stdout and beside the json).
 `run_design(design, reps, seed0, methods)` is importable (make bench-coverage, slow tests).
@@ -46,8 +49,9 @@ from evaluation.survey import sampling_se, survey_frame
 from simulator.few_district import BATTERY, Design, draw_city
 
 EFFECT = 0.15
-SAMPLING_DRAWS = 50
+SAMPLING_DRAWS = 30
 METHODS = ("cs_widen", "cs_if", "imp_bjs", "avg_jk", "avg_jkbm", "avg_jkbm_widen", "avg_jkc_g1")
+DEFAULT_METHODS = ("cs_widen", "cs_if", "imp_bjs", "avg_jk", "avg_jkbm")
 Z = stats.norm.ppf(0.975)
 
 
@@ -151,7 +155,7 @@ def summarise(rows: np.ndarray, truth: float) -> dict:
     }
 
 
-def run_design(design: Design, reps: int, seed0: int, methods=METHODS) -> dict:
+def run_design(design: Design, reps: int, seed0: int, methods=DEFAULT_METHODS) -> dict:
     """Coverage of each method over `reps` cities of `design` (seeds seed0 .. seed0+reps-1)."""
     methods = tuple(methods)
     clock = time.perf_counter()
@@ -172,6 +176,48 @@ def run_design(design: Design, reps: int, seed0: int, methods=METHODS) -> dict:
         "reps": reps,
         "seconds": round(time.perf_counter() - clock, 1),
         "methods": {m: summarise(rows[m], truth) for m in methods},
+    }
+
+
+def run_es_design(design: Design, reps: int, seed0: int) -> dict:
+    """The diagnostics event study evaluate_survey exposes (`_es_for_diagnostics`) over
+    `reps` cities: pointwise coverage of the window's leads (truth 0) and lags (truth
+    `survey_effect`) with t(dfs); size at 5% of the joint lead test, Hotelling-type
+    W (df - k + 1) / (k df) ~ F(k, df - k + 1) with df the leads' smallest, and chi-square(k);
+    the target gap (headline - target-weighted lags) in headline SEs."""
+    from evaluation.survey import es_for_diagnostics, fit_headline
+
+    s = EvaluationSettings()
+    hi = s.window(s.survey_grain)[1]
+    cov, rej_f, rej_chi, gaps = [], [], [], []
+    clock = time.perf_counter()
+    for seed in range(seed0, seed0 + reps):
+        f = survey_frame(draw_city(design, seed).survey, spec("trust_index"))
+        res = fit_headline(f, s)
+        es = es_for_diagnostics(res, s)
+        t, b = np.array(es["event_times"]), np.array(es["estimates"])
+        v, dfs = np.array(es["vcov"]), np.array(es["dfs"])
+        se = np.sqrt(np.diag(v))
+        truth = np.where(t < 0, 0.0, design.survey_effect)
+        ok = np.abs(b - truth) <= stats.t.ppf(0.975, dfs) * se
+        cov.append(ok[t <= hi].mean())
+        lead = t < 0
+        k, df = int(lead.sum()), int(dfs[lead].min())
+        w = b[lead] @ np.linalg.solve(v[np.ix_(lead, lead)], b[lead])
+        d2 = max(df - k + 1, 1)
+        rej_f.append(stats.f.sf(w * d2 / (k * df), k, d2) < 0.05)
+        rej_chi.append(stats.chi2.sf(w, k) < 0.05)
+        gaps.append(es["target_gap"] / res.se[0])
+    return {
+        "design": design.name,
+        "reps": reps,
+        "seed0": seed0,
+        "seconds": round(time.perf_counter() - clock, 1),
+        "pointwise_coverage_window": float(np.mean(cov)),
+        "lead_test_size_hotelling": float(np.mean(rej_f)),
+        "lead_test_size_chi2": float(np.mean(rej_chi)),
+        "target_gap_over_se_mean": float(np.mean(gaps)),
+        "target_gap_over_se_sd": float(np.std(gaps, ddof=1)),
     }
 
 
@@ -196,18 +242,24 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=500)
     ap.add_argument("--designs", default=",".join(d.name for d in BATTERY))
-    ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument("--methods", default=",".join(DEFAULT_METHODS))
     ap.add_argument("--seed0", type=int, default=1)
     ap.add_argument("--out", default="bench/results/coverage_survey.json")
+    ap.add_argument("--es", action="store_true", help="study the diagnostics event study")
     a = ap.parse_args(argv)
     known = survey_designs()
+    if a.es:
+        rows = [run_es_design(known[n], a.reps, a.seed0) for n in a.designs.split(",")]
+        Path(a.out).write_text(json.dumps(rows, indent=1))
+        print(json.dumps(rows, indent=1))
+        return
     results = []
+    out = Path(a.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     for name in a.designs.split(","):
         results.append(run_design(known[name], a.reps, a.seed0, a.methods.split(",")))
         print(f"{name}: {results[-1]['seconds']} s", flush=True)
-    out = Path(a.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"results": results}, indent=1))
+        out.write_text(json.dumps({"results": results}, indent=1))  # after each design
     table = markdown(results)
     out.with_suffix(".md").write_text(table + "\n")
     print(table)

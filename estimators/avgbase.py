@@ -147,12 +147,15 @@ def linear_weights(
         w1 = np.zeros((n, len(cols)))
         for c, j in enumerate(cols):
             kind, key = labels[j]
-            sel = ok & {
-                "overall": treated,
-                "group": treated & (g == key),
-                "event": treated & (e == key),
-                "lead": lead_cells & (e == key),
-            }[kind]
+            sel = (
+                ok
+                & {
+                    "overall": treated,
+                    "group": treated & (g == key),
+                    "event": treated & (e == key),
+                    "lead": lead_cells & (e == key),
+                }[kind]
+            )
             n_target[j] = int(sel.sum())
             if n_target[j]:
                 w1[sel, c] = 1.0 / n_target[j]
@@ -255,8 +258,17 @@ def fit_avg_base(
     dfs = np.where(np.isfinite(se), np.floor(dfs) if small_sample else n_cl - 1.0, np.nan)
     dfs = np.where(np.isfinite(dfs), np.maximum(dfs, 1.0), np.nan)
     return AvgBaseResult(
-        fit, se, vcov, dfs, JACKKNIFE + (", bias-corrected, Satterthwaite df" if small_sample
-        else ", t(G-1)"), n_cl, dict(sorted(sizes.items())), se_cell, factor, reps, notes,
+        fit,
+        se,
+        vcov,
+        dfs,
+        JACKKNIFE + (", bias-corrected, Satterthwaite df" if small_sample else ", t(G-1)"),
+        n_cl,
+        dict(sorted(sizes.items())),
+        se_cell,
+        factor,
+        reps,
+        notes,
     )
 
 
