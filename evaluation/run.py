@@ -11,6 +11,7 @@ from evaluation import context
 from evaluation.crime import evaluate_crime
 from evaluation.dose import dose_response
 from evaluation.outcomes import spec
+from evaluation.permutations import randomization_step
 from evaluation.results_json import generated_at as stamp
 from evaluation.settings import EvaluationSettings
 from evaluation.survey import evaluate_survey
@@ -69,6 +70,11 @@ def evaluate(
         clock = time.perf_counter()
         outcomes[name] = evaluate_outcome(name, dm, dq, settings)
         timings[name] = time.perf_counter() - clock
+    # one set of reshuffled roll-outs for all outcomes: RI p-values and family-wise adjusted
+    # p-values across outcomes (evaluation/permutations.py)
+    clock = time.perf_counter()
+    multiple = randomization_step(dm, dq, settings, outcomes)
+    timings["randomization_inference"] = time.perf_counter() - clock
     trends = {}
     for name in settings.outcomes:
         sp = spec(name)
@@ -91,12 +97,21 @@ def evaluate(
         if "reason" in o:
             notes.append(f"{name}: {o['reason']}")
         notes += [f"{name}: {n}" for n in o.get("notes", [])]
+        if settings.ri_permutations > 0 and (o.get("ri") or {}).get("reason"):
+            notes.append(f"{name}: randomization check not available: {o['ri']['reason']}")
+    if multiple.get("primary"):
+        notes.append(
+            f"Primary outcome: {multiple['primary']}; p-values adjusted for testing "
+            f"{len(multiple.get('adjusted_p') or {})} outcomes at once ({multiple['method']}) "
+            "are given as adjusted_p."
+        )
     return {
         "city": city,
         "generated_at": stamp(generated_at),
         "study_window": context.study_window(dm),
         "inputs": inputs or [],
         "outcomes": outcomes,
+        "multiple_outcomes": multiple,
         "trends": trends,
         "rollout": context.rollout(dm, names),
         "rollout_source": source,
