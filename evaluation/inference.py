@@ -34,12 +34,16 @@ near 0.05: about 0.015).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 
 import numpy as np
 
 from estimators.callaway_santanna import att_gt
+from estimators.cs_aggregate import weight_influence
+from estimators.cs_core import CSDesign, build_design, estimate_cells, plan_cells
+from estimators.multiplier_bootstrap import analytic_se
 from estimators.panel import EstimationInputError, PanelData
 from estimators.randomization import permutation_p, randomization_inference
 from estimators.results import Estimate
@@ -91,6 +95,80 @@ class StudentizedCS(CSOverall):
         if est is None or not (math.isfinite(est.se) and est.se > 0):
             return math.nan
         return float(est.estimate / est.se)
+
+
+class ReassignedCS:
+    """`StudentizedCS` of one panel under reassigned cohorts, without rebuilding the panel.
+
+    Building the CS design (pandas factorising, layout) is ~70% of a fit on 10-25 districts,
+    and a reassignment changes only each unit's cohort; so the design is built once and each
+    draw swaps `unit_cohort` and re-runs the cells and the simple aggregation (~3x faster).
+    Exactly what `att_gt(..., est_method="reg")` computes (tested to 1e-10), as long as R did's
+    sample rules, which look at cohorts, change nothing: `__call__` returns None (refit the
+    whole panel instead) when a draw has a unit treated from the first period or no
+    never-treated unit. `ReassignedCS.build` returns None when the design itself cannot be
+    reused (the actual roll-out already triggers a sample rule).
+    """
+
+    def __init__(self, stat: StudentizedCS, design: CSDesign):
+        self.stat, self.design = stat, design
+
+    @classmethod
+    def build(cls, stat: StudentizedCS, panel: PanelData) -> ReassignedCS | None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                design = build_design(panel, stat.control_group, stat.anticipation)
+            except (EstimationInputError, ValueError):
+                return None
+        return None if design.notes else cls(stat, design)
+
+    @property
+    def unit_ids(self) -> np.ndarray:
+        return self.design.unit_ids
+
+    def __call__(self, unit_cohort: np.ndarray) -> float | None:
+        """The statistic with `unit_cohort` (in `unit_ids` order); NaN when not estimable."""
+        c = np.asarray(unit_cohort, dtype=float)
+        periods = self.design.periods
+        if ((c > 0) & (c <= periods[0])).any() or not (c == 0).any():
+            return None
+        d = dataclasses.replace(self.design, unit_cohort=c, groups=np.unique(c[c > 0]))
+        a = self.stat.anticipation
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            plans = plan_cells(d, "varying", a)
+            if not plans:
+                return math.nan
+            try:
+                att, inf, plans, _ = estimate_cells(d, plans, self.stat.control_group, a, "reg")
+            except (EstimationInputError, ValueError):
+                return math.nan
+            if len(att) == 0:
+                return math.nan
+        est, se = simple_aggregate(att, inf, plans, periods, c, d)
+        if not (math.isfinite(se) and se > 0):
+            return math.nan
+        return float(est / se)
+
+
+def simple_aggregate(att, inf, plans, periods, unit_cohort, design) -> tuple[float, float]:
+    """R `aggte(type = "simple")` with analytic SE: the post cells averaged with weights
+    P(G = g), plus the influence of estimating those weights (`cs_aggregate.aggregate`'s
+    formula, without building its tables and intervals, which cost more than the cells)."""
+    group = np.array([p.group for p in plans])
+    time = periods[[p.time_idx for p in plans]].astype(float)
+    uw = design.unit_weight
+    glist = np.unique(group)
+    pgg = np.array([np.mean(uw * (unit_cohort == g)) for g in glist])
+    pg = pgg[np.searchsorted(glist, group)]
+    which = np.flatnonzero(group <= time)
+    if len(which) == 0:
+        return math.nan, math.nan
+    w = pg[which] / pg[which].sum()
+    inf_o = inf[:, which] @ w + weight_influence(which, pg, uw, unit_cohort, group) @ att[which]
+    se = analytic_se(inf_o[:, None], design.cluster_codes, design.n_clusters)[0]
+    return float(att[which] @ w), float(se)
 
 
 def permutations_for(requested: int, n_units: int) -> int:

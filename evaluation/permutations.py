@@ -33,7 +33,13 @@ import pandas as pd
 from estimators.panel import PanelData, prepare_panel
 from estimators.randomization import permutation_orders, step_down_max_t
 from evaluation.crime import crime_frame, rate_panel
-from evaluation.inference import STATISTIC, StudentizedCS, permutations_for, ri_entry
+from evaluation.inference import (
+    STATISTIC,
+    ReassignedCS,
+    StudentizedCS,
+    permutations_for,
+    ri_entry,
+)
 from evaluation.outcomes import spec
 from evaluation.settings import EvaluationSettings
 from evaluation.survey import survey_frame
@@ -59,11 +65,15 @@ class Family:
     members: dict[str, tuple[PanelData, np.ndarray, dict]] = dataclasses.field(default_factory=dict)
 
 
+def _estimated(outcomes: dict, name: str) -> bool:
+    return outcomes.get(name) is not None and "reason" not in outcomes[name]
+
+
 def primary_outcome(settings: EvaluationSettings, outcomes: dict) -> str | None:
     """The configured primary outcome, else the documented default (module docstring)."""
     if settings.primary_outcome is not None:
         return settings.primary_outcome
-    estimated = [n for n in settings.outcomes if "reason" not in (outcomes.get(n) or {"reason": 1})]
+    estimated = [n for n in settings.outcomes if _estimated(outcomes, n)]
     for kind in ("crime", "survey"):
         for name in estimated:
             if spec(name).kind == kind:
@@ -130,13 +140,20 @@ def families(panels: dict[str, PanelData], dm: pd.DataFrame) -> list[Family]:
 
 
 def _draws(fam: Family, name: str, orders: np.ndarray, stat: StudentizedCS) -> np.ndarray:
+    """The outcome's statistic under each reassignment (row b of `orders`)."""
     panel, rows, mapping = fam.members[name]
     cohort_of_place = np.array([mapping[k] for k in fam.keys])
+    fast = ReassignedCS.build(stat, panel)
+    unit_place = None if fast is None else pd.Index(fam.places).get_indexer(fast.unit_ids)
     out = np.empty(len(orders))
     frame = panel.frame.copy()
     for b, order in enumerate(orders):
-        frame[panel.cohort] = cohort_of_place[order][rows]
-        out[b] = stat(dataclasses.replace(panel, frame=frame))
+        cohorts = cohort_of_place[order]
+        value = None if fast is None else fast(cohorts[unit_place])
+        if value is None:  # refit the whole panel (a sample rule may apply to this draw)
+            frame[panel.cohort] = cohorts[rows]
+            value = stat(dataclasses.replace(panel, frame=frame))
+        out[b] = value
     return out
 
 
@@ -148,7 +165,7 @@ def randomization_step(
 ) -> dict:
     """Adds `ri`, `ri_p` and `adjusted_p` to every estimated outcome in `outcomes` (in place)
     and returns results.json `multiple_outcomes`."""
-    names = [n for n in settings.outcomes if "reason" not in (outcomes.get(n) or {"reason": 1})]
+    names = [n for n in settings.outcomes if _estimated(outcomes, n)]
     primary = primary_outcome(settings, outcomes)
     stat = StudentizedCS(settings.control_group, settings.anticipation)
     exact = settings.rollout_randomized
