@@ -119,13 +119,20 @@ def study(d: Design, reps: int, n_perm: int, first_seed: int = 1, log=None) -> d
     return out
 
 
-if __name__ == "__main__":  # design reps perms out.jsonl [crime_effect] [survey_effect]
+def summarize_files(paths) -> dict:
+    """Summary of replications logged by several runs (chunks of one study)."""
+    rows = [json.loads(line) for path in paths for line in open(path) if line.strip()]
+    return summarize(rows)
+
+
+if __name__ == "__main__":  # design reps perms out.jsonl [first_seed [crime_eff survey_eff]]
     name, reps, perms, path = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    first = int(sys.argv[5]) if len(sys.argv) > 5 else 1
     d = design(name)
-    if len(sys.argv) > 5:
-        d = d.with_(crime_effect=float(sys.argv[5]), survey_effect=float(sys.argv[6]))
+    if len(sys.argv) > 6:
+        d = d.with_(crime_effect=float(sys.argv[6]), survey_effect=float(sys.argv[7]))
     with open(path, "w") as log:
-        res = study(d, reps, perms, log=log)
+        res = study(d, reps, perms, first_seed=first, log=log)
     res["design_effects"] = {"crime": d.crime_effect, "survey": d.survey_effect}
     with open(path.replace(".jsonl", "") + ".summary.json", "w") as fh:
         json.dump(res, fh, indent=1)
