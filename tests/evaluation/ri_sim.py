@@ -86,7 +86,10 @@ def summarize(rows: list[dict], alpha: float = ALPHA) -> dict:
 
     p = np.array([[r["p"][m] if r["p"][m] is not None else 1.0 for m in names] for r in rows])
     adj = np.array(
-        [[r["adjusted_p"][m] if r["adjusted_p"][m] is not None else 1.0 for m in names] for r in rows]
+        [
+            [r["adjusted_p"][m] if r["adjusted_p"][m] is not None else 1.0 for m in names]
+            for r in rows
+        ]
     )
     bonf = np.minimum(1.0, k * p)
     hol = np.array([holm(row) for row in p])
@@ -121,7 +124,10 @@ def study(d: Design, reps: int, n_perm: int, first_seed: int = 1, log=None) -> d
 
 def summarize_files(paths) -> dict:
     """Summary of replications logged by several runs (chunks of one study)."""
-    rows = [json.loads(line) for path in paths for line in open(path) if line.strip()]
+    rows = []
+    for path in paths:
+        with open(path) as fh:
+            rows += [json.loads(line) for line in fh if line.strip()]
     return summarize(rows)
 
 
