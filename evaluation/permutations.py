@@ -182,7 +182,11 @@ def randomization_step(
                 else None,
             )
             outcomes[n].update(ri_p=None, adjusted_p=None)
-        section["reason"] = "randomization inference is switched off or no outcome has an estimate"
+        section["reason"] = (
+            "switched off (model.ri_permutations is 0)"
+            if settings.ri_permutations <= 0
+            else "no outcome has an estimate"
+        )
         return section
 
     panels, failed = {}, {}

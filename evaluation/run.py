@@ -73,7 +73,15 @@ def evaluate(
     # one set of reshuffled roll-outs for all outcomes: RI p-values and family-wise adjusted
     # p-values across outcomes (evaluation/permutations.py)
     clock = time.perf_counter()
-    multiple = randomization_step(dm, dq, settings, outcomes)
+    try:
+        multiple = randomization_step(dm, dq, settings, outcomes)
+    except Exception as exc:  # noqa: BLE001 - the estimates stand without the RI check
+        multiple = {"primary": None, "method": None, "adjusted_p": {}, "permutations": 0}
+        multiple["reason"] = f"randomization inference failed: {exc}"
+        tb = traceback.format_exc()
+        for o in outcomes.values():
+            if "reason" not in o:
+                o.update(ri_p=None, adjusted_p=None, _ri_traceback=tb)
     timings["randomization_inference"] = time.perf_counter() - clock
     trends = {}
     for name in settings.outcomes:
@@ -99,11 +107,18 @@ def evaluate(
         notes += [f"{name}: {n}" for n in o.get("notes", [])]
         if settings.ri_permutations > 0 and (o.get("ri") or {}).get("reason"):
             notes.append(f"{name}: randomization check not available: {o['ri']['reason']}")
+    if multiple.get("reason") and settings.ri_permutations > 0:
+        notes.append(f"No randomization check: {multiple['reason']}.")
     if multiple.get("primary"):
+        adjusted = len(multiple.get("adjusted_p") or {})
         notes.append(
-            f"Primary outcome: {multiple['primary']}; p-values adjusted for testing "
-            f"{len(multiple.get('adjusted_p') or {})} outcomes at once ({multiple['method']}) "
-            "are given as adjusted_p."
+            f"Primary outcome: {multiple['primary']}"
+            + (
+                f"; p-values adjusted for testing {adjusted} outcomes at once "
+                f"({multiple['method']}) are given as adjusted_p."
+                if adjusted > 1
+                else "."
+            )
         )
     return {
         "city": city,
