@@ -24,7 +24,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from evaluation.permutations import randomization_step
+from evaluation.inference import StudentizedCS
+from evaluation.permutations import outcome_panel, randomization_step
 from evaluation.settings import EvaluationSettings
 from simulator.few_district import Design, design, draw_city
 
@@ -48,6 +49,14 @@ def five_outcome_city(d: Design, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]
     safety["index_name"] = "safety_index"
     safety["mean"] = 3.0 + 0.7 * (trust["mean"] - 3.2) + rng.normal(0, 0.1, len(trust))
     return crime, pd.concat([trust, safety], ignore_index=True)
+
+
+def observed_t(d: Design, seed: int, outcomes=OUTCOMES) -> dict:
+    """Each outcome's studentized statistic on the actual roll-out: |t| > 1.96 is the plain
+    analytic (normal) test the RI replaces, to compare rejection rates."""
+    crime, survey = five_outcome_city(d, seed)
+    stat = StudentizedCS("notyet", 0)
+    return {n: stat(outcome_panel(n, crime, survey)) for n in outcomes}
 
 
 def replicate(d: Design, seed: int, n_perm: int, outcomes=OUTCOMES) -> dict:
