@@ -42,10 +42,13 @@ def test_romano_wolf_has_more_power_than_bonferroni_for_correlated_outcomes():
     d = design("g25_c2345").with_(crime_effect=-0.10)
     rows = [ri_sim.replicate(d, seed, 99) for seed in range(1, 401)]
     s = ri_sim.summarize(rows)
-    for outcome in ("crime_total", "crime_violent", "crime_property"):
+    crime = ("crime_total", "crime_violent", "crime_property")
+    for outcome in crime:
         rw, bonf = s["romano_wolf"][outcome]["rate"], s["bonferroni"][outcome]["rate"]
-        assert rw >= bonf + 0.03, (outcome, rw, bonf)
-        assert rw >= s["holm"][outcome]["rate"]
+        assert rw > bonf and rw >= s["holm"][outcome]["rate"], (outcome, rw, bonf)
+    # measured: about 1.5x as many rejections of the (false) crime nulls as Bonferroni
+    rw_all = sum(s["romano_wolf"][o]["rate"] for o in crime)
+    assert rw_all >= 1.3 * sum(s["bonferroni"][o]["rate"] for o in crime)
     assert s["any_romano_wolf"]["rate"] > s["any_bonferroni"]["rate"]
     for outcome in ("trust_index", "safety_index"):  # no effect: adjusted still rejects rarely
         assert s["romano_wolf"][outcome]["rate"] <= 0.05
