@@ -1,8 +1,9 @@
 """Randomization inference: permute roll-out dates across districts.
 
-Under the sharp null of no effect anywhere, which district got which start date is
-exchangeable, so the statistic recomputed under permuted cohort vectors gives its exact null
-distribution, valid with any number of districts (Fisher; Athey & Imbens 2017). Each draw
+Under the sharp null of no effect anywhere, and if which district got which start date is
+exchangeable (guaranteed only when the roll-out order was randomized; otherwise an assumption),
+the statistic recomputed under permuted cohort vectors gives its exact null distribution,
+valid with any number of districts (Fisher; Athey & Imbens 2017). Each draw
 reassigns every unit's cohort (including "never") by permuting the vector of unit cohorts.
 
 The statistic is any callable `f(panel) -> float`, e.g. `lambda p: fit_twfe(p).overall.estimate`
