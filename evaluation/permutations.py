@@ -93,14 +93,14 @@ def outcome_panel(name: str, dm: pd.DataFrame, dq: pd.DataFrame | None) -> Panel
     )
 
 
-def _unit_cohorts(panel: PanelData) -> pd.Series:
-    f = panel.frame
-    return f.groupby(panel.unit)[panel.cohort].first().fillna(0).astype(int)
+def _place_cohorts(frame: pd.DataFrame) -> pd.Series:
+    """Cohort per place (district_id), 0 = never, from a panel frame with `cohort_period`."""
+    return frame.groupby("district_id")["cohort_period"].first().fillna(0).astype(int).sort_index()
 
 
-def _key_map(panel: PanelData, keys: pd.Series) -> dict | None:
-    """{roll-out key: this panel's cohort}; None when the places do not share one map."""
-    own = _unit_cohorts(panel)
+def _key_map(own: pd.Series, keys: pd.Series) -> dict | None:
+    """{roll-out key: cohort in `own`'s periods}, learned from the places both have; None when
+    `own` has places `keys` lacks, a key maps to two cohorts, or a key has no place in `own`."""
     if not own.index.isin(keys.index).all():
         return None
     pairs = pd.DataFrame({"key": keys.loc[own.index].to_numpy(), "cohort": own.to_numpy()})
@@ -110,31 +110,37 @@ def _key_map(panel: PanelData, keys: pd.Series) -> dict | None:
     return dict(zip(mapping["key"], mapping["cohort"], strict=True))
 
 
-def families(panels: dict[str, PanelData], dm: pd.DataFrame) -> list[Family]:
-    """One family when every panel reads the crime panel's places and roll-out, else one per
-    kind (crime, survey), each keyed by its own cohorts."""
-    keys = dm.groupby("district_id")["cohort_period"].first().fillna(0).astype(int).sort_index()
-    joint = Family(keys.index.to_numpy(), keys.to_numpy())
-    for name, panel in panels.items():
-        mapping = _key_map(panel, keys)
-        if mapping is None:
-            break
-        rows = keys.index.get_indexer(panel.frame[panel.unit])
-        joint.members[name] = (panel, rows, mapping)
-    else:
+def families(
+    panels: dict[str, PanelData], dm: pd.DataFrame, dq: pd.DataFrame | None = None
+) -> list[Family]:
+    """One family when the survey panel's places and roll-out read off the crime panel's
+    (learned from whole panels, so a district without survey answers still maps), else one
+    per kind (crime, survey), each keyed by its own places' cohorts."""
+    reference = {"crime": _place_cohorts(dm)}
+    if dq is not None and not dq.empty:
+        reference["survey"] = _place_cohorts(dq)
+    kinds = [k for k in ("crime", "survey") if any(spec(n).kind == k for n in panels)]
+    keys = reference["crime"]
+    maps = {k: _key_map(reference.get(k, keys), keys) for k in kinds}
+    if all(m is not None for m in maps.values()) and all(
+        pd.Index(p.frame[p.unit].unique()).isin(keys.index).all() for p in panels.values()
+    ):
+        joint = Family(keys.index.to_numpy(), keys.to_numpy())
+        for name, panel in panels.items():
+            rows = keys.index.get_indexer(panel.frame[panel.unit])
+            joint.members[name] = (panel, rows, maps[spec(name).kind])
         return [joint]
     out = []
-    for kind in ("crime", "survey"):
+    for kind in kinds:
         names = [n for n in panels if spec(n).kind == kind]
-        if not names:
-            continue
-        own = pd.concat([_unit_cohorts(panels[n]) for n in names])
-        own = own[~own.index.duplicated()].sort_index()
+        own = reference.get(kind)
+        units = pd.concat([_place_cohorts(panels[n].frame) for n in names])
+        if own is None or not units.index.isin(own.index).all():
+            own = units[~units.index.duplicated()].sort_index()
         fam = Family(own.index.to_numpy(), own.to_numpy())
         for n in names:
             p = panels[n]
-            mapping = _key_map(p, own) or {k: k for k in set(own)}
-            fam.members[n] = (p, own.index.get_indexer(p.frame[p.unit]), mapping)
+            fam.members[n] = (p, own.index.get_indexer(p.frame[p.unit]), {k: k for k in set(own)})
         out.append(fam)
     return out
 
@@ -195,7 +201,7 @@ def randomization_step(
             panels[n] = outcome_panel(n, dm, dq)
         except Exception as exc:  # noqa: BLE001 - that outcome's RI is withheld, others run
             failed[n] = f"its panel could not be built ({exc})"
-    fams = families(panels, dm) if panels else []
+    fams = families(panels, dm, dq) if panels else []
     observed, all_draws, adjusted, used = {}, {}, {}, []
     for k, fam in enumerate(fams):
         n_draws = permutations_for(settings.ri_permutations, len(fam.places))

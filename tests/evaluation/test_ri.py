@@ -196,9 +196,15 @@ def test_default_primary_is_the_first_crime_outcome_with_an_estimate():
 
 
 def test_crime_and_survey_panels_read_the_same_reshuffled_rollout():
+    """Also when the one district of a single-district cohort has no survey answers at all
+    (its cells are empty rows in the survey panel, as the warehouse writes them)."""
     crime, survey = ri_sim.five_outcome_city(design("g16_c123"), 6)
+    first = crime.loc[crime["cohort_period"] == 49, "district_id"].unique()
+    assert len(first) == 1  # g16_c123: the first cohort is one district
+    survey.loc[survey["district_id"] == first[0], ["mean", "se"]] = np.nan
     panels = {n: outcome_panel(n, crime, survey) for n in ri_sim.OUTCOMES}
-    (fam,) = families(panels, crime)
+    assert first[0] not in set(panels["trust_index"].frame["district_id"])
+    (fam,) = families(panels, crime, survey)
     _, _, crime_map = fam.members["crime_total"]
     _, _, survey_map = fam.members["trust_index"]
     for key in fam.keys:
