@@ -11,8 +11,9 @@ What it proves depends on how the roll-out order was decided (config `rollout.ra
   district started when was as good as random), an assumption, not a design fact; so the
   word "exact" is never used then.
 
-Statistic: the Callaway-Sant'Anna overall ATT ("reg", analytic, ~2 ms per reassignment on
-10-25 districts x 96 months) divided by its district-clustered analytic SE (`StudentizedCS`).
+Statistic: the Callaway-Sant'Anna overall ATT ("reg", analytic) divided by its
+district-clustered analytic SE (`StudentizedCS`); ~1-2 ms per reassignment and outcome on
+10-25 districts x 48-120 months with the design reused (`ReassignedCS`), ~10 ms refitted.
 Studentizing makes the permutation test also asymptotically valid for the weak null (average
 effect zero with heterogeneous effects; Chung & Romano 2013, Wu & Ding 2021) and puts all
 outcomes on one scale, which the family-wise adjustment across outcomes needs
@@ -102,7 +103,8 @@ class ReassignedCS:
 
     Building the CS design (pandas factorising, layout) is ~70% of a fit on 10-25 districts,
     and a reassignment changes only each unit's cohort; so the design is built once and each
-    draw swaps `unit_cohort` and re-runs the cells and the simple aggregation (~3x faster).
+    draw swaps `unit_cohort` and re-runs the cells and the simple aggregation (5-7x faster:
+    999 reassignments x 5 outcomes took 5.6 s instead of 37 s on 14 districts x 48 months).
     Exactly what `att_gt(..., est_method="reg")` computes (tested to 1e-10), as long as R did's
     sample rules, which look at cohorts, change nothing: `__call__` returns None (refit the
     whole panel instead) when a draw has a unit treated from the first period or no
