@@ -23,7 +23,7 @@ REPS = 500
 
 @pytest.mark.parametrize("name", ["g10_c112", "g16_c123"])
 def test_size_and_family_wise_error_under_no_effect(name):
-    """500 null cities x 5 outcomes, 199 reassignments each (~5-10 min per design)."""
+    """500 null cities x 5 outcomes, 199 reassignments each (11-12 min per design, shared CPU)."""
     rows = [ri_sim.replicate(design(name), seed, 199) for seed in range(1, REPS + 1)]
     s = ri_sim.summarize(rows)
     for outcome, r in s["marginal"].items():
@@ -38,7 +38,7 @@ def test_size_and_family_wise_error_under_no_effect(name):
 
 def test_romano_wolf_has_more_power_than_bonferroni_for_correlated_outcomes():
     """400 cities with crime 10% lower in program districts (all three crime outcomes, which
-    share the districts' noise), surveys unaffected; 99 reassignments each."""
+    share the districts' noise), surveys unaffected; 99 reassignments each (~5 min)."""
     d = design("g25_c2345").with_(crime_effect=-0.10)
     rows = [ri_sim.replicate(d, seed, 99) for seed in range(1, 401)]
     s = ri_sim.summarize(rows)
