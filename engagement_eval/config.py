@@ -57,7 +57,9 @@ DEFAULTS: dict[str, Any] = {
         "event_window": [-12, 24],
         "min_cell_size": 10,
     },
-    "rollout": {"attendance_threshold_per_1000": 2.0},
+    # randomized: true only when the roll-out order was decided by lot; then randomization
+    # inference is an exact test, otherwise a placebo check (docs/configuration.md)
+    "rollout": {"attendance_threshold_per_1000": 2.0, "randomized": False},
 }
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
@@ -105,6 +107,7 @@ class CityConfig:
     attendance_threshold_per_1000: float
     grain: str | None = None  # None: inferred from the periods of counts or scores
     analysis_unit: str = "district"
+    rollout_randomized: bool = False  # rollout.randomized: order of roll-out decided by lot
     source: str = "defaults"  # where the config came from, for messages and metadata
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -359,6 +362,22 @@ def _validate(cfg: dict, source: str) -> CityConfig:
             f"use one of: {', '.join(SCORE_SE)}",
         )
 
+    rollout = cfg["rollout"] if isinstance(cfg["rollout"], dict) else {}
+    unknown_rollout = sorted(set(rollout) - set(DEFAULTS["rollout"]))
+    if not isinstance(cfg["rollout"], dict) or unknown_rollout:
+        raise UserError(
+            f"rollout in {source} has unknown key(s) {unknown_rollout}"
+            if unknown_rollout
+            else f"rollout in {source} must be a mapping of keys",
+            f"use only: {', '.join(DEFAULTS['rollout'])}",
+        )
+    randomized = rollout["randomized"]
+    if not isinstance(randomized, bool):
+        raise UserError(
+            f"rollout.randomized = {randomized!r} in {source} is not true or false",
+            "set rollout.randomized: true only if the order in which districts started was "
+            "decided by lot (a randomized roll-out); otherwise false, the default",
+        )
     q, m = cfg["quality"], cfg["model"]
     if m["control_group"] not in CONTROL_GROUPS:
         raise UserError(
@@ -420,6 +439,7 @@ def _validate(cfg: dict, source: str) -> CityConfig:
             source,
             lo=0,
         ),
+        rollout_randomized=randomized,
         grain=grain,
         analysis_unit=analysis_unit,
         source=source,

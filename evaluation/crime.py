@@ -31,7 +31,6 @@ from estimators.panel import PanelData, prepare_panel
 from estimators.poisson import fit_poisson
 from estimators.twfe import fit_twfe
 from evaluation import diagnostics as dg
-from evaluation.inference import ri_p_value
 from evaluation.outcomes import OutcomeSpec
 from evaluation.power_sim import crime_simulated_mde, with_simulated_mde
 from evaluation.settings import EvaluationSettings
@@ -339,15 +338,7 @@ def evaluate_crime(dm: pd.DataFrame, spec: OutcomeSpec, s: EvaluationSettings) -
     )
     timings["twfe_bacon"] = time.perf_counter() - clock
 
-    clock = time.perf_counter()
-    ri = ri_p_value(
-        rate_panel(f, "period", spec.rate, weighted=True),
-        s.control_group,
-        s.anticipation,
-        s.ri_permutations,
-        s.seed,
-    )
-    timings["randomization_inference"] = time.perf_counter() - clock
+    ri = None  # randomization inference: evaluation/permutations.py, all outcomes at once
 
     power = None
     if s.power_simulations > 0:
@@ -402,7 +393,6 @@ def evaluate_crime(dm: pd.DataFrame, spec: OutcomeSpec, s: EvaluationSettings) -
             "twfe_forbidden_weight": tw.forbidden_weight,
             "twfe_scale": "TWFE on the rate divided by the treated pre-roll-out mean rate "
             f"({base_rate:.6g})",
-            "ri_statistic": "Callaway-Sant'Anna overall ATT on the population-weighted rate",
             "mde_method": "closed form (z_{1-alpha/2} + z_{0.8}) x headline SE",
             "poisson_notes": list(pois.notes),
         },

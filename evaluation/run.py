@@ -11,6 +11,7 @@ from evaluation import context
 from evaluation.crime import evaluate_crime
 from evaluation.dose import dose_response
 from evaluation.outcomes import spec
+from evaluation.permutations import randomization_step
 from evaluation.results_json import generated_at as stamp
 from evaluation.settings import EvaluationSettings
 from evaluation.survey import evaluate_survey
@@ -75,6 +76,19 @@ def evaluate(
         clock = time.perf_counter()
         outcomes[name] = evaluate_outcome(name, dm, dq, settings)
         timings[name] = time.perf_counter() - clock
+    # one set of reshuffled roll-outs for all outcomes: RI p-values and family-wise adjusted
+    # p-values across outcomes (evaluation/permutations.py)
+    clock = time.perf_counter()
+    try:
+        multiple = randomization_step(dm, dq, settings, outcomes)
+    except Exception as exc:  # noqa: BLE001 - the estimates stand without the RI check
+        multiple = {"primary": None, "method": None, "adjusted_p": {}, "permutations": 0}
+        multiple["reason"] = f"randomization inference failed: {exc}"
+        tb = traceback.format_exc()
+        for o in outcomes.values():
+            if "reason" not in o:
+                o.update(ri_p=None, adjusted_p=None, _ri_traceback=tb)
+    timings["randomization_inference"] = time.perf_counter() - clock
     trends = {}
     for name in settings.outcomes:
         sp = spec(name)
@@ -97,12 +111,28 @@ def evaluate(
         if "reason" in o:
             notes.append(f"{name}: {o['reason']}")
         notes += [f"{name}: {n}" for n in o.get("notes", [])]
+        if settings.ri_permutations > 0 and (o.get("ri") or {}).get("reason"):
+            notes.append(f"{name}: randomization check not available: {o['ri']['reason']}")
+    if multiple.get("reason") and settings.ri_permutations > 0:
+        notes.append(f"No randomization check: {multiple['reason']}.")
+    if multiple.get("primary"):
+        adjusted = len(multiple.get("adjusted_p") or {})
+        notes.append(
+            f"Primary outcome: {multiple['primary']}"
+            + (
+                f"; p-values adjusted for testing {adjusted} outcomes at once "
+                f"({multiple['method']}) are given as adjusted_p."
+                if adjusted > 1
+                else "."
+            )
+        )
     return {
         "city": city,
         "generated_at": stamp(generated_at),
         "study_window": context.study_window(dm),
         "inputs": inputs or [],
         "outcomes": outcomes,
+        "multiple_outcomes": multiple,
         "trends": trends,
         "rollout": context.rollout(dm, names),
         "rollout_source": source,

@@ -23,6 +23,9 @@ EXTRA_DEFAULTS = {
     "honestdid_grid": [0.0, 0.5, 1.0, 1.5, 2.0],  # relative-magnitude bounds Mbar
     "honestdid_pre": 3,  # half-year pre-period bins given to HonestDiD (besides the reference)
     "honestdid_post": 0,  # half-year post bins averaged by the target; 0 = all in event_window
+    # confirmatory outcome; None = the first crime outcome with an estimate, else the first
+    # survey one (evaluation.permutations.primary_outcome); must be one of `outcomes`
+    "primary_outcome": None,
 }
 
 
@@ -50,6 +53,8 @@ class EvaluationSettings:
     grain: str = "month"
     survey_grain: str = "quarter"
     analysis_unit: str = "district"
+    primary_outcome: str | None = None  # model.primary_outcome (None: see EXTRA_DEFAULTS)
+    rollout_randomized: bool = False  # rollout.randomized: RI is an exact test only if True
     notes: tuple[str, ...] = field(default=(), compare=False)
 
     def to_dict(self) -> dict:
@@ -88,6 +93,15 @@ def settings_from_config(config: CityConfig, overrides: dict | None = None) -> E
             f"model.outcomes {outcomes!r} lists unknown outcomes {unknown}",
             f"use some of: {', '.join(ALL_OUTCOMES)}",
         )
+    primary = raw.get("primary_outcome", EXTRA_DEFAULTS["primary_outcome"])
+    evaluated = tuple(dict.fromkeys(outcomes))
+    if primary is not None and primary not in evaluated:
+        raise UserError(
+            f"model.primary_outcome {primary!r} is not one of the evaluated outcomes "
+            f"(model.outcomes: {', '.join(evaluated)})",
+            f"set model.primary_outcome to one of: {', '.join(evaluated)}, or leave it out "
+            "(then the first crime outcome with data is primary)",
+        )
     grid = raw.get("honestdid_grid", EXTRA_DEFAULTS["honestdid_grid"])
     if (
         not isinstance(grid, list | tuple)
@@ -110,7 +124,7 @@ def settings_from_config(config: CityConfig, overrides: dict | None = None) -> E
         )
     }
     return EvaluationSettings(
-        outcomes=tuple(dict.fromkeys(outcomes)),
+        outcomes=evaluated,
         control_group=str(base["control_group"]),
         anticipation=int(base["anticipation"]),
         bootstrap_draws=int(base["bootstrap_draws"]),
@@ -125,4 +139,6 @@ def settings_from_config(config: CityConfig, overrides: dict | None = None) -> E
         honestdid_grid=tuple(sorted(float(g) for g in grid)),
         honestdid_pre=_int(raw, "honestdid_pre", 1),
         honestdid_post=_int(raw, "honestdid_post", 0),
+        primary_outcome=primary,
+        rollout_randomized=bool(getattr(config, "rollout_randomized", False)),
     )

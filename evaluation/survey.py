@@ -46,7 +46,6 @@ from estimators.panel import prepare_panel
 from estimators.results import Estimate
 from estimators.twfe import t_estimate
 from evaluation import diagnostics as dg
-from evaluation.inference import ri_p_value
 from evaluation.outcomes import OutcomeSpec
 from evaluation.power_sim import survey_simulated_mde, with_simulated_mde
 from evaluation.settings import EvaluationSettings
@@ -280,9 +279,7 @@ def evaluate_survey(dq: pd.DataFrame, spec: OutcomeSpec, s: EvaluationSettings) 
     clock = time.perf_counter()
     tw = dg.twfe_bacon(panel)
     timings["twfe_bacon"] = time.perf_counter() - clock
-    clock = time.perf_counter()
-    ri = ri_p_value(panel, s.control_group, s.anticipation, s.ri_permutations, s.seed)
-    timings["randomization_inference"] = time.perf_counter() - clock
+    ri = None  # randomization inference: evaluation/permutations.py, all outcomes at once
 
     power = None
     if s.power_simulations > 0:
@@ -323,7 +320,6 @@ def evaluate_survey(dq: pd.DataFrame, spec: OutcomeSpec, s: EvaluationSettings) 
             "honestdid_method": "relative magnitudes, ARP hybrid (C-LF), on Callaway-Sant'Anna "
             "district half-year means (the quarters' weighted means pooled)",
             "twfe_forbidden_weight": tw.forbidden_weight,
-            "ri_statistic": "Callaway-Sant'Anna overall ATT",
             "mde_method": "closed form (z_{1-alpha/2} + z_{0.8}) x headline SE",
             "cells_used": int(len(f)),
         },

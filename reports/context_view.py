@@ -145,15 +145,38 @@ def methods_section(results: dict, config: dict) -> dict:
         "The 'plausible range' is a 95% confidence interval: a range of effects that fit the "
         "data. 'No clear evidence' means the range includes no change at all.",
     ]
+    multiple = results.get("multiple_outcomes") or {}
+    if multiple.get("adjusted_p"):
+        primary = multiple.get("primary")
+        paras.append(
+            f"Several outcomes ({len(multiple['adjusted_p'])}) are tested at once, so one of "
+            "them could look like a change by chance alone. Beside each p-value the tables "
+            "give one adjusted for testing all of them together (the Romano-Wolf method, from "
+            "the same reshuffled roll-outs for every outcome)"
+            + (
+                f"; the primary outcome, named before the results were seen, is "
+                f"{outcome_info(primary).label.lower()}."
+                if primary
+                else "."
+            )
+        )
     if is_number(antic) and antic:
         paras.append(
             f"Changes in the {fmt_int(antic)} month(s) before a district started are "
             "treated as possible early effects, not as part of the comparison."
         )
+    randomized = (config.get("rollout") or {}).get("randomized") is True
     limits = [
-        "This is not a randomized trial. The method assumes that, without the program, districts "
-        "that started would have followed the same trend as the comparison districts. The 'How "
-        "sure are we' section tests what it can of that assumption.",
+        (
+            "The order in which districts started was decided by lot, so the randomization "
+            "check is an exact test of no effect anywhere. The estimates and their ranges still "
+            "assume that, without the program, districts that started would have followed the "
+            "same trend as the comparison districts."
+            if randomized
+            else "This is not a randomized trial. The method assumes that, without the program, "
+            "districts that started would have followed the same trend as the comparison "
+            "districts. The 'How sure are we' section tests what it can of that assumption."
+        ),
         "Anything else that changed in the same districts at the same time as the program (new "
         "staffing, other initiatives) would be counted as part of the program's effect.",
         "Recorded crime depends on residents reporting it. If the program makes people more "
@@ -178,6 +201,7 @@ def appendix_section(results: dict, outcome_keys: list[str], config: dict, alpha
         ("honestdid_breakdown", 3),
         ("wild_bootstrap_p", 4),
         ("ri_p", 4),
+        ("adjusted_p", 4),
         ("baseline_mean", 3),
         ("n_units", 0),
         ("n_treated", 0),

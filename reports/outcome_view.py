@@ -50,10 +50,11 @@ def summary_item(key: str, o: dict | None, alpha: float, survey_scale) -> dict:
     return {"label": info.label, "sentence": sentence, "verdict": v.text, "level": v.level}
 
 
-def estimate_row(key: str, o: dict | None, alpha: float) -> dict:
+def estimate_row(key: str, o: dict | None, alpha: float, primary: str | None = None) -> dict:
     info = outcome_info(key)
+    label = f"{info.label} (primary outcome)" if key == primary else info.label
     if not has_estimate(o):
-        return {"label": info.label, "missing": missing_reason(key, o)}
+        return {"label": label, "missing": missing_reason(key, o)}
     scale = o.get("scale", "proportional")
     everyday = "—"
     base = o.get("baseline_mean")
@@ -67,12 +68,14 @@ def estimate_row(key: str, o: dict | None, alpha: float) -> dict:
     elif scale == "points":
         everyday = f"{change_phrase(o['estimate'], scale)} on the index"
     return {
-        "label": info.label,
+        "label": label,
         "missing": "",
         "estimate": fmt_signed(o["estimate"], scale),
         "interval": interval_text(o, scale),
         "everyday": everyday,
         "p_value": fmt_p(o.get("p_value")),
+        # family-wise adjusted across the outcomes (randomization, Romano-Wolf)
+        "adjusted_p": fmt_p(o.get("adjusted_p")) if is_number(o.get("adjusted_p")) else "—",
         "twfe": fmt_signed(o.get("twfe_estimate"), scale),
         "estimator": str(o.get("estimator") or "—"),
         "verdict": verdict(o, alpha).level,
@@ -301,10 +304,11 @@ def _few_district_text(o: dict) -> str:
     tests = []
     if is_number(o.get("wild_bootstrap_p")):
         tests.append(f"a wild cluster bootstrap gives p = {fmt_p(o['wild_bootstrap_p'])}")
+    ri = o.get("ri") or {}
     if is_number(o.get("ri_p")):
+        kind = "an exact randomization test" if ri.get("exact") else "a placebo check"
         tests.append(
-            "randomization inference (reshuffling which districts got the program) "
-            f"gives p = {fmt_p(o['ri_p'])}"
+            f"{kind} (reshuffling which districts started when) gives p = {fmt_p(o['ri_p'])}"
         )
     if tests:
         usual = (
@@ -313,6 +317,10 @@ def _few_district_text(o: dict) -> str:
             else ""
         )
         parts.append("Checks built for few districts: " + "; ".join(tests) + usual + ".")
+        if ri.get("interpretation"):
+            parts.append(str(ri["interpretation"]))
+    elif ri.get("interpretation"):
+        parts.append(str(ri["interpretation"]))
     elif few_district_p(o) is None:
         parts.append(
             "No few-district check (wild bootstrap or randomization inference) was "

@@ -65,6 +65,30 @@ class Inference(TypedDict, total=False):
     reason: str | None
 
 
+class RandomizationCheck(TypedDict, total=False):
+    """`outcomes.<name>.ri`: randomization inference over reshuffled roll-out dates."""
+
+    p: float | None  # None when withheld (see `reason`)
+    statistic: str  # what was recomputed for each reshuffle, in words
+    permutations: int  # reshuffles that could be analysed (the p-value's denominator - 1)
+    dropped: int  # reshuffles that could not be analysed, left out
+    exact: bool  # True only when config rollout.randomized is true (a randomized roll-out)
+    interpretation: str  # one plain sentence for the report
+    reason: str  # why p is None
+
+
+class MultipleOutcomes(TypedDict, total=False):
+    """`multiple_outcomes`: several outcomes tested at once."""
+
+    primary: str | None  # model.primary_outcome, or the first crime outcome with an estimate
+    method: str  # "Romano-Wolf" (step-down, from the same reshuffles for all outcomes)
+    adjusted_p: dict[str, float]  # family-wise adjusted p per evaluated outcome
+    permutations: int  # reshuffles every outcome's statistic could be computed on
+    statistic: str
+    outcomes: list[str]  # the family
+    reason: str  # when no adjustment was made
+
+
 class OutcomeResult(TypedDict, total=False):
     # --- issue 5 core ---
     scale: Scale  # proportional: 0.05 = 5% more; points: on the survey scale
@@ -85,7 +109,9 @@ class OutcomeResult(TypedDict, total=False):
     baseline_mean: float | None  # mean outcome per unit-period, treated units, before roll-out
     pre_trend_power: float | None  # power of the pre-trend test against a violation = MDE bias
     wild_bootstrap_p: float | None
-    ri_p: float | None
+    ri_p: float | None  # = ri.p (kept for compatibility)
+    ri: RandomizationCheck
+    adjusted_p: float | None  # family-wise adjusted across outcomes (multiple_outcomes)
     twfe_bacon: list[BaconComponent]
     honestdid: list[HonestDidRow]
     honestdid_target: str | None  # what the sensitivity analysis is about, in words
@@ -162,6 +188,7 @@ class Results(TypedDict, total=False):
     study_window: dict[str, str]  # {"start": "YYYY-MM", "end": "YYYY-MM"}
     inputs: list[InputFile]
     outcomes: dict[str, OutcomeResult]
+    multiple_outcomes: MultipleOutcomes
     trends: dict[str, list[TrendPoint]]
     rollout: list[RolloutRow]
     rollout_source: str  # "programs.csv" or "attendance threshold"

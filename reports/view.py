@@ -44,6 +44,7 @@ def build_view(results: dict) -> dict:
     crime_keys, survey_keys = outcome_keys(results)
     window = context_view.study_window(results)
     span = context_view.rollout_span(results)
+    primary = (results.get("multiple_outcomes") or {}).get("primary")
 
     def section(keys):
         return {
@@ -51,7 +52,7 @@ def build_view(results: dict) -> dict:
                 outcome_view.outcome_charts(k, outcomes.get(k), trends.get(k), span, survey_scale)
                 for k in keys
             ],
-            "table": [outcome_view.estimate_row(k, outcomes.get(k), alpha) for k in keys],
+            "table": [outcome_view.estimate_row(k, outcomes.get(k), alpha, primary) for k in keys],
             "any": any(outcome_view.has_estimate(outcomes.get(k)) for k in keys),
         }
 

@@ -47,6 +47,9 @@ def test_preset_then_file_keys_override(tmp_path):
         ("survey: {indices: {trust_index: [not_an_item]}}\n", "survey.indices"),
         ("quality: {max_bad_row_share: 2}\n", "quality.max_bad_row_share"),
         ("model: {control_group: sometimes}\n", "model.control_group"),
+        ("rollout: {randomized: yes please}\n", "rollout.randomized"),
+        ("rollout: {randomized: 1}\n", "rollout.randomized"),
+        ("rollout: {randomised: true}\n", "randomised"),
         ("preset: atlantis\n", "preset"),
         ("colums: {}\n", "unknown config key"),
         ("- a list\n", "mapping"),
@@ -80,3 +83,13 @@ def test_column_names_match_case_insensitively():
     config = config_from_dict({})
     got = resolve_columns(INPUTS["districts"], ["District_ID", "Population"], config, "d.csv")
     assert got == {"district_id": "District_ID", "population": "Population"}
+
+
+def test_rollout_randomized_defaults_to_false_and_reads_a_boolean():
+    """RI may be called exact only when the config says the roll-out order was randomized."""
+    assert config_from_dict({}).rollout_randomized is False
+    assert DEFAULTS["rollout"]["randomized"] is False
+    assert config_from_dict({"rollout": {"randomized": True}}).rollout_randomized is True
+    with pytest.raises(UserError) as info:
+        config_from_dict({"rollout": {"randomized": "true"}})
+    assert "rollout.randomized" in info.value.cause and "true" in info.value.fix
