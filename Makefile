@@ -13,7 +13,7 @@ export ENGAGEMENT_EVAL_REPORTS ?= $(CURDIR)/reports/output
 export OPENBLAS_NUM_THREADS ?= 1
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: env run test test-slow ui lint format bench demo clean
+.PHONY: env run test test-slow ui lint format bench bench-coverage demo clean
 
 env: $(VENV)/.synced
 
@@ -50,6 +50,11 @@ format: env
 
 bench: env
 	$(PY) -m bench.run_all
+
+# Few-district coverage per design and method, and the verdict confusion matrix, written into
+# docs/evaluation.md (hours at the defaults; see bench/coverage_all.py for smaller runs).
+bench-coverage: env
+	$(PY) -m bench.coverage_all $(COVERAGE_ARGS)
 
 clean:
 	rm -rf out reports/output .dagster_home/storage .dagster_home/history .dagster_home/logs .dagster_home/schedules

@@ -5,9 +5,9 @@ evaluation layer exactly as a real city is (`evaluation.crime.evaluate_crime` /
 `evaluation.survey.evaluate_survey`, then `evaluation.verdict.finalize`):
 
 - `null`: no effect, parallel trends;
-- `effect`: parallel trends and an effect of `EFFECT_IN_SE` standard errors, where the standard
-  error is the design's own: the empirical SD of the estimate over the `null` cities of the same
-  run (so "5 SE" means what it says for every design);
+- `effect_5se`, `effect_12se`: parallel trends and an effect of 5 (12) standard errors, where
+  the standard error is the design's own: the empirical SD of the estimate over the `null`
+  cities of the same run (so "5 SE" means what it says for every design);
 - `trend`: no effect, but the program districts were on their own linear trend before and after
   roll-out (crime: a proportional trend drawn from 0.2-0.5% a month toward the effect's sign;
   surveys: `SURVEY_TRENDS` points a quarter).
@@ -39,7 +39,7 @@ from evaluation.survey import evaluate_survey
 from evaluation.verdict import finalize
 from simulator.few_district import Design, design, draw_city
 
-EFFECT_IN_SE = 5.0
+EFFECT_IN_SE = (5.0, 12.0)  # effect sizes in the design's own standard errors
 CRIME_TRENDS = (0.002, 0.003, 0.004, 0.005)  # proportional per month, magnitude
 SURVEY_TRENDS = (0.01, 0.015, 0.02, 0.025)  # points per quarter
 LEVELS = ("strong", "some", "none", "unavailable")
@@ -65,7 +65,7 @@ def scenario(d: Design, kind: str, name: str, size: float, seed: int) -> Design:
     """The design of one city of a scenario (trend sizes cycle with the seed)."""
     if name == "null":
         return d
-    if name == "effect":
+    if name.startswith("effect"):
         return d.with_(crime_effect=size) if kind == "crime" else d.with_(survey_effect=size)
     if kind == "crime":
         return d.with_(crime_trend=-CRIME_TRENDS[seed % len(CRIME_TRENDS)])
@@ -97,15 +97,17 @@ def run_design(d: Design, kind: str, reps: int, seed0: int = 1, progress=None) -
     null = [evaluate_one(d, kind, seed0 + r, settings) for r in range(reps)]
     sd = float(np.std([o["estimate"] for o in null], ddof=1))
     sign = -1.0 if kind == "crime" else 1.0
-    size = sign * EFFECT_IN_SE * sd
-    out = {"design": d.name, "kind": kind, "effect_size": size, "null_sd": sd, "reps": reps}
+    out = {"design": d.name, "kind": kind, "null_sd": sd, "reps": reps, "effect_sizes": {}}
     out["null"] = tally(null)
-    for name in ("effect", "trend"):
+    for k in (*(f"effect_{m:g}se" for m in EFFECT_IN_SE), "trend"):
+        size = sign * float(k.split("_")[1][:-2]) * sd if k != "trend" else 0.0
+        if k != "trend":
+            out["effect_sizes"][k] = size
         outs = [
-            evaluate_one(scenario(d, kind, name, size, seed0 + r), kind, seed0 + 10_000 + r, settings)
+            evaluate_one(scenario(d, kind, k, size, seed0 + r), kind, seed0 + 10_000 + r, settings)
             for r in range(reps)
         ]
-        out[name] = tally(outs)
+        out[k] = tally(outs)
     out["seconds"] = time.perf_counter() - clock
     if progress:
         progress(out)
@@ -120,10 +122,17 @@ def markdown(rows: list[dict]) -> str:
     )
     lines = []
     for r in rows:
-        for name in ("effect", "null", "trend"):
+        for name in (*r["effect_sizes"], "null", "trend"):
             t = r[name]
             named = t["named_trend_or_weak_given_excludes"]
-            label = f"effect {EFFECT_IN_SE:g} SE ({r['effect_size']:+.3g})" if name == "effect" else name
+            label = name
+            if name in r["effect_sizes"]:
+                size = r["effect_sizes"][name]
+                label = f"effect {name.split('_')[1][:-2]} SE ({size:+.3g})"
+            elif name == "trend":
+                label = "no effect, trend"
+            else:
+                label = "no effect"
             lines.append(
                 f"| {r['design']} | {r['kind']} | {label} | {t['n']} | {t['strong']:.0%} | "
                 f"{t['some']:.0%} | {t['none']:.0%} | {t['unavailable']:.0%} | "
