@@ -1,129 +1,79 @@
-"""Resources: where the city's files are and which DuckDB file this environment writes.
+"""Opening the DuckDB file: one file per environment, one writer at a time (DuckDB's rule).
 
-A thin DuckDB resource of our own instead of dagster-duckdb's: that one retries lock failures
-silently for about 100 s. Here a locked file fails after `lock_timeout_seconds` with a message
-saying which file is locked and what to do, and only one step writes at a time anyway because
-every writing asset sits in the `duckdb` concurrency pool.
+Our own policy instead of dagster-duckdb's: that one retries lock failures silently for about
+100 s. Here a locked file fails after `lock_timeout_seconds` with a message saying which file
+is locked and what to do; every other way opening fails (permissions, a folder, not a DuckDB
+file, disk full) becomes one `UserError` with its own fix. No Dagster here: the Dagster
+resource (`assets/resources.py`) and the command line both open the file through `connect`.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
-import dagster as dg
 import duckdb
 
-from assets._sql import ensure_schemas
-from engagement_eval.config import CityConfig, load_config
 from engagement_eval.errors import UserError
+from warehouse.sql import ensure_schemas
 
-DUCKDB_POOL = "duckdb"
-DEFAULT_DATA_DIR = "data/demo_city"
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Paths for one environment, from arguments or ENGAGEMENT_EVAL_* environment variables."""
-
-    data_dir: str
-    config_path: str | None
-    out_dir: str
-    duckdb_path: str
-    lock_timeout_seconds: float = 10.0
-
-    @classmethod
-    def from_env(
-        cls, data_dir: str | None = None, config_path: str | None = None, out_dir: str | None = None
-    ) -> Settings:
-        data = data_dir or os.environ.get("ENGAGEMENT_EVAL_DATA") or DEFAULT_DATA_DIR
-        config = config_path or os.environ.get("ENGAGEMENT_EVAL_CONFIG") or None
-        out = out_dir or os.environ.get("ENGAGEMENT_EVAL_OUT") or str(Path("out") / Path(data).name)
-        db = os.environ.get("ENGAGEMENT_EVAL_DUCKDB") if out_dir is None else None
-        db = db or str(Path(out) / "engagement_eval.duckdb")
-        return cls(data, config, out, db, _lock_timeout())
+DEFAULT_LOCK_TIMEOUT_SECONDS = 10.0
 
 
-def _lock_timeout() -> float:
-    text = os.environ.get("ENGAGEMENT_EVAL_LOCK_TIMEOUT", "").strip()
-    if not text:
-        return 10.0
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value <= 3600:
-        raise UserError(
-            f"ENGAGEMENT_EVAL_LOCK_TIMEOUT={text!r} is not a number of seconds between 0 and 3600",
-            "unset it (default 10 s) or set it to e.g. 30",
-        )
-    return value
+@contextmanager
+def connect(
+    path: str | Path,
+    read_only: bool = False,
+    lock_timeout_seconds: float = DEFAULT_LOCK_TIMEOUT_SECONDS,
+    threads: int | None = None,
+    memory_limit: str | None = None,
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection to the DuckDB file at `path`, closed on exit; a writer gets the schemas.
 
-
-class CityResource(dg.ConfigurableResource):
-    """The city folder and its config (YAML is small, so it is re-read per step)."""
-
-    data_dir: str
-    config_path: str | None = None
-
-    def load(self) -> CityConfig:
-        return load_config(self.config_path, self.data_dir)
-
-
-class WarehouseResource(dg.ConfigurableResource):
-    """One DuckDB file per environment; one writer at a time (DuckDB's rule)."""
-
-    path: str
-    lock_timeout_seconds: float = 10.0
-    threads: int | None = None
-    # DuckDB otherwise takes up to 80% of RAM; e.g. "3GB". Default: ENGAGEMENT_EVAL_DUCKDB_MEMORY_LIMIT.
-    memory_limit: str | None = None
-
-    @contextmanager
-    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        db = Path(self.path)
-        if not read_only:
-            try:
-                db.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise UserError(
-                    f"cannot create the folder {db.parent} for the DuckDB file: "
-                    f"{exc.strerror or exc}",
-                    "make it writable for this user, or set --out / ENGAGEMENT_EVAL_DUCKDB to a "
-                    "writable place",
-                ) from exc
-        con = self._open(db, read_only)
+    `memory_limit` is a DuckDB size ("3GB"); DuckDB otherwise takes up to 80% of RAM.
+    """
+    db = Path(path)
+    if not read_only:
         try:
-            if self.threads:
-                con.execute(f"SET threads = {int(self.threads)}")
-            limit = self.memory_limit or os.environ.get("ENGAGEMENT_EVAL_DUCKDB_MEMORY_LIMIT")
-            if limit:
-                con.execute(f"SET memory_limit = '{_memory_limit(limit)}'")
-            if not read_only:
-                ensure_schemas(con)
-            yield con
-        finally:
-            con.close()
+            db.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(
+                f"cannot create the folder {db.parent} for the DuckDB file: "
+                f"{exc.strerror or exc}",
+                "make it writable for this user, or set --out / ENGAGEMENT_EVAL_DUCKDB to a "
+                "writable place",
+            ) from exc
+    con = open_duckdb(db, read_only, lock_timeout_seconds)
+    try:
+        if threads:
+            con.execute(f"SET threads = {int(threads)}")
+        if memory_limit:
+            con.execute(f"SET memory_limit = '{_memory_limit(memory_limit)}'")
+        if not read_only:
+            ensure_schemas(con)
+        yield con
+    finally:
+        con.close()
 
-    def _open(self, db: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
-        deadline = time.monotonic() + self.lock_timeout_seconds
-        while True:
-            try:
-                return duckdb.connect(str(db), read_only=read_only)
-            except duckdb.Error as exc:
-                if not _is_lock_error(exc):
-                    raise open_error(db, exc) from exc
-                if time.monotonic() >= deadline:
-                    raise UserError(
-                        f"DuckDB file {db} is locked by another process ({' '.join(str(exc).split())[:200]})",
-                        "wait for the other run (or a notebook holding the file) to finish, or point "
-                        "ENGAGEMENT_EVAL_DUCKDB at another file for this environment",
-                    ) from exc
-                time.sleep(0.5)
+
+def open_duckdb(db: Path, read_only: bool, lock_timeout_seconds: float) -> duckdb.DuckDBPyConnection:
+    """Open, retrying every 0.5 s while another process holds the lock, up to the timeout."""
+    deadline = time.monotonic() + lock_timeout_seconds
+    while True:
+        try:
+            return duckdb.connect(str(db), read_only=read_only)
+        except duckdb.Error as exc:
+            if not _is_lock_error(exc):
+                raise open_error(db, exc) from exc
+            if time.monotonic() >= deadline:
+                raise UserError(
+                    f"DuckDB file {db} is locked by another process ({' '.join(str(exc).split())[:200]})",
+                    "wait for the other run (or a notebook holding the file) to finish, or point "
+                    "ENGAGEMENT_EVAL_DUCKDB at another file for this environment",
+                ) from exc
+            time.sleep(0.5)
 
 
 def _is_lock_error(exc: Exception) -> bool:

@@ -26,27 +26,10 @@ import duckdb
 import pandas as pd
 import pyarrow.parquet as pq
 
-from assets._sql import ident, rollback, table_columns, table_exists
 from engagement_eval.config import CityConfig
 from engagement_eval.errors import UserError
-
-
-def clean_source(con: duckdb.DuckDBPyConnection, input_name: str) -> str:
-    """The staging relation for a panel, minus the rows the quality gate set aside.
-
-    `quality.quarantined_rows` holds the latest gate run's set-aside rows per input (file and
-    row number, as delivered); staging keeps `_source_file` and `_row_number`, so the anti-join
-    is exact. The input name is a contract whitelist name, so it is safe to inline as a literal.
-    """
-    base = f"staging.{ident(input_name)}"
-    if not table_exists(con, "quality", "quarantined_rows"):
-        return base
-    literal = "'" + input_name.replace("'", "''") + "'"
-    return (
-        f"(SELECT s.* FROM {base} s ANTI JOIN (SELECT DISTINCT source_file AS _source_file,"
-        f" row_number AS _row_number FROM quality.quarantined_rows WHERE input = {literal}) q"
-        " USING (_source_file, _row_number))"
-    )
+from warehouse import shapes
+from warehouse.sql import clean_source, ident, rollback, table_columns, table_exists
 
 
 def panel_window(
@@ -92,11 +75,9 @@ def require_rollout_source(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def build_district_month(con: duckdb.DuckDBPyConnection, config: CityConfig, last_key: str) -> int:
-    from assets import _shapes_sql  # issue 9: counts, scores, beats, coarser grains
-
     require_rollout_source(con)
-    if _shapes_sql.needs_shapes(con, config):
-        return _shapes_sql.build_analysis_panel(con, config, last_key)
+    if shapes.needs_shapes(con, config):
+        return shapes.build_analysis_panel(con, config, last_key)
     start, end = panel_window(con, config, last_key)
     incidents = clean_source(con, "crime_incidents")
     has_meetings = table_exists(con, "staging", "meetings")
@@ -183,12 +164,10 @@ def build_district_month(con: duckdb.DuckDBPyConnection, config: CityConfig, las
 
 def build_district_quarter_survey(con: duckdb.DuckDBPyConnection, config: CityConfig) -> int:
     """Weighted index means per district-quarter; needs marts.district_month (for the window)."""
-    from assets import _shapes_sql  # issue 9: scores, yearly grain, no survey delivered
-
-    if _shapes_sql.needs_shapes(con, config) or not table_exists(
+    if shapes.needs_shapes(con, config) or not table_exists(
         con, "staging", "survey_responses"
     ):
-        return _shapes_sql.build_survey_panel(con, config)
+        return shapes.build_survey_panel(con, config)
     lo, hi = config.survey.scale
     has_weight = "weight" in table_columns(con, "staging", "survey_responses")
     weight = "weight" if has_weight else "1.0"

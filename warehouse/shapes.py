@@ -1,6 +1,6 @@
 """Panels for issue 9's input shapes: crime counts, survey scores, beats, quarterly/yearly grain.
 
-`assets._panels_sql` hands over to this module when a city is not "monthly incidents per
+`warehouse.panels` hands over to this module when a city is not "monthly incidents per
 district" (see `needs_shapes`). The output tables keep the names and columns of the default
 panels, so the evaluation reads them unchanged, with rows at the analysis grain:
 
@@ -29,7 +29,6 @@ from datetime import date
 import duckdb
 import numpy as np
 
-from assets._sql import ident, rollback, table_columns, table_exists
 from engagement_eval.config import CityConfig
 from engagement_eval.errors import UserError
 from engagement_eval.grain import (
@@ -41,6 +40,7 @@ from engagement_eval.grain import (
     trunc_sql,
     truncate,
 )
+from warehouse.sql import clean_source, ident, rollback, table_columns, table_exists
 
 
 @dataclass(frozen=True)
@@ -116,9 +116,7 @@ def needs_shapes(con: duckdb.DuckDBPyConnection, config: CityConfig) -> bool:
 
 
 def _source(con, name: str) -> str:
-    from assets._panels_sql import clean_source  # the gate's quarantine applies here too
-
-    return clean_source(con, name)
+    return clean_source(con, name)  # the gate's quarantine applies here too
 
 
 def _place_sql(con, name: str, shape: Shape, district_level: bool = False) -> str:

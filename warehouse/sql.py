@@ -54,6 +54,24 @@ def table_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool
     return bool(row and row[0])
 
 
+def clean_source(con: duckdb.DuckDBPyConnection, input_name: str) -> str:
+    """The staging relation for a panel, minus the rows the quality gate set aside.
+
+    `quality.quarantined_rows` holds the latest gate run's set-aside rows per input (file and
+    row number, as delivered); staging keeps `_source_file` and `_row_number`, so the anti-join
+    is exact. The input name is a contract whitelist name, so it is safe to inline as a literal.
+    """
+    base = f"staging.{ident(input_name)}"
+    if not table_exists(con, "quality", "quarantined_rows"):
+        return base
+    literal = "'" + input_name.replace("'", "''") + "'"
+    return (
+        f"(SELECT s.* FROM {base} s ANTI JOIN (SELECT DISTINCT source_file AS _source_file,"
+        f" row_number AS _row_number FROM quality.quarantined_rows WHERE input = {literal}) q"
+        " USING (_source_file, _row_number))"
+    )
+
+
 def table_columns(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> list[str]:
     rows = con.execute(
         "SELECT column_name FROM information_schema.columns "
