@@ -118,5 +118,3 @@ def frames(results: dict, run_id: str) -> dict[str, pd.DataFrame]:
     ]
     out = {"estimates": est, "event_studies": es, "diagnostics": diag, "run_metadata": meta}
     return {k: pd.DataFrame(v).assign(run_id=run_id) for k, v in out.items()}
-
-

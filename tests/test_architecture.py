@@ -286,7 +286,11 @@ def test_checker_finds_planted_violations_in_a_synthetic_project(tmp_path):
     [
         ("warehouse/sql.py", "import assets.models\n", ("warehouse.sql", "assets.models")),
         ("estimators/panel.py", "import duckdb\n", ("estimators.panel", "duckdb")),
-        ("quality/gate.py", "from pipelines import settings\n", ("quality.gate", "pipelines.settings")),
+        (
+            "quality/gate.py",
+            "from pipelines import settings\n",
+            ("quality.gate", "pipelines.settings"),
+        ),
     ],
 )
 def test_checker_fails_on_a_violation_planted_in_a_copy_of_the_project(

@@ -40,8 +40,7 @@ def connect(
             db.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UserError(
-                f"cannot create the folder {db.parent} for the DuckDB file: "
-                f"{exc.strerror or exc}",
+                f"cannot create the folder {db.parent} for the DuckDB file: {exc.strerror or exc}",
                 "make it writable for this user, or set --out / ENGAGEMENT_EVAL_DUCKDB to a "
                 "writable place",
             ) from exc
@@ -58,7 +57,9 @@ def connect(
         con.close()
 
 
-def open_duckdb(db: Path, read_only: bool, lock_timeout_seconds: float) -> duckdb.DuckDBPyConnection:
+def open_duckdb(
+    db: Path, read_only: bool, lock_timeout_seconds: float
+) -> duckdb.DuckDBPyConnection:
     """Open, retrying every 0.5 s while another process holds the lock, up to the timeout."""
     deadline = time.monotonic() + lock_timeout_seconds
     while True:
