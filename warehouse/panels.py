@@ -19,7 +19,6 @@ Definitions (also in docs/data_contract.md):
 from __future__ import annotations
 
 import os
-from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -30,33 +29,6 @@ from engagement_eval.config import CityConfig
 from engagement_eval.errors import UserError
 from warehouse import shapes
 from warehouse.sql import clean_source, ident, rollback, table_columns, table_exists
-
-
-def panel_window(
-    con: duckdb.DuckDBPyConnection, config: CityConfig, last_key: str
-) -> tuple[date, date]:
-    """(first month, last month): the configured end, else the last month with incidents."""
-    if config.window_end is not None:
-        return config.window_start, config.window_end
-    limit = date(int(last_key[:4]), int(last_key[5:7]), 1)
-    row = con.execute(
-        "SELECT CAST(max(date_trunc('month', occurred_at)) AS DATE) FROM staging.crime_incidents"
-        " WHERE occurred_at >= $start AND date_trunc('month', occurred_at) <= $limit",
-        {"start": config.window_start, "limit": limit},
-    ).fetchone()
-    end = row[0] if row and row[0] else limit
-    return config.window_start, end
-
-
-def _programs_sql(con: duckdb.DuckDBPyConnection) -> tuple[str, bool]:
-    if table_exists(con, "staging", "programs"):
-        return (
-            f"SELECT district_id, arg_min(program, start_date) AS program,"
-            f" CAST(date_trunc('month', min(start_date)) AS DATE) AS start_month"
-            f" FROM {clean_source(con, 'programs')} WHERE start_date IS NOT NULL GROUP BY district_id",
-            True,
-        )
-    return "", False
 
 
 def require_rollout_source(con: duckdb.DuckDBPyConnection) -> None:
@@ -74,99 +46,19 @@ def require_rollout_source(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def build_district_month(con: duckdb.DuckDBPyConnection, config: CityConfig, last_key: str) -> int:
+def build_district_month(
+    con: duckdb.DuckDBPyConnection, config: CityConfig, last_key: str | None
+) -> int:
+    """marts.district_month for every input shape, grain and unit: one builder
+    (`warehouse.shapes.build_analysis_panel`); at the default shape (monthly incidents per
+    district) its rows are the definitions above, one per district and month."""
     require_rollout_source(con)
-    if shapes.needs_shapes(con, config):
-        return shapes.build_analysis_panel(con, config, last_key)
-    start, end = panel_window(con, config, last_key)
-    incidents = clean_source(con, "crime_incidents")
-    has_meetings = table_exists(con, "staging", "meetings")
-    meetings = (
-        f"SELECT district_id, CAST(date_trunc('month', meeting_date) AS DATE) AS month,"
-        f" count(*) AS meetings, CAST(sum(attendees) AS BIGINT) AS attendees FROM {clean_source(con, 'meetings')}"
-        " WHERE meeting_date >= $start AND meeting_date < $end + INTERVAL 1 MONTH GROUP BY ALL"
-        if has_meetings
-        else "SELECT NULL::VARCHAR AS district_id, NULL::DATE AS month, 0 AS meetings, 0 AS attendees"
-        " WHERE FALSE"
-    )
-    programs, has_programs = _programs_sql(con)
-    if not has_programs:  # roll-out inferred from attendance
-        programs = (
-            "SELECT district_id, 'inferred from attendance' AS program, min(month) AS start_month"
-            " FROM base WHERE attendees_per_1000 >= $threshold GROUP BY district_id"
-        )
-    con.execute("BEGIN TRANSACTION")
-    try:
-        con.execute(
-            f"""
-            CREATE OR REPLACE TABLE marts.district_month AS
-            WITH months AS (
-                SELECT CAST(unnest(generate_series(CAST($start AS DATE), CAST($end AS DATE),
-                       INTERVAL 1 MONTH)) AS DATE) AS month
-            ), pop AS (
-                SELECT d.district_id, m.month, d.population
-                FROM {clean_source(con, "districts")} d CROSS JOIN months m
-                WHERE d.district_id IS NOT NULL
-                QUALIFY row_number() OVER (PARTITION BY d.district_id, m.month
-                    ORDER BY abs(coalesce(d.year, year(m.month)) - year(m.month)), d.year DESC) = 1
-            ), crimes AS (
-                SELECT district_id, CAST(date_trunc('month', occurred_at) AS DATE) AS month,
-                       count(*) AS crimes_total,
-                       count(*) FILTER (WHERE offense_category = 'violent') AS crimes_violent,
-                       count(*) FILTER (WHERE offense_category = 'property') AS crimes_property,
-                       count(*) FILTER (WHERE offense_category = 'other') AS crimes_other
-                FROM {incidents}
-                WHERE occurred_at >= $start AND occurred_at < $end + INTERVAL 1 MONTH
-                GROUP BY ALL
-            ), meets AS ({meetings}
-            ), base AS (
-                SELECT p.district_id, p.month,
-                       CAST(datediff('month', CAST($start AS DATE), p.month) + 1 AS INTEGER) AS period,
-                       p.population,
-                       coalesce(c.crimes_total, 0) AS crimes_total,
-                       coalesce(c.crimes_violent, 0) AS crimes_violent,
-                       coalesce(c.crimes_property, 0) AS crimes_property,
-                       coalesce(c.crimes_other, 0) AS crimes_other,
-                       coalesce(mt.meetings, 0) AS meetings,
-                       coalesce(mt.attendees, 0) AS attendees,
-                       1000.0 * coalesce(mt.attendees, 0) / nullif(p.population, 0) AS attendees_per_1000,
-                       c.crimes_total IS NOT NULL AS reported
-                FROM pop p
-                LEFT JOIN crimes c USING (district_id, month)
-                LEFT JOIN meets mt USING (district_id, month)
-            ), programs AS ({programs})
-            SELECT b.district_id, b.month, b.period, b.population,
-                   b.crimes_total, b.crimes_violent, b.crimes_property, b.crimes_other,
-                   1000.0 * b.crimes_total / nullif(b.population, 0) AS rate_total,
-                   1000.0 * b.crimes_violent / nullif(b.population, 0) AS rate_violent,
-                   1000.0 * b.crimes_property / nullif(b.population, 0) AS rate_property,
-                   b.meetings, b.attendees, b.attendees_per_1000,
-                   pr.program, pr.start_month,
-                   CAST(CASE WHEN pr.start_month IS NULL OR pr.start_month > CAST($end AS DATE) THEN 0
-                        WHEN pr.start_month < CAST($start AS DATE) THEN 1
-                        ELSE datediff('month', CAST($start AS DATE), pr.start_month) + 1 END AS INTEGER)
-                       AS cohort_period,
-                   CAST(coalesce(b.month >= pr.start_month, FALSE) AS INTEGER) AS treated,
-                   b.reported
-            FROM base b LEFT JOIN programs pr USING (district_id)
-            ORDER BY b.district_id, b.month
-            """,
-            {"start": start, "end": end}
-            | ({} if has_programs else {"threshold": config.attendance_threshold_per_1000}),
-        )
-        rows = con.execute("SELECT count(*) FROM marts.district_month").fetchone()[0]
-        con.execute("COMMIT")
-    except BaseException:
-        rollback(con)
-        raise
-    return int(rows)
+    return shapes.build_analysis_panel(con, config, last_key)
 
 
 def build_district_quarter_survey(con: duckdb.DuckDBPyConnection, config: CityConfig) -> int:
     """Weighted index means per district-quarter; needs marts.district_month (for the window)."""
-    if shapes.needs_shapes(con, config) or not table_exists(
-        con, "staging", "survey_responses"
-    ):
+    if shapes.needs_shapes(con, config) or not table_exists(con, "staging", "survey_responses"):
         return shapes.build_survey_panel(con, config)
     lo, hi = config.survey.scale
     has_weight = "weight" in table_columns(con, "staging", "survey_responses")

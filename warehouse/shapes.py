@@ -170,15 +170,18 @@ def _add_months(day: date, months: int) -> date:
 
 
 def _last_data_month(con, shape: Shape, config: CityConfig, last_key: str | None) -> date:
-    if shape.crime == "incidents":
-        sql = "SELECT CAST(max(date_trunc('month', occurred_at)) AS DATE) FROM staging.crime_incidents"
+    if shape.crime == "incidents":  # the last month with incidents inside the run's months
+        sql = (
+            "SELECT CAST(max(date_trunc('month', occurred_at)) AS DATE)"
+            " FROM staging.crime_incidents WHERE occurred_at >= $start"
+        )
         limit = date(int(last_key[:4]), int(last_key[5:7]), 1) if last_key else None
-        params: dict = {}
+        params: dict = {"start": config.window_start}
         if limit:
-            sql += " WHERE date_trunc('month', occurred_at) <= $limit"
-            params = {"limit": limit}
+            sql += " AND date_trunc('month', occurred_at) <= $limit"
+            params["limit"] = limit
         (month,) = con.execute(sql, params).fetchone()
-        return month or config.window_start
+        return month or limit or config.window_start
     name = "crime_counts" if shape.crime == "counts" else "survey_scores"
     grain = shape.counts_grain if shape.crime == "counts" else None
     if shape.crime is None and shape.survey == "responses":
@@ -305,10 +308,14 @@ def build_analysis_panel(
         ), pop AS ({_population_sql(con, shape)}
         ), cells AS ({cells}
         ), crimes AS (
-            SELECT place, {trunc_sql("sub", grain)} AS month, sum(n) AS crimes_total,
-                   coalesce(sum(n) FILTER (WHERE category = 'violent'), 0) AS crimes_violent,
-                   coalesce(sum(n) FILTER (WHERE category = 'property'), 0) AS crimes_property,
-                   coalesce(sum(n) FILTER (WHERE category = 'other'), 0) AS crimes_other,
+            SELECT place, {trunc_sql("sub", grain)} AS month,
+                   CAST(sum(n) AS BIGINT) AS crimes_total,
+                   CAST(coalesce(sum(n) FILTER (WHERE category = 'violent'), 0) AS BIGINT)
+                       AS crimes_violent,
+                   CAST(coalesce(sum(n) FILTER (WHERE category = 'property'), 0) AS BIGINT)
+                       AS crimes_property,
+                   CAST(coalesce(sum(n) FILTER (WHERE category = 'other'), 0) AS BIGINT)
+                       AS crimes_other,
                    count(DISTINCT sub) AS subs_reported
             FROM cells WHERE sub >= $start AND sub < $end_excl AND place IS NOT NULL
             GROUP BY ALL
