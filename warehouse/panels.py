@@ -94,19 +94,14 @@ def build_district_quarter_survey(con: duckdb.DuckDBPyConnection, config: CityCo
                 WHERE response_date >= q0 AND response_date < last_month + INTERVAL 1 MONTH
             ), long AS ({" UNION ALL ".join(per_index)}
             ), cells AS (
-                SELECT district_id, quarter, index_name, count(*) AS n, sum(w) AS sw,
-                       sum(w * y) / sum(w) AS mean, sum(w * w) AS sw2, sum(w * w * y) AS sw2y,
-                       sum(w * w * y * y) AS sw2y2
+                SELECT district_id, quarter, index_name, {shapes.SURVEY_CELL_SUMS}
                 FROM long WHERE y IS NOT NULL AND w > 0 GROUP BY ALL
             ), districts AS (
                 SELECT DISTINCT district_id, program, start_month FROM marts.district_month
             ), indices AS (SELECT DISTINCT index_name FROM long)
             SELECT d.district_id, q.quarter,
                    CAST(datediff('quarter', b.q0, q.quarter) + 1 AS INTEGER) AS period,
-                   i.index_name, c.mean,
-                   CASE WHEN c.n > 1 THEN sqrt(greatest(c.n / (c.n - 1.0)
-                        * (c.sw2y2 - 2 * c.mean * c.sw2y + c.mean * c.mean * c.sw2), 0)) / c.sw
-                   END AS se,
+                   i.index_name, c.mean, {shapes.survey_se_sql("c.")} AS se,
                    coalesce(c.n, 0) AS n_responses, coalesce(c.sw, 0) AS sum_weights,
                    CAST(CASE WHEN d.start_month IS NULL OR d.start_month > b.last_month THEN 0
                         WHEN d.start_month < b.q0 THEN 1

@@ -467,6 +467,25 @@ def build_survey_panel(con: duckdb.DuckDBPyConnection, config: CityConfig) -> in
     return int(rows)
 
 
+# A survey cell's weighted (ratio) mean and the sums its linearised with-replacement standard
+# error needs; `survey_se_sql` is that error (docs/data_contract.md):
+#   se^2 = n / (n - 1) * sum_i w_i^2 (y_i - ybar)^2 / (sum_i w_i)^2, NULL when n < 2,
+# with the square expanded into the sums. Both survey panel builders use these two.
+SURVEY_CELL_SUMS = (
+    "count(*) AS n, sum(w) AS sw, sum(w * y) / sum(w) AS mean, sum(w * w) AS sw2,"
+    " sum(w * w * y) AS sw2y, sum(w * w * y * y) AS sw2y2"
+)
+
+
+def survey_se_sql(cell: str = "") -> str:
+    """SQL of the standard error from the columns of `SURVEY_CELL_SUMS` (`cell`: "c." etc.)."""
+    n, sw, mean = f"{cell}n", f"{cell}sw", f"{cell}mean"
+    return (
+        f"CASE WHEN {n} > 1 THEN sqrt(greatest({n} / ({n} - 1.0) * ({cell}sw2y2"
+        f" - 2 * {mean} * {cell}sw2y + {mean} * {mean} * {cell}sw2), 0)) / {sw} END"
+    )
+
+
 def _response_cells(con, config: CityConfig, grain: str) -> str:
     """Weighted index means and linearised SEs per district and survey period (as the
     default quarterly panel; docs/data_contract.md)."""
@@ -488,14 +507,10 @@ def _response_cells(con, config: CityConfig, grain: str) -> str:
               AND s.response_date < CAST($q1 AS DATE) + INTERVAL ({size}) MONTH
         ), long AS ({" UNION ALL ".join(per_index)}
         ), agg AS (
-            SELECT district_id, quarter, index_name, count(*) AS n, sum(w) AS sw,
-                   sum(w * y) / sum(w) AS mean, sum(w * w) AS sw2, sum(w * w * y) AS sw2y,
-                   sum(w * w * y * y) AS sw2y2
+            SELECT district_id, quarter, index_name, {SURVEY_CELL_SUMS}
             FROM long WHERE y IS NOT NULL AND w > 0 GROUP BY ALL
         )
-        SELECT district_id, quarter, index_name, n, sw, mean,
-               CASE WHEN n > 1 THEN sqrt(greatest(n / (n - 1.0)
-                    * (sw2y2 - 2 * mean * sw2y + mean * mean * sw2), 0)) / sw END AS se,
+        SELECT district_id, quarter, index_name, n, sw, mean, {survey_se_sql()} AS se,
                'responses' AS se_source
         FROM agg
     """
