@@ -28,7 +28,15 @@ import pyarrow.parquet as pq
 from engagement_eval.config import CityConfig
 from engagement_eval.errors import UserError
 from warehouse import shapes
-from warehouse.sql import clean_source, ident, rollback, table_columns, table_exists
+from warehouse.sql import (
+    SURVEY_CELL_SUMS,
+    clean_source,
+    ident,
+    rollback,
+    survey_se_sql,
+    table_columns,
+    table_exists,
+)
 
 
 def require_rollout_source(con: duckdb.DuckDBPyConnection) -> None:
@@ -94,14 +102,14 @@ def build_district_quarter_survey(con: duckdb.DuckDBPyConnection, config: CityCo
                 WHERE response_date >= q0 AND response_date < last_month + INTERVAL 1 MONTH
             ), long AS ({" UNION ALL ".join(per_index)}
             ), cells AS (
-                SELECT district_id, quarter, index_name, {shapes.SURVEY_CELL_SUMS}
+                SELECT district_id, quarter, index_name, {SURVEY_CELL_SUMS}
                 FROM long WHERE y IS NOT NULL AND w > 0 GROUP BY ALL
             ), districts AS (
                 SELECT DISTINCT district_id, program, start_month FROM marts.district_month
             ), indices AS (SELECT DISTINCT index_name FROM long)
             SELECT d.district_id, q.quarter,
                    CAST(datediff('quarter', b.q0, q.quarter) + 1 AS INTEGER) AS period,
-                   i.index_name, c.mean, {shapes.survey_se_sql("c.")} AS se,
+                   i.index_name, c.mean, {survey_se_sql("c.")} AS se,
                    coalesce(c.n, 0) AS n_responses, coalesce(c.sw, 0) AS sum_weights,
                    CAST(CASE WHEN d.start_month IS NULL OR d.start_month > b.last_month THEN 0
                         WHEN d.start_month < b.q0 THEN 1

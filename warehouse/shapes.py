@@ -40,7 +40,15 @@ from engagement_eval.grain import (
     trunc_sql,
     truncate,
 )
-from warehouse.sql import clean_source, ident, rollback, table_columns, table_exists
+from warehouse.sql import (
+    SURVEY_CELL_SUMS,
+    clean_source,
+    ident,
+    rollback,
+    survey_se_sql,
+    table_columns,
+    table_exists,
+)
 
 
 @dataclass(frozen=True)
@@ -465,25 +473,6 @@ def build_survey_panel(con: duckdb.DuckDBPyConnection, config: CityConfig) -> in
     if shape.survey == "scores":
         estimate_unknown_se(con)
     return int(rows)
-
-
-# A survey cell's weighted (ratio) mean and the sums its linearised with-replacement standard
-# error needs; `survey_se_sql` is that error (docs/data_contract.md):
-#   se^2 = n / (n - 1) * sum_i w_i^2 (y_i - ybar)^2 / (sum_i w_i)^2, NULL when n < 2,
-# with the square expanded into the sums. Both survey panel builders use these two.
-SURVEY_CELL_SUMS = (
-    "count(*) AS n, sum(w) AS sw, sum(w * y) / sum(w) AS mean, sum(w * w) AS sw2,"
-    " sum(w * w * y) AS sw2y, sum(w * w * y * y) AS sw2y2"
-)
-
-
-def survey_se_sql(cell: str = "") -> str:
-    """SQL of the standard error from the columns of `SURVEY_CELL_SUMS` (`cell`: "c." etc.)."""
-    n, sw, mean = f"{cell}n", f"{cell}sw", f"{cell}mean"
-    return (
-        f"CASE WHEN {n} > 1 THEN sqrt(greatest({n} / ({n} - 1.0) * ({cell}sw2y2"
-        f" - 2 * {mean} * {cell}sw2y + {mean} * {mean} * {cell}sw2), 0)) / {sw} END"
-    )
 
 
 def _response_cells(con, config: CityConfig, grain: str) -> str:
