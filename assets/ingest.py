@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from assets._ingest_sql import PartitionScope, build_staging, delivered_files, load_raw
-from assets._sql import markdown_table, table_exists
+from assets.resources import DUCKDB_POOL, CityResource, WarehouseResource
 from engagement_eval.contract import INPUTS, InputSpec
-from pipelines.resources import DUCKDB_POOL, CityResource, WarehouseResource
+from warehouse.ingest import PartitionScope, build_staging, delivered_files, load_raw
+from warehouse.sql import markdown_table, table_exists
 
 GROUP = "ingest"
 

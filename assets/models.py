@@ -13,14 +13,15 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets._shapes_sql import describe_shape, shape_notes
+from assets.resources import DUCKDB_POOL, CityResource, WarehouseResource
 from evaluation import summary
 from evaluation.run import evaluate
 from evaluation.settings import settings_from_config
-from evaluation.store import write_results
+from evaluation.store import frames
 from evaluation.versions import code_version, package_versions
-from evaluation.warehouse import district_names, input_files, quality_section, read_panels
-from pipelines.resources import DUCKDB_POOL, CityResource, WarehouseResource
+from warehouse.reads import district_names, input_files, quality_section, read_panels
+from warehouse.results_store import write_results
+from warehouse.shapes import describe_shape, shape_notes
 
 GROUP = "models"
 RESULTS_KEY = dg.AssetKey(["results", "evaluation"])
@@ -103,7 +104,7 @@ def evaluation_results(
     path = write_results_json(results, results_dir(warehouse.path) / "results.json")
     results["run"]["timings"] = timings
     with warehouse.connect() as con:
-        counts = write_results(con, results, context.run.run_id)
+        counts = write_results(con, frames(results, context.run.run_id))
     for name, o in results["outcomes"].items():
         stages = ", ".join(f"{k} {v:.1f} s" for k, v in o.pop("_timings", {}).items())
         context.log.info(f"{name}: {stages}")

@@ -4,9 +4,9 @@ aggregates ever reach Python. Definitions: assets/_panels_sql.py and docs/data_c
 
 import dagster as dg
 
-from assets._panels_sql import build_district_month, build_district_quarter_survey
-from assets._sql import markdown_table, table_exists
-from pipelines.resources import DUCKDB_POOL, CityResource, WarehouseResource
+from assets.resources import DUCKDB_POOL, CityResource, WarehouseResource
+from warehouse.panels import build_district_month, build_district_quarter_survey
+from warehouse.sql import markdown_table, table_exists
 
 GROUP = "panels"
 STAGING = ["districts", "programs", "crime_incidents", "meetings"]
@@ -52,7 +52,7 @@ def build_panel_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.Asset
                 " sum(treated) AS treated_districts, count(*) FILTER (WHERE NOT reported) AS gaps"
                 " FROM marts.district_month GROUP BY month ORDER BY month DESC LIMIT 6",
             )
-            from assets._shapes_sql import describe_shape  # issue 9: say which grain
+            from warehouse.shapes import describe_shape  # issue 9: say which grain
 
             shape = describe_shape(con, config)
         context.log.info(

@@ -13,7 +13,7 @@ from pathlib import Path
 import dagster as dg
 
 from assets.models import RESULTS_KEY, results_dir
-from pipelines.resources import CityResource, WarehouseResource
+from assets.resources import CityResource, WarehouseResource
 from reports import write_report
 
 GROUP = "report"

@@ -62,7 +62,7 @@ def _env(city: str) -> dict:
 def whole_run(data: Path, out: Path, city: str) -> dict:
     """`engagement-eval run` as a user types it; step times from its progress lines."""
     figures = run_measured(
-        ["engagement_eval.cli", "run", "--data", str(data), "--out", str(out)], env=_env(city)
+        ["pipelines.cli", "run", "--data", str(data), "--out", str(out)], env=_env(city)
     )
     steps = {
         m.group(1): float(m.group(2))

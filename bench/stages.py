@@ -69,10 +69,10 @@ def _keys(config) -> list[str]:
 
 
 def ingest(data: str, db: str | None, memory_limit: str | None) -> dict:
-    from assets._ingest_sql import PartitionScope, build_staging, delivered_files, load_raw
-    from assets._sql import ensure_schemas
     from engagement_eval.config import load_config
     from engagement_eval.contract import INPUTS
+    from warehouse.ingest import PartitionScope, build_staging, delivered_files, load_raw
+    from warehouse.sql import ensure_schemas
 
     config = load_config(None, data)
     keys = _keys(config)
@@ -103,8 +103,8 @@ def ingest(data: str, db: str | None, memory_limit: str | None) -> dict:
 
 
 def panels(data: str, db: str | None, memory_limit: str | None) -> dict:
-    from assets._panels_sql import build_district_month, build_district_quarter_survey
     from engagement_eval.config import load_config
+    from warehouse.panels import build_district_month, build_district_quarter_survey
 
     config = load_config(None, data)
     con = _connect(db, memory_limit)
@@ -156,7 +156,7 @@ def dagster_run(data: str, out: str, groups: list[str] | None, partition: str | 
     from pipelines.definitions import build_definitions
     from pipelines.jobs import ALL_ASSETS_JOB
     from pipelines.partitions import range_tags
-    from pipelines.resources import Settings
+    from pipelines.settings import Settings
 
     started = time.perf_counter()
     config = load_config(None, data)

@@ -1,4 +1,6 @@
-"""The `results.*` tables in DuckDB, written in one transaction per run.
+"""The rows of the `results.*` tables for one results document (pure pandas, no DuckDB).
+
+`warehouse.results_store.write_results` writes them in one transaction per run:
 
 - `results.estimates`: headline and secondary estimates and dose-response bins per outcome;
 - `results.event_studies`: event-study coefficients with their (uniform) band;
@@ -13,23 +15,10 @@ from __future__ import annotations
 
 import json
 
-import duckdb
 import pandas as pd
 
 from evaluation.results_json import clean, dumps
 
-DDL = (
-    "CREATE SCHEMA IF NOT EXISTS results",
-    """CREATE TABLE IF NOT EXISTS results.estimates (run_id VARCHAR, outcome VARCHAR,
-        role VARCHAR, estimator VARCHAR, scale VARCHAR, estimate DOUBLE, se DOUBLE,
-        ci_low DOUBLE, ci_high DOUBLE, p_value DOUBLE)""",
-    """CREATE TABLE IF NOT EXISTS results.event_studies (run_id VARCHAR, outcome VARCHAR,
-        event_time INTEGER, estimate DOUBLE, se DOUBLE, ci_low DOUBLE, ci_high DOUBLE)""",
-    """CREATE TABLE IF NOT EXISTS results.diagnostics (run_id VARCHAR, outcome VARCHAR,
-        name VARCHAR, value DOUBLE, text VARCHAR)""",
-    """CREATE TABLE IF NOT EXISTS results.run_metadata (run_id VARCHAR, generated_at VARCHAR,
-        code_version VARCHAR, config JSON, inputs JSON, timings JSON, results_json JSON)""",
-)
 DIAGNOSTIC_KEYS = (
     "pre_trend_p",
     "pre_trend_power",
@@ -129,31 +118,3 @@ def frames(results: dict, run_id: str) -> dict[str, pd.DataFrame]:
     ]
     out = {"estimates": est, "event_studies": es, "diagnostics": diag, "run_metadata": meta}
     return {k: pd.DataFrame(v).assign(run_id=run_id) for k, v in out.items()}
-
-
-TABLES = ("estimates", "event_studies", "diagnostics", "run_metadata")
-
-
-def write_results(con: duckdb.DuckDBPyConnection, results: dict, run_id: str) -> dict[str, int]:
-    """Insert one run into the results tables atomically; returns rows written per table."""
-    data = frames(results, run_id)
-    counts = {}
-    con.execute("BEGIN TRANSACTION")
-    try:
-        for ddl in DDL:
-            con.execute(ddl)
-        for name in TABLES:  # names from the fixed whitelist above
-            frame = data[name]
-            counts[name] = len(frame)
-            if frame.empty:
-                continue
-            con.register("_results_rows", frame)
-            try:
-                con.execute(f"INSERT INTO results.{name} BY NAME SELECT * FROM _results_rows")
-            finally:
-                con.unregister("_results_rows")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    return counts

@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import dagster as dg
 
+from assets.checks import build_quality_checks
 from assets.ingest import build_ingest_assets
 from assets.models import build_model_assets
 from assets.panels import build_panel_assets
 from assets.report import build_report_assets
+from assets.resources import CityResource, WarehouseResource
 from engagement_eval.config import CityConfig, load_config
 from pipelines.jobs import build_jobs
 from pipelines.partitions import monthly_partitions
-from pipelines.resources import CityResource, Settings, WarehouseResource
 from pipelines.schedules import build_schedules
 from pipelines.sensors import build_sensors
-from quality.checks import build_quality_checks
+from pipelines.settings import Settings
 
 
 def build_definitions(

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets._sql import sha256_file
 from engagement_eval.config import CONFIG_FILE_NAME
 from engagement_eval.contract import INPUTS
 from pipelines.jobs import ALL_ASSETS_JOB
 from pipelines.partitions import range_tags
+from warehouse.sql import sha256_file
 
 
 def folder_state(data_dir: str | Path, previous: dict | None = None) -> dict[str, list]:

@@ -14,7 +14,6 @@ from datetime import date
 import duckdb
 import pandas as pd
 
-from assets._sql import ident
 from engagement_eval.config import CityConfig
 from engagement_eval.errors import UserError
 from engagement_eval.grain import MONTHS_PER_PERIOD, infer_grain, period_start, truncate
@@ -22,6 +21,7 @@ from quality import runner, store
 from quality.frames import Frame
 from quality.rules import ROW, WARNING, Rule
 from quality.settings import GateSettings
+from warehouse.sql import ident
 
 RULE_NAME = "place_period_reported"
 

@@ -2,7 +2,7 @@
 
 The gate reads `raw` (text exactly as delivered) rather than `staging`, because staging has
 already parsed and deduplicated: a date that failed to parse is NULL there and a conflicting
-duplicate has been dropped. Parsing uses the same SQL as staging (`assets._sql.cast_sql`) so
+duplicate has been dropped. Parsing uses the same SQL as staging (`warehouse.sql.cast_sql`) so
 both agree on what "parseable" means. Only the current version of each delivered file is
 checked (raw keeps older versions of re-delivered files), mirroring staging.
 
@@ -18,10 +18,10 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
-from assets._sql import cast_sql, ident, table, table_columns, table_exists
 from engagement_eval.config import CATEGORIES, CityConfig
 from engagement_eval.contract import INPUTS, resolve_columns
 from engagement_eval.errors import UserError
+from warehouse.sql import cast_sql, ident, table, table_columns, table_exists
 
 LINEAGE = ("_source_file", "_source_sha256", "_row_number", "_loaded_at", "_partition_key")
 

@@ -21,7 +21,6 @@ from datetime import datetime
 import duckdb
 import numpy as np
 
-from assets._sql import ident
 from engagement_eval.config import CityConfig
 from engagement_eval.contract import INPUTS
 from engagement_eval.errors import UserError
@@ -29,6 +28,7 @@ from quality import count_gaps, frames, gaps, reduce, runner, store
 from quality.rules import BLOCKING, INFO, ROW, TABLE, WARNING
 from quality.settings import DESIGN_INPUTS, GateSettings, gate_settings
 from quality.suites import SUITES, SuiteContext
+from warehouse.sql import ident
 
 INPUT_ORDER = (
     "districts",

@@ -31,8 +31,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from assets._sql import ident
 from quality.rules import Rule
+from warehouse.sql import ident
 
 NULLNESS = frozenset({"ExpectColumnValuesToNotBeNull", "ExpectColumnValuesToBeNull"})
 VALUE_ONLY = NULLNESS | frozenset(

@@ -14,8 +14,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from assets._sql import ident, table, table_columns, table_exists
 from engagement_eval.contract import INPUTS
+from warehouse.sql import ident, table, table_columns, table_exists
 
 DDL = (
     """CREATE TABLE IF NOT EXISTS quality.quarantine (

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import duckdb
 
-from assets._ingest_sql import inspect_file
-from assets._sql import sha256_file
 from engagement_eval.config import CityConfig
 from engagement_eval.contract import INPUTS, check_data_dir, find_files
 from engagement_eval.errors import UserError
+from warehouse.ingest import inspect_file
+from warehouse.sql import sha256_file
 
 _BLOCK = 1 << 20
 

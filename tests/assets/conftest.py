@@ -7,7 +7,7 @@ import duckdb
 import pytest
 from data_layer_helpers import DATA
 
-from assets._sql import ensure_schemas
+from warehouse.sql import ensure_schemas
 
 
 @pytest.fixture

@@ -3,9 +3,9 @@
 from datetime import datetime
 from pathlib import Path
 
-from assets._ingest_sql import PartitionScope, build_staging, delivered_files, load_raw
 from engagement_eval.config import load_config
 from engagement_eval.contract import INPUTS
+from warehouse.ingest import PartitionScope, build_staging, delivered_files, load_raw
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 

@@ -5,7 +5,7 @@ from datetime import date
 
 from data_layer_helpers import ingest, month_keys
 
-from assets._panels_sql import build_district_month, build_district_quarter_survey
+from warehouse.panels import build_district_month, build_district_quarter_survey
 
 KEYS = month_keys("2020-01", "2020-04")
 

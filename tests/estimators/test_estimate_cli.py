@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engagement_eval.cli import main
 from estimators.callaway_santanna import att_gt
+from pipelines.cli import main
 
 MPDTA = Path(__file__).resolve().parents[1] / "data" / "mpdta.csv"
 BASE = [
@@ -113,7 +113,7 @@ def test_unreadable_and_missing_files(tmp_path, capsys):
 
 
 def test_unavailable_method_is_reported(tmp_path, capsys, monkeypatch):
-    from engagement_eval.commands import estimate
+    from pipelines.commands import estimate
 
     monkeypatch.setitem(estimate.METHODS, "twfe", ("estimators.not_a_module", "fit_twfe"))
     assert main([*BASE, "--panel", str(MPDTA), "--method", "twfe"]) != 0

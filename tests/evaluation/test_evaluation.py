@@ -11,7 +11,8 @@ from conftest import FAST
 from evaluation.results_json import clean, dumps, shape_errors
 from evaluation.run import evaluate
 from evaluation.settings import EvaluationSettings
-from evaluation.store import write_results
+from evaluation.store import frames
+from warehouse.results_store import write_results
 
 OUTCOMES = ("crime_total", "crime_violent", "crime_property", "trust_index", "safety_index")
 
@@ -110,7 +111,7 @@ def test_another_seed_changes_the_bootstrap_numbers(small_city, small_results):
 
 def test_store_writes_all_tables_in_one_transaction(small_results):
     con = duckdb.connect()
-    counts = write_results(con, clean(small_results), "run-1")
+    counts = write_results(con, frames(clean(small_results), "run-1"))
     assert counts["estimates"] >= len(OUTCOMES) and counts["run_metadata"] == 1
     n_es = sum(len(o["event_study"]) for o in small_results["outcomes"].values())
     assert counts["event_studies"] == n_es
@@ -121,6 +122,6 @@ def test_store_writes_all_tables_in_one_transaction(small_results):
     bad = clean(small_results)
     bad["outcomes"]["crime_total"]["event_study"][0]["event_time"] = "not an integer"
     with pytest.raises(duckdb.Error):
-        write_results(con, bad, "run-2")
+        write_results(con, frames(bad, "run-2"))
     runs = con.execute("SELECT count(*) FROM results.estimates WHERE run_id = 'run-2'").fetchone()
     assert runs[0] == 0  # rolled back: no partial run

@@ -42,11 +42,11 @@ from simulator.city import simulate_city
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "assets"))
 from data_layer_helpers import ingest, month_keys  # noqa: E402
 
-from assets._panels_sql import (  # noqa: E402
+from warehouse.panels import (  # noqa: E402
     build_district_month,
     build_district_quarter_survey,
 )
-from assets._sql import ensure_schemas  # noqa: E402
+from warehouse.sql import ensure_schemas  # noqa: E402
 
 INDICES = ("trust_index", "safety_index")
 CHEAP = EvaluationSettings(bootstrap_draws=99, ri_permutations=0, survey_sampling_draws=20)

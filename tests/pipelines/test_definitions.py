@@ -9,9 +9,10 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import pytest
 
+from assets.resources import WarehouseResource
 from pipelines.definitions import build_definitions
-from pipelines.resources import Settings, WarehouseResource
 from pipelines.sensors import changed_files, folder_state
+from pipelines.settings import Settings
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -111,8 +112,8 @@ def test_locked_database_fails_fast_with_a_clear_message(tmp_path):
 
 
 def test_duckdb_memory_limit_from_environment_is_applied_and_checked(tmp_path, monkeypatch):
+    from assets.resources import WarehouseResource
     from engagement_eval.errors import UserError
-    from pipelines.resources import WarehouseResource
 
     warehouse = WarehouseResource(path=str(tmp_path / "m.duckdb"))
     monkeypatch.setenv("ENGAGEMENT_EVAL_DUCKDB_MEMORY_LIMIT", "1GB")

@@ -6,7 +6,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from engagement_eval.cli import main
+from pipelines.cli import main
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 

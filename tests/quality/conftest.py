@@ -11,8 +11,9 @@ import pytest
 
 from engagement_eval.config import load_config
 from quality.gate import run_gate
-from quality.loading import ingest_city
+from quality.structural import check_delivery
 from simulator.city import simulate_city
+from warehouse.ingest import ingest_city
 
 
 @pytest.fixture(scope="session")
@@ -63,6 +64,7 @@ class Run:
     def __init__(self, folder: Path, inputs: tuple[str, ...], config_path=None):
         self.con = duckdb.connect()
         self.config = load_config(config_path, folder)
+        check_delivery(folder, self.config)
         self.loaded = ingest_city(self.con, folder, self.config, inputs)
         self.report = run_gate(self.con, self.config, inputs=inputs)
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dagster as dg
 
+from assets.checks import build_quality_checks
 from assets.ingest import build_ingest_assets
+from assets.resources import CityResource, WarehouseResource
 from engagement_eval.config import load_config
 from pipelines.partitions import monthly_partitions
-from pipelines.resources import CityResource, WarehouseResource
-from quality.checks import build_quality_checks, declared_rules
+from quality.declared import declared_rules
 from tests.quality.conftest import read_input, write_input
 
 

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engagement_eval.cli import main as cli_main
 from engagement_eval.config import load_config
 from engagement_eval.errors import UserError
+from pipelines.cli import main as cli_main
 from quality.structural import check_delivery
 from tests.quality.conftest import input_file, read_input
 
@@ -110,7 +110,7 @@ def test_garbage_rows_never_crash_and_never_vanish(base_city, tmp_path_factory, 
     import duckdb
 
     from quality.gate import run_gate
-    from quality.loading import ingest_city
+    from warehouse.ingest import ingest_city
 
     city = tmp_path_factory.mktemp("garbage") / "city"
     shutil.copytree(base_city, city)
@@ -122,6 +122,7 @@ def test_garbage_rows_never_crash_and_never_vanish(base_city, tmp_path_factory, 
     try:
         config = load_config(None, city)
         try:
+            check_delivery(city, config)
             loaded = ingest_city(con, city, config, ("meetings",))
         except UserError as err:
             assert err.message.strip()

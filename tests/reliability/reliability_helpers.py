@@ -16,7 +16,7 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
-CLI = [sys.executable, "-m", "engagement_eval.cli"]
+CLI = [sys.executable, "-m", "pipelines.cli"]
 
 # Planted in the inputs; none of these may appear in any published output.
 FREE_TEXT = "PLANTED-COMMENT-my-neighbour-at-12-Elm-St"

@@ -19,8 +19,8 @@ from reliability_helpers import (
     start_cli,
 )
 
-from engagement_eval.cli import main
 from engagement_eval.errors import UserError
+from pipelines.cli import main
 from pipelines.run_guard import TAG_DUCKDB, exclusive_writer, refuse_if_busy
 
 

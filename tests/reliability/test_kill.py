@@ -24,7 +24,7 @@ from reliability_helpers import (
     start_cli,
 )
 
-from engagement_eval.cli import main
+from pipelines.cli import main
 
 
 def _redeliver(city: Path) -> None:

@@ -24,7 +24,7 @@ from reliability_helpers import (
     tables,
 )
 
-from engagement_eval.cli import main
+from pipelines.cli import main
 
 PLANTED = [FREE_TEXT, RESPONDENT_PREFIX, ADDRESS, LATITUDE, LONGITUDE]
 INTERNAL = ("raw", "staging")

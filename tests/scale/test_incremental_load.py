@@ -15,10 +15,10 @@ import duckdb
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "assets"))
 from data_layer_helpers import DATA, month_keys  # noqa: E402
 
-from assets._ingest_sql import PartitionScope, build_staging, delivered_files, load_raw  # noqa: E402
-from assets._sql import ensure_schemas  # noqa: E402
 from engagement_eval.config import load_config  # noqa: E402
 from engagement_eval.contract import INPUTS  # noqa: E402
+from warehouse.ingest import PartitionScope, build_staging, delivered_files, load_raw  # noqa: E402
+from warehouse.sql import ensure_schemas  # noqa: E402
 
 KEYS = month_keys("2020-01", "2020-04")
 SPEC = INPUTS["crime_incidents"]
@@ -137,7 +137,7 @@ def test_file_digest_cache_notices_rewrites(tmp_path):
     import hashlib
     import os
 
-    from assets._sql import sha256_file
+    from warehouse.sql import sha256_file
 
     path = tmp_path / "f.csv"
     path.write_bytes(b"a,b\n1,2\n")

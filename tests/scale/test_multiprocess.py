@@ -82,7 +82,7 @@ def test_graph_runs_under_the_multiprocess_executor(small_city, tmp_path):
 
     in_process = tmp_path / "out_inproc"
     ran = subprocess.run(
-        [sys.executable, "-m", "engagement_eval.cli", "run", "--quiet",
+        [sys.executable, "-m", "pipelines.cli", "run", "--quiet",
          "--data", str(small_city), "--out", str(in_process)],
         cwd=ROOT, env={k: v for k, v in env.items() if k != "DAGSTER_HOME"},
         capture_output=True, text=True, timeout=600,

@@ -11,13 +11,13 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "assets"))
 from data_layer_helpers import DATA, ingest, month_keys  # noqa: E402
 
-from assets._panels_sql import (  # noqa: E402
+from warehouse.panels import (  # noqa: E402
     build_district_month,
     build_district_quarter_survey,
     export_panels,
     read_panel,
 )
-from assets._sql import ensure_schemas  # noqa: E402
+from warehouse.sql import ensure_schemas  # noqa: E402
 
 KEYS = month_keys("2020-01", "2020-04")
 

@@ -6,11 +6,11 @@ from datetime import datetime
 
 import duckdb
 
-from assets._ingest_sql import PartitionScope, build_staging, delivered_files, load_raw
-from assets._panels_sql import build_district_month, build_district_quarter_survey
 from engagement_eval.config import load_config
 from engagement_eval.contract import INPUTS
 from evaluation.settings import EvaluationSettings
+from warehouse.ingest import PartitionScope, build_staging, delivered_files, load_raw
+from warehouse.panels import build_district_month, build_district_quarter_survey
 
 FAST = dict(bootstrap_draws=99, ri_permutations=0, survey_sampling_draws=50)
 

@@ -54,8 +54,8 @@ def _count_city(folder):
 def test_count_rules_catch_each_fault(tmp_path):
     from shapes_helpers import month_keys  # noqa: F401
 
-    from assets._ingest_sql import build_staging, delivered_files, load_raw
     from engagement_eval.contract import INPUTS
+    from warehouse.ingest import build_staging, delivered_files, load_raw
 
     city = _count_city(tmp_path / "city")
     config = load_config(None, city)
@@ -97,7 +97,7 @@ def test_both_crime_shapes_delivered_is_one_clear_error(tmp_path):
 
 
 def test_yearly_counts_run_end_to_end_with_years(tmp_path, monkeypatch):
-    from engagement_eval.commands.run import materialize
+    from pipelines.commands.run import materialize
 
     city = simulate_city(
         tmp_path / "yearly",

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from engagement_eval.cli import main
+from pipelines.cli import main
 from simulator.city import simulate_city
 
 CRIME = ("crime_total", "crime_violent", "crime_property")

@@ -10,14 +10,14 @@ import pandas as pd
 import pytest
 from shapes_helpers import month_keys
 
-from assets._ingest_sql import PartitionScope, build_staging, delivered_files, load_raw
 from engagement_eval.config import load_config
 from engagement_eval.contract import INPUTS
 from engagement_eval.errors import UserError
-from quality.checks import declared_rules
+from quality.declared import declared_rules
 from quality.gate import FAILED, QUARANTINED, run_gate
 from simulator.city import simulate_city
 from simulator.shapes import OutputShape
+from warehouse.ingest import PartitionScope, build_staging, delivered_files, load_raw
 
 UNKNOWN = "009-99"  # no such beat in units.csv (district 009 does not exist either)
 

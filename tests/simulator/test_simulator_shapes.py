@@ -19,7 +19,7 @@ from simulator_reference import (
     period_text,
 )
 
-from engagement_eval.cli import main as cli_main
+from pipelines.cli import main as cli_main
 from simulator.city import contract_files, simulate_city
 from simulator.shapes import OutputShape
 

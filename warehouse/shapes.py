@@ -1,6 +1,6 @@
 """Panels for issue 9's input shapes: crime counts, survey scores, beats, quarterly/yearly grain.
 
-`assets._panels_sql` hands over to this module when a city is not "monthly incidents per
+`warehouse.panels` hands over to this module when a city is not "monthly incidents per
 district" (see `needs_shapes`). The output tables keep the names and columns of the default
 panels, so the evaluation reads them unchanged, with rows at the analysis grain:
 
@@ -29,7 +29,6 @@ from datetime import date
 import duckdb
 import numpy as np
 
-from assets._sql import ident, rollback, table_columns, table_exists
 from engagement_eval.config import CityConfig
 from engagement_eval.errors import UserError
 from engagement_eval.grain import (
@@ -40,6 +39,15 @@ from engagement_eval.grain import (
     period_start_sql,
     trunc_sql,
     truncate,
+)
+from warehouse.sql import (
+    SURVEY_CELL_SUMS,
+    clean_source,
+    ident,
+    rollback,
+    survey_se_sql,
+    table_columns,
+    table_exists,
 )
 
 
@@ -116,9 +124,7 @@ def needs_shapes(con: duckdb.DuckDBPyConnection, config: CityConfig) -> bool:
 
 
 def _source(con, name: str) -> str:
-    from assets._panels_sql import clean_source  # the gate's quarantine applies here too
-
-    return clean_source(con, name)
+    return clean_source(con, name)  # the gate's quarantine applies here too
 
 
 def _place_sql(con, name: str, shape: Shape, district_level: bool = False) -> str:
@@ -172,15 +178,18 @@ def _add_months(day: date, months: int) -> date:
 
 
 def _last_data_month(con, shape: Shape, config: CityConfig, last_key: str | None) -> date:
-    if shape.crime == "incidents":
-        sql = "SELECT CAST(max(date_trunc('month', occurred_at)) AS DATE) FROM staging.crime_incidents"
+    if shape.crime == "incidents":  # the last month with incidents inside the run's months
+        sql = (
+            "SELECT CAST(max(date_trunc('month', occurred_at)) AS DATE)"
+            " FROM staging.crime_incidents WHERE occurred_at >= $start"
+        )
         limit = date(int(last_key[:4]), int(last_key[5:7]), 1) if last_key else None
-        params: dict = {}
+        params: dict = {"start": config.window_start}
         if limit:
-            sql += " WHERE date_trunc('month', occurred_at) <= $limit"
-            params = {"limit": limit}
+            sql += " AND date_trunc('month', occurred_at) <= $limit"
+            params["limit"] = limit
         (month,) = con.execute(sql, params).fetchone()
-        return month or config.window_start
+        return month or limit or config.window_start
     name = "crime_counts" if shape.crime == "counts" else "survey_scores"
     grain = shape.counts_grain if shape.crime == "counts" else None
     if shape.crime is None and shape.survey == "responses":
@@ -307,10 +316,14 @@ def build_analysis_panel(
         ), pop AS ({_population_sql(con, shape)}
         ), cells AS ({cells}
         ), crimes AS (
-            SELECT place, {trunc_sql("sub", grain)} AS month, sum(n) AS crimes_total,
-                   coalesce(sum(n) FILTER (WHERE category = 'violent'), 0) AS crimes_violent,
-                   coalesce(sum(n) FILTER (WHERE category = 'property'), 0) AS crimes_property,
-                   coalesce(sum(n) FILTER (WHERE category = 'other'), 0) AS crimes_other,
+            SELECT place, {trunc_sql("sub", grain)} AS month,
+                   CAST(sum(n) AS BIGINT) AS crimes_total,
+                   CAST(coalesce(sum(n) FILTER (WHERE category = 'violent'), 0) AS BIGINT)
+                       AS crimes_violent,
+                   CAST(coalesce(sum(n) FILTER (WHERE category = 'property'), 0) AS BIGINT)
+                       AS crimes_property,
+                   CAST(coalesce(sum(n) FILTER (WHERE category = 'other'), 0) AS BIGINT)
+                       AS crimes_other,
                    count(DISTINCT sub) AS subs_reported
             FROM cells WHERE sub >= $start AND sub < $end_excl AND place IS NOT NULL
             GROUP BY ALL
@@ -483,14 +496,10 @@ def _response_cells(con, config: CityConfig, grain: str) -> str:
               AND s.response_date < CAST($q1 AS DATE) + INTERVAL ({size}) MONTH
         ), long AS ({" UNION ALL ".join(per_index)}
         ), agg AS (
-            SELECT district_id, quarter, index_name, count(*) AS n, sum(w) AS sw,
-                   sum(w * y) / sum(w) AS mean, sum(w * w) AS sw2, sum(w * w * y) AS sw2y,
-                   sum(w * w * y * y) AS sw2y2
+            SELECT district_id, quarter, index_name, {SURVEY_CELL_SUMS}
             FROM long WHERE y IS NOT NULL AND w > 0 GROUP BY ALL
         )
-        SELECT district_id, quarter, index_name, n, sw, mean,
-               CASE WHEN n > 1 THEN sqrt(greatest(n / (n - 1.0)
-                    * (sw2y2 - 2 * mean * sw2y + mean * mean * sw2), 0)) / sw END AS se,
+        SELECT district_id, quarter, index_name, n, sw, mean, {survey_se_sql()} AS se,
                'responses' AS se_source
         FROM agg
     """

@@ -54,6 +54,24 @@ def table_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool
     return bool(row and row[0])
 
 
+def clean_source(con: duckdb.DuckDBPyConnection, input_name: str) -> str:
+    """The staging relation for a panel, minus the rows the quality gate set aside.
+
+    `quality.quarantined_rows` holds the latest gate run's set-aside rows per input (file and
+    row number, as delivered); staging keeps `_source_file` and `_row_number`, so the anti-join
+    is exact. The input name is a contract whitelist name, so it is safe to inline as a literal.
+    """
+    base = f"staging.{ident(input_name)}"
+    if not table_exists(con, "quality", "quarantined_rows"):
+        return base
+    literal = "'" + input_name.replace("'", "''") + "'"
+    return (
+        f"(SELECT s.* FROM {base} s ANTI JOIN (SELECT DISTINCT source_file AS _source_file,"
+        f" row_number AS _row_number FROM quality.quarantined_rows WHERE input = {literal}) q"
+        " USING (_source_file, _row_number))"
+    )
+
+
 def table_columns(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> list[str]:
     rows = con.execute(
         "SELECT column_name FROM information_schema.columns "
@@ -92,6 +110,25 @@ def cast_sql(column_sql: str, typ: str, format_param: str | None = None) -> str:
     if typ == "date":
         return f"CAST({parse_timestamp(column_sql, format_param)} AS DATE)"
     raise ValueError(f"unknown contract type {typ!r}")
+
+
+# A survey cell's weighted (ratio) mean and the sums its linearised with-replacement standard
+# error needs; `survey_se_sql` is that error (docs/data_contract.md):
+#   se^2 = n / (n - 1) * sum_i w_i^2 (y_i - ybar)^2 / (sum_i w_i)^2, NULL when n < 2,
+# with the square expanded into the sums. Both survey panel builders use these two.
+SURVEY_CELL_SUMS = (
+    "count(*) AS n, sum(w) AS sw, sum(w * y) / sum(w) AS mean, sum(w * w) AS sw2,"
+    " sum(w * w * y) AS sw2y, sum(w * w * y * y) AS sw2y2"
+)
+
+
+def survey_se_sql(cell: str = "") -> str:
+    """SQL of the standard error from the columns of `SURVEY_CELL_SUMS` (`cell`: "c." etc.)."""
+    n, sw, mean = f"{cell}n", f"{cell}sw", f"{cell}mean"
+    return (
+        f"CASE WHEN {n} > 1 THEN sqrt(greatest({n} / ({n} - 1.0) * ({cell}sw2y2"
+        f" - 2 * {mean} * {cell}sw2y + {mean} * {mean} * {cell}sw2), 0)) / {sw} END"
+    )
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:

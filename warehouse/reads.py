@@ -1,5 +1,8 @@
 """Read what the evaluation needs from the DuckDB warehouse (panels, input hashes, quality).
 
+The evaluation itself never opens DuckDB: the models asset reads these DataFrames and dicts
+here and hands them over.
+
 Only fixed SQL; every section is optional (a missing table gives an empty section).
 """
 
@@ -11,22 +14,13 @@ import duckdb
 import pandas as pd
 
 from engagement_eval.contract import INPUTS
-
-
-def _exists(con, schema: str, name: str) -> bool:
-    return bool(
-        con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND "
-            "table_name = ?",
-            [schema, name],
-        ).fetchone()[0]
-    )
+from warehouse.sql import table_columns, table_exists
 
 
 def read_panels(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     dm = con.execute("SELECT * FROM marts.district_month ORDER BY district_id, month").df()
     dq = None
-    if _exists(con, "marts", "district_quarter_survey"):
+    if table_exists(con, "marts", "district_quarter_survey"):
         dq = con.execute(
             "SELECT * FROM marts.district_quarter_survey ORDER BY district_id, index_name, quarter"
         ).df()
@@ -34,16 +28,9 @@ def read_panels(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, pd.DataFr
 
 
 def district_names(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    if not _exists(con, "staging", "districts"):
+    if not table_exists(con, "staging", "districts"):
         return {}
-    cols = {
-        r[0]
-        for r in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'staging' "
-            "AND table_name = 'districts'"
-        ).fetchall()
-    }
-    if "district_name" not in cols:
+    if "district_name" not in table_columns(con, "staging", "districts"):
         return {}
     rows = con.execute(
         "SELECT district_id, any_value(district_name) FROM staging.districts GROUP BY district_id"
@@ -55,7 +42,7 @@ def input_files(con: duckdb.DuckDBPyConnection) -> list[dict]:
     """[{file, sha256, rows}] of the delivered files behind the raw tables, sorted."""
     out = []
     for name in sorted(INPUTS):  # contract whitelist -> safe identifiers
-        if not _exists(con, "raw", name):
+        if not table_exists(con, "raw", name):
             continue
         rows = con.execute(
             f'SELECT _source_file, _source_sha256, count(*) FROM raw."{name}" '
@@ -75,7 +62,7 @@ def input_files(con: duckdb.DuckDBPyConnection) -> list[dict]:
 
 def quality_section(con: duckdb.DuckDBPyConnection) -> dict:
     """Latest quality-gate run per input: sources, checks and reporting gaps."""
-    if not _exists(con, "quality", "run_summary"):
+    if not table_exists(con, "quality", "run_summary"):
         return {}
     latest = con.execute(
         "SELECT input, run_id, rows_in, rows_quarantined, quarantined_by_rule FROM "
@@ -97,7 +84,7 @@ def quality_section(con: duckdb.DuckDBPyConnection) -> dict:
                 "quarantined_by_rule": {str(k): int(v) for k, v in rules.items()},
             }
         )
-    if _exists(con, "quality", "rule_results") and runs:
+    if table_exists(con, "quality", "rule_results") and runs:
         for inp, rule, level, success, desc in con.execute(
             "SELECT input, rule, level, success, coalesce(description, '') FROM "
             "quality.rule_results WHERE list_contains(?, run_id) ORDER BY input, rule",
@@ -106,7 +93,7 @@ def quality_section(con: duckdb.DuckDBPyConnection) -> dict:
             status = "passed" if success else ("warned" if level == "warning" else "failed")
             checks.append({"source": inp, "check": rule, "status": status, "detail": desc})
     gaps = []
-    if _exists(con, "quality", "reporting_gaps") and runs:
+    if table_exists(con, "quality", "reporting_gaps") and runs:
         gaps = [
             {"district": str(d), "month": m.strftime("%Y-%m")}
             for d, m in con.execute(

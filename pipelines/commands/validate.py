@@ -27,8 +27,8 @@ def main(args) -> int:
     from engagement_eval.config import load_config
     from engagement_eval.contract import check_data_dir
     from quality.gate import run_gate
-    from quality.loading import ingest_city
     from quality.structural import check_delivery
+    from warehouse.ingest import ingest_city
 
     data_dir = check_data_dir(args.data)
     config = load_config(args.config, data_dir)

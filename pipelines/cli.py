@@ -9,7 +9,7 @@ import sys
 
 from engagement_eval.errors import UserError
 
-# name -> module under engagement_eval.commands; each module defines
+# name -> module under pipelines.commands; each module defines
 # `add_arguments(parser)` and `main(args) -> int`.
 SUBCOMMANDS = {
     "simulate": "Write a synthetic city with known program effects (truth.json).",
@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="engagement-eval", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     for name, help_text in SUBCOMMANDS.items():
-        module = importlib.import_module(f"engagement_eval.commands.{name}")
+        module = importlib.import_module(f"pipelines.commands.{name}")
         p = sub.add_parser(name, help=help_text, description=help_text)
         module.add_arguments(p)
         p.set_defaults(_module=module)

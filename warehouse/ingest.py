@@ -19,15 +19,24 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
 
-from assets._sql import cast_sql, ident, rollback, sha256_file, table, table_columns, table_exists
 from engagement_eval.config import CityConfig
-from engagement_eval.contract import InputSpec, find_files, resolve_columns
+from engagement_eval.contract import INPUTS, InputSpec, find_files, resolve_columns
 from engagement_eval.errors import UserError
+from warehouse.sql import (
+    cast_sql,
+    ensure_schemas,
+    ident,
+    rollback,
+    sha256_file,
+    table,
+    table_columns,
+    table_exists,
+)
 
 LINEAGE = ("_source_file", "_source_sha256", "_row_number", "_loaded_at", "_partition_key")
 # How a load assigned owner partitions: the delivered date column and its format, and the
@@ -510,3 +519,45 @@ def build_staging(
         rollback(con)
         raise
     return int(rows)
+
+
+def _all_months(config: CityConfig) -> list[str]:
+    first = config.window_start
+    last = config.window_end or date.today().replace(day=1)
+    keys, current = [], first
+    while current <= last:
+        keys.append(current.strftime("%Y-%m"))
+        current = date(current.year + current.month // 12, current.month % 12 + 1, 1)
+    return keys
+
+
+def ingest_city(
+    con: duckdb.DuckDBPyConnection,
+    data_dir: str | Path,
+    config: CityConfig,
+    inputs: tuple[str, ...] | None = None,
+) -> dict[str, int]:
+    """Raw and staging for every delivered input (or only `inputs`, for a gate run that checks
+    just those: districts are always loaded, every input is checked against their ids);
+    returns raw rows per loaded input.
+
+    The one ingest runner outside Dagster (`engagement-eval validate`, the gate's tests): it
+    loads every input over all months (the whole study window plus anything later, so no
+    delivered row is left unowned) and builds staging, as the Dagster ingest assets do with
+    the same `delivered_files`, `load_raw` and `build_staging`. The caller runs the delivery
+    pre-flight first (`quality.structural.check_delivery`).
+    """
+    ensure_schemas(con)
+    loaded_at = datetime.now(UTC).replace(tzinfo=None)
+    keys = _all_months(config)
+    rows: dict[str, int] = {}
+    wanted = None if inputs is None else {"districts", *inputs}
+    for spec in INPUTS.values():
+        if wanted is not None and spec.name not in wanted:
+            continue
+        files = delivered_files(con, spec, config, data_dir)
+        scope = PartitionScope(keys, keys[0], keys[-1]) if spec.partitioned else None
+        summary = load_raw(con, spec, config, files, loaded_at, scope) if files else []
+        build_staging(con, spec, config, files, scope)
+        rows[spec.name] = sum(s["rows"] for s in summary)
+    return rows

@@ -16,34 +16,14 @@ import dagster as dg
 
 from engagement_eval.config import CityConfig
 from engagement_eval.contract import INPUTS
-from quality import frames, gaps, gate
+from quality import frames, gate
+from quality.declared import declared_rules
 from quality.rules import BLOCKING, Rule
 from quality.settings import gate_settings
-from quality.suites import SUITES, SuiteContext
 
 
 def _default_key(input_name: str) -> dg.AssetKey:
     return dg.AssetKey(["staging", input_name])
-
-
-def declared_rules(input_name: str, config: CityConfig) -> list[Rule]:
-    """Every rule the suite can state for this config (optional columns assumed delivered)."""
-    spec = INPUTS[input_name]
-    ctx = SuiteContext(
-        input_name=input_name,
-        settings=gate_settings(config),
-        columns=spec.columns(config.survey.items, tuple(config.survey.indices)),  # issue 9
-        survey_items=tuple(config.survey.items),
-        date_formats=dict(config.date_formats.get(input_name, {})),
-    )
-    rules = SUITES[input_name](ctx)
-    if input_name == "crime_incidents":
-        rules.append(gaps.gap_rule(ctx.settings))
-    if input_name == "crime_counts":  # issue 9
-        from quality.count_gaps import gap_rule as count_gap_rule
-
-        rules.append(count_gap_rule())
-    return rules
 
 
 def _expectation_text(rule: Rule) -> str:
@@ -105,7 +85,7 @@ def build_quality_checks(
     """One multi-asset check per contract input.
 
     `city_key` must name a resource with `load() -> CityConfig`, `warehouse_key` one with
-    `connect()` yielding a DuckDB connection (see pipelines/resources.py).
+    `connect()` yielding a DuckDB connection (see assets/resources.py).
     """
     out = []
     for input_name in INPUTS:

@@ -180,13 +180,13 @@ def _materialize(data: str, config_path: str | None, out: str | None, quiet: boo
     from pipelines.definitions import build_definitions
     from pipelines.jobs import ALL_ASSETS_JOB
     from pipelines.partitions import monthly_partitions, range_tags
-    from pipelines.resources import Settings
     from pipelines.run_guard import (
         cli_run_tags,
         exclusive_writer,
         recover_stale_runs,
         refuse_if_busy,
     )
+    from pipelines.settings import Settings
 
     settings = Settings.from_env(str(data_dir), config_path, out)
     _prepare_out(settings)
@@ -281,7 +281,7 @@ def _preflight(data_dir: Path, config, inputs) -> None:
     """Cheap structural checks before Dagster starts: files present, required columns found."""
     import duckdb
 
-    from assets._ingest_sql import delivered_files
+    from warehouse.ingest import delivered_files
 
     con = duckdb.connect()
     try:
