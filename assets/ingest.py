@@ -2,7 +2,7 @@
 deduplicated) for every contract input. Incidents and meetings are monthly partitioned; a run
 over a range of months loads the files once (single-run backfill policy).
 
-The SQL lives in `assets/_ingest_sql.py`; these assets only wire it to Dagster and publish
+The SQL lives in `warehouse/ingest.py`; these assets only wire it to Dagster and publish
 metadata. Previews are aggregates, never rows, so no address, coordinate or respondent id
 reaches the UI.
 """

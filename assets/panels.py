@@ -1,6 +1,6 @@
 """Panel assets: the analysis tables the estimators read (`marts.district_month`,
 `marts.district_quarter_survey`). Built in SQL over all staged months; only these small
-aggregates ever reach Python. Definitions: assets/_panels_sql.py and docs/data_contract.md."""
+aggregates ever reach Python. Definitions: warehouse/panels.py and warehouse/shapes.py and docs/data_contract.md."""
 
 import dagster as dg
 

@@ -49,7 +49,7 @@ class EvaluationSettings:
     honestdid_pre: int = 3
     honestdid_post: int = 0
     # issue 9: grain of the analysis panel and of the survey panel, and the analysis unit
-    # (set from the panels' shape by assets/models.py; assets/_shapes_sql.describe_shape)
+    # (set from the panels' shape by assets/models.py; warehouse/shapes.describe_shape)
     grain: str = "month"
     survey_grain: str = "quarter"
     analysis_unit: str = "district"

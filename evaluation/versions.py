@@ -7,7 +7,7 @@ from importlib import metadata
 from pathlib import Path
 
 PACKAGES = ("engagement-eval", "numpy", "pandas", "scipy", "statsmodels", "duckdb", "dagster")
-HASHED = ("estimators", "evaluation")
+HASHED = ("estimators", "evaluation", "warehouse")  # the panel SQL lives in warehouse
 
 
 def code_version() -> str:

@@ -1,7 +1,7 @@
 """Panels in the `marts.*` layout built with pandas straight from a simulated city folder.
 
 Only for small test cities: the pipeline builds the same tables in DuckDB
-(`assets/_panels_sql.py`); this lets the evaluation tests run without the data layer.
+(`warehouse/panels.py`); this lets the evaluation tests run without the data layer.
 Definitions follow docs/architecture.md (period 1 = first month / quarter of the window).
 """
 
