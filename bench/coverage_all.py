@@ -100,9 +100,7 @@ def main(argv: list[str] | None = None) -> int:
             for kind in ("crime", "survey"):
                 log(f"verdict study: {name} {kind} ({a.verdict_reps} cities per scenario)")
                 rows.append(
-                    verdict_study.run_design(
-                        verdict_study.design(name), kind, a.verdict_reps
-                    )
+                    verdict_study.run_design(verdict_study.design(name), kind, a.verdict_reps)
                 )
         VERDICT_JSON.write_text(json.dumps(rows, indent=1))
     write_docs()

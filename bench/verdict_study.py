@@ -75,9 +75,7 @@ def scenario(d: Design, kind: str, name: str, size: float, seed: int) -> Design:
 def tally(outs: list[dict]) -> dict:
     levels = Counter(o["verdict"]["level"] for o in outs)
     excl = [o for o in outs if o["verdict"]["level"] in ("strong", "some")]
-    named = [
-        o for o in excl if {"pre_trend", "pre_test_weak"} & set(o["verdict"]["concerns"])
-    ]
+    named = [o for o in excl if {"pre_trend", "pre_test_weak"} & set(o["verdict"]["concerns"])]
     n = len(outs)
     return {
         "n": n,

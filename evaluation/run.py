@@ -40,7 +40,9 @@ def evaluate_outcome(
         if sp.kind == "crime":
             out = evaluate_crime(dm, sp, settings)
         elif dq is None or dq.empty or not (dq["index_name"] == sp.index_name).any():
-            return with_verdict({"scale": "points", "reason": "no survey data delivered for this index"})
+            return with_verdict(
+                {"scale": "points", "reason": "no survey data delivered for this index"}
+            )
         else:
             out = evaluate_survey(dq, sp, settings)
         clock = time.perf_counter()

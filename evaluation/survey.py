@@ -134,11 +134,12 @@ def sampling_se(f: pd.DataFrame, s: EvaluationSettings) -> float | None:
     return float(np.std(draws, ddof=1))
 
 
-def fit_headline(f: pd.DataFrame, s: EvaluationSettings) -> AvgBaseResult:
+def fit_headline(f: pd.DataFrame, s: EvaluationSettings, leads: int | None = None) -> AvgBaseResult:
     """Average-of-pre-base fit on the cell means: overall, leads (the event window's pre
-    quarters, against the quarters before them) and every lag (all post event times, so that
-    the lags' cell-weighted average is the headline up to the base), jackknife."""
-    lo, hi = s.window(s.survey_grain)
+    quarters, against the quarters before them, unless `leads` says how many) and every lag
+    (all post event times, so that the lags' cell-weighted average is the headline up to the
+    base), jackknife."""
+    lo, _ = s.window(s.survey_grain)
     return fit_avg_base(
         f.assign(_var=f["se"] ** 2),
         unit="district_id",
@@ -146,9 +147,20 @@ def fit_headline(f: pd.DataFrame, s: EvaluationSettings) -> AvgBaseResult:
         outcome="mean",
         cohort="cohort_period",
         anticipation=s.anticipation,
-        leads=max(0, -lo),
+        leads=max(0, -lo) if leads is None else leads,
         cell_var="_var",
     )
+
+
+def fit_diagnostics(f: pd.DataFrame, s: EvaluationSettings) -> AvgBaseResult:
+    """The same estimator with a lead for (nearly) every pre-roll-out quarter, for the
+    verdict's pre-trend checks: a steady trend is seen best over the whole pre-roll-out span,
+    and the headline's own base is that whole span. Each cohort keeps at least one quarter in
+    the base; never fewer leads than the event window's."""
+    lo, _ = s.window(s.survey_grain)
+    treated = f.loc[f["cohort_period"] > 0, "cohort_period"]
+    first = int(treated.min()) - int(f["period"].min()) + 1 if len(treated) else 0
+    return fit_headline(f, s, leads=max(max(0, -lo), first - 2 - s.anticipation))
 
 
 def inference_fields(res: AvgBaseResult) -> dict:
@@ -266,7 +278,7 @@ def evaluate_survey(dq: pd.DataFrame, spec: OutcomeSpec, s: EvaluationSettings) 
             "model.control_group = never is not applied to the survey headline: its imputation "
             "uses every untreated district-quarter (never and not yet treated)"
         )
-    es_diag = es_for_diagnostics(res, s)
+    es_diag = es_for_diagnostics(fit_diagnostics(f, s), s)
     timings["avg_base_jackknife"] = time.perf_counter() - clock
     clock = time.perf_counter()
     mde = dg.mde(head.se, s.alpha)

@@ -84,14 +84,19 @@ class VerdictRules:
     joint test of all leads (kept stricter: it adds false alarms on clean cities but little
     power against trends); `weak_power`: a pre-test whose power against the trend that would
     explain the estimate is below this is "weak"; `few_districts`: fewer districts than this
-    raise the informational `few_districts` concern.
+    raise the informational `few_districts` concern; `require_sd0`: also call the check weak
+    when the estimate does not survive extrapolating the pre-roll-out trend (Delta-SD, M = 0).
+    Off by default: Delta-SD uses only the last few leads (each costs a degree of freedom), so
+    with few districts its M = 0 interval is many times wider than the headline's and the
+    verdict study found it blocked nearly every clean city without adding protection beyond
+    the power rule.
     """
 
     trend_alpha: float = 0.05
     joint_alpha: float = 0.01
     weak_power: float = 0.8
     few_districts: int = 20
-    require_sd0: bool = True
+    require_sd0: bool = False
 
 
 @dataclass(frozen=True)
@@ -136,8 +141,8 @@ def pre_trend_concerns(checks: dict | None, rules: VerdictRules) -> list[str]:
     power = _num(checks.get("power_linear_vs_explaining"))
     if rejected:
         out.append("pre_trend")
-    elif (rules.require_sd0 and sd0_zero is not False) or power is None or (
-        power < rules.weak_power
+    elif (
+        (rules.require_sd0 and sd0_zero is not False) or power is None or (power < rules.weak_power)
     ):
         # Nothing was seen before roll-out, but either the estimate does not survive
         # extrapolating the pre-roll-out trend, or the check could not have seen the trend that
@@ -211,14 +216,18 @@ def checks_input(es: dict | None, cohort_sizes: dict | None = None) -> dict | No
     ref = int(es.get("reference", -1))
     times, weights = list(es["event_times"]), list(es.get("target_weights") or [])
     if ref in times:
-        es, times, weights = rebased(es, ref), [t for t in times if t != ref], [
-            w for t, w in zip(times, weights, strict=True) if t != ref
-        ]
+        es, times, weights = (
+            rebased(es, ref),
+            [t for t in times if t != ref],
+            [w for t, w in zip(times, weights, strict=True) if t != ref],
+        )
     if len(weights) == len(times):
         weights = [w for t, w in zip(times, weights, strict=True) if t > ref]
     out = {**es, "reference": ref, "target_weights": weights}
-    if "base_center" not in out and cohort_sizes and int(out.get("bin_months", 1)) == int(
-        out.get("period_months", out.get("bin_months", 1))
+    if (
+        "base_center" not in out
+        and cohort_sizes
+        and int(out.get("bin_months", 1)) == int(out.get("period_months", out.get("bin_months", 1)))
     ):
         out["base_center"] = base_center(out, cohort_sizes)
     return out

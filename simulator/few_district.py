@@ -114,7 +114,10 @@ def draw_city(d: Design, seed: int) -> FewDistrictCity:
     centre = d.first_rollout
     trend = np.where(program[:, None], d.crime_trend * (months[None, :] - centre), 0.0)
     mu0 = (
-        pop_t / 1000.0 * d.base_rate * np.exp(district_level[:, None] + common[None, :])
+        pop_t
+        / 1000.0
+        * d.base_rate
+        * np.exp(district_level[:, None] + common[None, :])
         * np.exp(factor + trend)
     )
     treated = program[:, None] & (months[None, :] >= start[:, None])

@@ -4,6 +4,8 @@ These pin the logic; the rates the rules produce on simulated cities are measure
 `bench/verdict_study.py` and asserted in tests/evaluation/test_verdict_study.py.
 """
 
+from pathlib import Path
+
 from evaluation.verdict import CONCERNS, VerdictRules, decide, pre_trend_concerns
 
 CLEAN_CHECKS = {
@@ -100,6 +102,6 @@ def test_no_valid_interval_is_unavailable():
 
 
 def test_every_code_is_documented():
-    doc = open("docs/evaluation.md").read()
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "evaluation.md").read_text()
     for code in CONCERNS:
         assert f"`{code}`" in doc, code

@@ -33,11 +33,20 @@ def test_report_words_the_verdict_evaluation_decided():
         "text": "Some evidence of a decrease, but X.",
     }
     v = verdict({**STRONG, "verdict": some})
-    assert (v.level, v.text, v.concerns) == ("some", "Some evidence of a decrease, but X.", ["pre_trend"])
+    assert (v.level, v.text, v.concerns) == (
+        "some",
+        "Some evidence of a decrease, but X.",
+        ["pre_trend"],
+    )
 
 
 def test_interval_with_zero_is_no_clear_evidence_with_its_range():
-    none = {"level": "none", "direction": None, "concerns": [], "text": "No clear evidence of a change."}
+    none = {
+        "level": "none",
+        "direction": None,
+        "concerns": [],
+        "text": "No clear evidence of a change.",
+    }
     v = verdict({**STRONG, "ci_low": -0.04, "ci_high": 0.03, "verdict": none})
     assert v.level == "none"
     assert v.text == (
