@@ -124,7 +124,7 @@ def as_event_study(fit, window: tuple[int, int], alpha: float, seed: int) -> dg.
     sig = fit.event_vcov[np.ix_(keep, keep)]
     se = se_all[keep]
     df = max(int(fit.inference.get("df", 1)), 1)
-    crit = _sup_t(sig, df, alpha, seed) if keep.any() else float("nan")
+    crit = dg.sup_t_critical(sig, df, alpha, seed) if keep.any() else float("nan")
     tab = pd.DataFrame(
         {
             "event_time": np.append(t[keep], fit.reference),
@@ -135,19 +135,6 @@ def as_event_study(fit, window: tuple[int, int], alpha: float, seed: int) -> dg.
         }
     ).sort_values("event_time", ignore_index=True)
     return dg.EventStudy(tab, est, sig, t[keep], int(fit.reference), True, crit)
-
-
-def _sup_t(sigma: np.ndarray, df: int, alpha: float, seed: int, draws: int = 4000) -> float:
-    """Critical value of max |t| over the event times: multivariate t(df) with the
-    correlation of `sigma` (the band covers every event time at once with prob. 1-alpha)."""
-    sd = np.sqrt(np.diag(sigma))
-    corr = sigma / np.outer(sd, sd)
-    rng = np.random.default_rng(seed % (2**32))
-    vals, vecs = np.linalg.eigh(corr)
-    root = vecs * np.sqrt(np.clip(vals, 0, None))
-    z = rng.standard_normal((draws, len(sd))) @ root.T
-    z /= np.sqrt(rng.chisquare(df, draws) / df)[:, None]
-    return float(np.quantile(np.abs(z).max(axis=1), 1 - alpha))
 
 
 def es_payload(

@@ -328,3 +328,16 @@ def headline_fields(head, pt, tw, mde, hon, ri, es) -> dict:
         "ri_p": ri,
         "event_study": es.records(),
     }
+
+
+def sup_t_critical(sigma: np.ndarray, df: int, alpha: float, seed: int, draws: int = 4000) -> float:
+    """Critical value of max |t| over the event times: multivariate t(df) with the
+    correlation of `sigma` (the band covers every event time at once with prob. 1-alpha)."""
+    sd = np.sqrt(np.diag(sigma))
+    corr = sigma / np.outer(sd, sd)
+    rng = np.random.default_rng(seed % (2**32))
+    vals, vecs = np.linalg.eigh(corr)
+    root = vecs * np.sqrt(np.clip(vals, 0, None))
+    z = rng.standard_normal((draws, len(sd))) @ root.T
+    z /= np.sqrt(rng.chisquare(df, draws) / df)[:, None]
+    return float(np.quantile(np.abs(z).max(axis=1), 1 - alpha))

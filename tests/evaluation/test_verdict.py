@@ -58,10 +58,12 @@ def test_joint_test_uses_its_own_stricter_level():
     assert "pre_trend" in pre_trend_concerns(below, rules)
 
 
-def test_estimate_that_a_linear_trend_explains_is_a_weak_check():
+def test_estimate_that_a_linear_trend_explains_is_a_weak_check_when_asked():
     sd = [{"m": 0.0, "ci_low": -0.2, "ci_high": 0.05}]
-    v = decide({**CLEAN, "pre_trend_checks": {**CLEAN_CHECKS, "honest_sd": sd}})
+    o = {**CLEAN, "pre_trend_checks": {**CLEAN_CHECKS, "honest_sd": sd}}
+    v = decide(o, VerdictRules(require_sd0=True))
     assert v.level == "some" and "pre_test_weak" in v.concerns
+    assert decide(o).level == "strong"  # default: the power rule alone decides
 
 
 def test_low_power_against_the_explaining_trend_is_a_weak_check():

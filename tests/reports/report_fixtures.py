@@ -106,12 +106,13 @@ def _outcome(
         "unit_label": "district",
         "cohort_sizes": {"25": 3, "31": 3, "37": 2},
         "inference": {"method": "cluster jackknife", "df": 11, "valid": True, "reason": None},
-        # Delta-SD at M = 0 widens by half / (2 x breakdown): "fragile" outcomes (breakdown < 1)
-        # do not survive extrapolating the pre-roll-out trend
+        # "fragile" outcomes (breakdown < 1): the pre-test has little power against the trend
+        # that would produce them, and Delta-SD at M = 0 (widened by half / (2 x breakdown))
+        # does not survive extrapolating the pre-roll-out trend
         "pre_trend_checks": {
             "linear_p": pre_p,
             "joint_p": pre_p,
-            "power_linear_vs_explaining": 0.9,
+            "power_linear_vs_explaining": 0.9 if breakdown >= 1 else 0.4,
             "honest_sd": [
                 {
                     "m": 0.0,
