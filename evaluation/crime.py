@@ -29,6 +29,7 @@ import pandas as pd
 
 from estimators.panel import PanelData, prepare_panel
 from estimators.poisson import fit_poisson
+from estimators.results import Estimate
 from estimators.twfe import fit_twfe
 from evaluation import diagnostics as dg
 from evaluation.outcomes import OutcomeSpec
@@ -273,6 +274,11 @@ def evaluate_crime(dm: pd.DataFrame, spec: OutcomeSpec, s: EvaluationSettings) -
     head = pois.overall
     inference, inf_notes = inference_status(sizes, HEADLINE_VCOV, pois.inference["df"])
     notes.extend(inf_notes)
+    if not inference["valid"]:
+        # no interval is honest here (coverage study): publish the estimate, withhold the
+        # interval and p-value, as the survey headline does
+        nan = float("nan")
+        head = Estimate(head.estimate, nan, nan, nan, nan)
     timings["poisson"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
