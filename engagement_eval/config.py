@@ -10,6 +10,7 @@ SQL error much later.
 from __future__ import annotations
 
 import copy
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -61,6 +62,25 @@ DEFAULTS: dict[str, Any] = {
     # inference is an exact test, otherwise a placebo check (docs/configuration.md)
     "rollout": {"attendance_threshold_per_1000": 2.0, "randomized": False},
 }
+
+# Keys of `model:` that the evaluation layer reads with its own defaults
+# (evaluation.settings.EXTRA_DEFAULTS; a test keeps the two lists equal). Listed here so a
+# typo in any nested key stops the run like a top-level one (the core imports nothing of ours).
+MODEL_EXTRA_KEYS = (
+    "outcomes",
+    "ri_permutations",
+    "power_simulations",
+    "survey_sampling_draws",
+    "dose_bins",
+    "honestdid_grid",
+    "honestdid_pre",
+    "honestdid_post",
+    "primary_outcome",
+)
+# Sections whose keys are fixed (the others map names chosen by the city: columns, ...).
+CHECKED_SECTIONS = ("study_window", "survey", "quality", "model", "rollout")
+# A city config is a few hundred bytes; anything near this is not one.
+MAX_CONFIG_BYTES = 1_000_000
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
@@ -141,7 +161,13 @@ def _read_yaml(path: Path) -> dict:
         raise UserError(
             f"cannot read config file {path}: {exc}", "check permissions and that it is UTF-8 text"
         ) from exc
+    if len(text.encode("utf-8")) > MAX_CONFIG_BYTES:
+        raise UserError(
+            f"config file {path} is larger than {MAX_CONFIG_BYTES:,} bytes",
+            "a city config is a short YAML file; check that the right file was given",
+        )
     try:
+        _refuse_aliases(text, path)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise UserError(
@@ -156,6 +182,20 @@ def _read_yaml(path: Path) -> dict:
             "see docs/configuration.md for the keys",
         )
     return data
+
+
+def _refuse_aliases(text: str, path: Path) -> None:
+    """YAML anchors and aliases are refused: nested aliases expand exponentially (a few
+    hundred bytes can stand for gigabytes, the "billion laughs"), and a city config never
+    needs them."""
+    for event in yaml.parse(text):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            line = event.start_mark.line + 1
+            raise UserError(
+                f"config file {path} uses a YAML anchor or alias (line {line})",
+                "write the values out in full; anchors (&name) and aliases (*name) are not "
+                "accepted in a city config",
+            )
 
 
 def load_preset(name: str) -> dict:
@@ -207,6 +247,28 @@ def config_from_dict(user: dict, source: str = "dict") -> CityConfig:
             f"unknown config key(s) {unknown} in {source}",
             f"remove them or use one of: {', '.join(DEFAULTS)}",
         )
+    for section in CHECKED_SECTIONS:
+        value = merged[section]
+        if value is None and section == "study_window":
+            continue
+        if not isinstance(value, dict):
+            raise UserError(
+                f"{section} in {source} must be a mapping of keys, got {type(value).__name__}",
+                f"see docs/configuration.md for the keys of {section}",
+            )
+        allowed = set(DEFAULTS[section]) | (set(MODEL_EXTRA_KEYS) if section == "model" else set())
+        nested = sorted(str(k) for k in set(value) - allowed)
+        if nested:
+            raise UserError(
+                f"unknown key(s) {', '.join(f'{section}.{k}' for k in nested)} in {source}",
+                f"check the spelling; {section} takes: {', '.join(sorted(allowed))}",
+            )
+    city = merged["city"]
+    if not isinstance(city, str) or not city.strip():
+        raise UserError(
+            f"city = {city!r} in {source} is not a name",
+            'set city to the city\'s name in quotes, e.g. city: "Springfield"',
+        )
     return _validate(merged, source)
 
 
@@ -231,6 +293,8 @@ def _number(
     integer: bool = False,
 ) -> float:
     ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if ok and not math.isfinite(value):  # .nan or .inf would silently turn a check off
+        ok = False
     if ok and integer and not float(value).is_integer():
         ok = False
     if ok and lo is not None and value < lo:
@@ -335,7 +399,10 @@ def _validate(cfg: dict, source: str) -> CityConfig:
     scale = survey.get("scale") or []
     if (
         len(scale) != 2
-        or not all(isinstance(s, int | float) for s in scale)
+        or not all(
+            isinstance(s, int | float) and not isinstance(s, bool) and math.isfinite(s)
+            for s in scale
+        )
         or scale[0] >= scale[1]
     ):
         raise UserError(

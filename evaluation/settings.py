@@ -106,7 +106,10 @@ def settings_from_config(config: CityConfig, overrides: dict | None = None) -> E
     if (
         not isinstance(grid, list | tuple)
         or not grid
-        or any(isinstance(g, bool) or not isinstance(g, int | float) or g < 0 for g in grid)
+        or any(
+            isinstance(g, bool) or not isinstance(g, int | float) or not g >= 0 or g == float("inf")
+            for g in grid
+        )
     ):
         raise UserError(
             f"model.honestdid_grid {grid!r} is not valid",
