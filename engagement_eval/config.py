@@ -77,6 +77,9 @@ MODEL_EXTRA_KEYS = (
     "honestdid_post",
     "primary_outcome",
 )
+# Keys of `quality:` read by the quality gate with its own defaults (quality.settings).
+QUALITY_EXTRA_KEYS = ("gap_min_typical", "chunk_rows")
+SECTION_EXTRA_KEYS = {"model": MODEL_EXTRA_KEYS, "quality": QUALITY_EXTRA_KEYS}
 # Sections whose keys are fixed (the others map names chosen by the city: columns, ...).
 CHECKED_SECTIONS = ("study_window", "survey", "quality", "model", "rollout")
 # A city config is a few hundred bytes; anything near this is not one.
@@ -256,7 +259,7 @@ def config_from_dict(user: dict, source: str = "dict") -> CityConfig:
                 f"{section} in {source} must be a mapping of keys, got {type(value).__name__}",
                 f"see docs/configuration.md for the keys of {section}",
             )
-        allowed = set(DEFAULTS[section]) | (set(MODEL_EXTRA_KEYS) if section == "model" else set())
+        allowed = set(DEFAULTS[section]) | set(SECTION_EXTRA_KEYS.get(section, ()))
         nested = sorted(str(k) for k in set(value) - allowed)
         if nested:
             raise UserError(
