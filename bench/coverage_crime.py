@@ -22,9 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from estimators.panel import prepare_panel
 from estimators.poisson import fit_poisson
-from evaluation.crime import crime_frame
+from evaluation.crime import count_panel, crime_frame
 from evaluation.outcomes import CRIME
 from simulator.few_district import BATTERY, Design, design, draw_city
 
@@ -54,15 +53,7 @@ SPEC = CRIME["crime_total"]
 def city_panel(d: Design, seed: int):
     city = draw_city(d.with_(**EFFECT), seed)
     f, _ = crime_frame(city.crime, SPEC)
-    panel = prepare_panel(
-        f,
-        unit="district_id",
-        time="period",
-        outcome=SPEC.count,
-        cohort="cohort_period",
-        covariates=["population"],
-    )
-    return panel, city.crime_truth
+    return count_panel(f, SPEC), city.crime_truth
 
 
 def summarise(est, se, lo, hi, truth) -> dict:

@@ -228,6 +228,20 @@ def pre_rollout(f: pd.DataFrame, time: str, anticipation: int) -> pd.Series:
     return (c > 0) & (f[time] < c - anticipation)
 
 
+def count_panel(f: pd.DataFrame, spec: OutcomeSpec, **options) -> PanelData:
+    """The Poisson headline's panel: counts per district-period, population kept as the
+    exposure column (`options` go to `prepare_panel`)."""
+    return prepare_panel(
+        f,
+        unit="district_id",
+        time="period",
+        outcome=spec.count,
+        cohort="cohort_period",
+        covariates=["population"],
+        **options,
+    )
+
+
 def rate_panel(f: pd.DataFrame, time: str, outcome: str, weighted: bool) -> PanelData:
     return prepare_panel(
         f,
@@ -254,14 +268,7 @@ def evaluate_crime(dm: pd.DataFrame, spec: OutcomeSpec, s: EvaluationSettings) -
     units = f.groupby("district_id")["cohort_period"].first()
     sizes = cohort_sizes(f)
 
-    counts = prepare_panel(
-        f,
-        unit="district_id",
-        time="period",
-        outcome=spec.count,
-        cohort="cohort_period",
-        covariates=["population"],
-    )
+    counts = count_panel(f, spec)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         pois = fit_poisson(

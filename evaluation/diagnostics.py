@@ -341,3 +341,15 @@ def sup_t_critical(sigma: np.ndarray, df: int, alpha: float, seed: int, draws: i
     z = rng.standard_normal((draws, len(sd))) @ root.T
     z /= np.sqrt(rng.chisquare(df, draws) / df)[:, None]
     return float(np.quantile(np.abs(z).max(axis=1), 1 - alpha))
+
+
+def rebase(times, beta, vcov, ref: int) -> tuple[list[int], np.ndarray, np.ndarray]:
+    """Leads and lags against another common base: b_t - b_ref for every t != ref (an
+    estimator whose base is an average of earlier periods estimates `ref` too). Linear, so
+    the covariance is A V A'; only the rows of `times` are used."""
+    times = [int(t) for t in times]
+    j = times.index(ref)
+    a = np.delete(np.eye(len(times)), j, axis=0)
+    a[:, j] -= 1.0
+    v = a @ np.asarray(vcov, float) @ a.T
+    return [t for t in times if t != ref], a @ np.asarray(beta, float), (v + v.T) / 2

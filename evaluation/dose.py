@@ -86,18 +86,10 @@ def dose_response(
 
 
 def _crime_bin(dm: pd.DataFrame, spec: OutcomeSpec, s: EvaluationSettings):
-    from evaluation.crime import crime_frame
+    from evaluation.crime import count_panel, crime_frame
 
     f, _ = crime_frame(dm, spec)
-    panel = prepare_panel(
-        f,
-        unit="district_id",
-        time="period",
-        outcome=spec.count,
-        cohort="cohort_period",
-        covariates=["population"],
-        require_never_treated=True,
-    )
+    panel = count_panel(f, spec, require_never_treated=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return fit_poisson(

@@ -269,10 +269,9 @@ def avg_base_event_study(res: AvgBaseResult, s: EvaluationSettings) -> dg.EventS
     times = sorted(t for t in pos if t != ref)
     idx = [pos[t] for t in times]
     cols = [*idx, pos[ref]]  # only these: other rows of the covariance may be undefined
-    a = np.hstack([np.eye(len(times)), -np.ones((len(times), 1))])
-    beta = a @ res.fit.estimates[cols]
-    sigma = a @ res.vcov[np.ix_(cols, cols)] @ a.T
-    sigma = (sigma + sigma.T) / 2
+    _, beta, sigma = dg.rebase(
+        [*times, ref], res.fit.estimates[cols], res.vcov[np.ix_(cols, cols)], ref
+    )
     se = np.sqrt(np.clip(np.diag(sigma), 0, None))
     dfs = np.minimum(res.dfs[idx], res.dfs[pos[ref]])
     # sup-t uniform band (covers every event time at once), t margins at the smallest df

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
-import numpy as np
+from evaluation.diagnostics import rebase
 
 
 @dataclass(frozen=True)
@@ -224,11 +224,8 @@ def checks_input(es: dict | None, cohort_sizes: dict | None = None) -> dict | No
     if len(weights) == len(times):
         weights = [w for t, w in zip(times, weights, strict=True) if t > ref]
     out = {**es, "reference": ref, "target_weights": weights}
-    if (
-        "base_center" not in out
-        and cohort_sizes
-        and int(out.get("bin_months", 1)) == int(out.get("period_months", out.get("bin_months", 1)))
-    ):
+    if "base_center" not in out and cohort_sizes:
+        # both producers give event times in the panel's own periods, as cohort_sizes are
         out["base_center"] = base_center(out, cohort_sizes)
     return out
 
@@ -256,22 +253,9 @@ def base_center(es: dict, cohort_sizes: dict) -> float | None:
 
 
 def rebased(es: dict, ref: int) -> dict:
-    """Leads and lags against another common base: b_t - b_ref for every t (an estimator whose
-    base is an average of earlier periods estimates every lead, including `ref`). Linear, so
-    the covariance is A V A'."""
-    times = list(es["event_times"])
-    j = times.index(ref)
-    a = np.eye(len(times))
-    a[:, j] -= 1.0
-    a = np.delete(a, j, axis=0)
-    b = a @ np.asarray(es["estimates"], float)
-    v = a @ np.asarray(es["vcov"], float) @ a.T
-    return {
-        **es,
-        "event_times": [t for t in times if t != ref],
-        "estimates": b.tolist(),
-        "vcov": v.tolist(),
-    }
+    """`es` with every event time against `ref` (see `diagnostics.rebase`)."""
+    times, beta, vcov = rebase(es["event_times"], es["estimates"], es["vcov"], ref)
+    return {**es, "event_times": times, "estimates": beta.tolist(), "vcov": vcov.tolist()}
 
 
 def finalize(o: dict, settings) -> dict:

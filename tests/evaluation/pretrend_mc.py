@@ -80,6 +80,16 @@ DESIGNS = (
 )
 
 
+def _draw(mu, chol, v, df, rng):
+    """One event study: estimates ~ N(mu, V) and, with `df`, a Wishart(df) covariance
+    estimate (as from df + 1 clusters); without, the true V."""
+    b = mu + chol @ rng.standard_normal(mu.size)
+    if df is None:
+        return b, v
+    g = rng.standard_normal((df, mu.size))
+    return b, chol @ (g.T @ g / df) @ chol.T
+
+
 def replicate(design: McDesign, reps: int, slope: float, effect: float, seed: int) -> dict:
     """Rejection / coverage rates over `reps` draws (see module docstring)."""
     rng = np.random.default_rng(seed)
@@ -113,12 +123,7 @@ def replicate(design: McDesign, reps: int, slope: float, effect: float, seed: in
         )
     }
     for _ in range(reps):
-        b = mu + chol @ rng.standard_normal(mu.size)
-        if df is None:
-            vh = v
-        else:
-            g = rng.standard_normal((df, mu.size))
-            vh = chol @ (g.T @ g / df) @ chol.T
+        b, vh = _draw(mu, chol, v, df, rng)
         b_pre, v_pre = b[lead_idx], vh[np.ix_(lead_idx, lead_idx)]
         b_lin, v_lin = b[lin_idx], vh[np.ix_(lin_idx, lin_idx)]
         lin = linear_trend_test(b_lin, v_lin, x_lin, df)
@@ -207,12 +212,7 @@ def sd_coverage(design: McDesign, reps: int, m_units: float, seed: int) -> dict:
     w, df = design.weights, design.df
     covers = []
     for _ in range(reps):
-        b = mu + chol @ rng.standard_normal(mu.size)
-        if df is None:
-            vh = v
-        else:
-            g = rng.standard_normal((df, mu.size))
-            vh = chol @ (g.T @ g / df) @ chol.T
+        b, vh = _draw(mu, chol, v, df, rng)
         scale = small_sample_scale(b[lead_idx], vh[np.ix_(lead_idx, lead_idx)], x, df, 0.05)
         lo, hi, _, _ = flci_separable(b[idx], vh[np.ix_(idx, idx)] * scale, k, w, m)
         covers.append(lo <= 0.0 <= hi)
