@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from estimators.cs_aggregate import AggregateResult, aggregate
 from estimators.cs_core import build_design, estimate_cells, plan_cells
 from estimators.multiplier_bootstrap import MultiplierDraws, analytic_se, se_and_crit_from_draws
+from estimators.normal import norm_ppf, norm_sf
 from estimators.panel import EstimationInputError, PanelData, prepare_panel
 from estimators.results import clean_records
 
@@ -77,7 +77,7 @@ class ATTgtResult:
 
     def table(self) -> pd.DataFrame:
         with np.errstate(invalid="ignore", divide="ignore"):
-            p = 2 * stats.norm.sf(np.abs(self.att) / self.se)
+            p = 2 * norm_sf(np.abs(self.att) / self.se)
         return pd.DataFrame(
             {
                 "group": _as_int_if_whole(self.group),
@@ -204,7 +204,7 @@ def att_gt(
         warnings.warn(msg, stacklevel=2)
     group = np.array([p.group for p in plans])
     time_ = design.periods[[p.time_idx for p in plans]].astype(float)
-    z = stats.norm.ppf(1 - alpha / 2)
+    z = norm_ppf(1 - alpha / 2)
     draws, boot = None, None
     if bootstrap:
         draws = MultiplierDraws(

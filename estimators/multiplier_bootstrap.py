@@ -21,9 +21,10 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import sparse, stats
 
-IQR_TO_SD = stats.norm.ppf(0.75) - stats.norm.ppf(0.25)
+from estimators.normal import norm_ppf
+
+IQR_TO_SD = norm_ppf(0.75) - norm_ppf(0.25)
 DEGENERATE_SE = math.sqrt(np.finfo(float).eps) * 10
 _CHUNK_CELLS = 4_000_000  # multipliers generated per chunk (rows x clusters)
 _CACHE_CELLS = 60_000_000  # keep the multiplier matrix in memory up to ~480 MB
@@ -33,6 +34,8 @@ def cluster_sums(inf_func: np.ndarray, cluster_codes: np.ndarray | None, n_clust
     """Sum unit influence functions within clusters (identity when clustering at the unit)."""
     if cluster_codes is None:
         return inf_func
+    from scipy import sparse  # only clustered fits pay for importing it
+
     n = len(inf_func)
     member = sparse.csr_matrix((np.ones(n), (cluster_codes, np.arange(n))), shape=(n_clusters, n))
     out = member @ inf_func.reshape(n, -1)
@@ -43,7 +46,10 @@ def analytic_se(inf_func: np.ndarray, cluster_codes=None, n_clusters: int | None
     """Influence-function standard errors ``sqrt(sum_c S_c**2) / n`` (S_c: cluster sums)."""
     n = inf_func.shape[0]
     sums = cluster_sums(inf_func, cluster_codes, n_clusters or n)
-    se = np.sqrt(np.sum(sums**2, axis=0)) / n
+    if sums.ndim == 2:  # column sums of squares without a squared copy of the matrix
+        se = np.sqrt(np.einsum("ij,ij->j", sums, sums)) / n
+    else:
+        se = np.sqrt(np.sum(sums**2, axis=0)) / n
     return np.where(se <= DEGENERATE_SE, np.nan, se)
 
 

@@ -6,7 +6,8 @@ import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy import stats
+
+from estimators.normal import norm_ppf, norm_sf
 
 
 @dataclass(frozen=True)
@@ -26,10 +27,10 @@ class Estimate:
     @classmethod
     def normal(cls, estimate: float, se: float, alpha: float = 0.05, crit: float | None = None):
         """Wald interval; `crit` overrides the normal quantile (e.g. a uniform-band value)."""
-        z = stats.norm.ppf(1 - alpha / 2) if crit is None else crit
+        z = norm_ppf(1 - alpha / 2) if crit is None else crit
         if not np.isfinite(se) or se <= 0:
             return cls(float(estimate), float(se), math.nan, math.nan, math.nan)
-        p = 2 * stats.norm.sf(abs(estimate) / se)
+        p = 2 * norm_sf(abs(estimate) / se)
         return cls(
             float(estimate), float(se), float(estimate - z * se), float(estimate + z * se), float(p)
         )
