@@ -13,7 +13,7 @@ export ENGAGEMENT_EVAL_REPORTS ?= $(CURDIR)/reports/output
 export OPENBLAS_NUM_THREADS ?= 1
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: env run test test-slow ui lint format bench bench-coverage demo clean
+.PHONY: env run test test-slow ui lint format bench bench-quick bench-full bench-coverage demo clean
 
 env: $(VENV)/.synced
 
@@ -48,7 +48,16 @@ lint: env
 format: env
 	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .
 
+# Issue 17's figures side by side: CS vs csdid (100k x 40), validate vs the DuckDB store floor
+# (~7 M incidents) and the warm demo run (about 10 minutes; the cities are generated once).
 bench: env
+	$(PY) -m bench.summary
+
+bench-quick: env
+	$(PY) -m bench.summary --quick
+
+# Every city and stage, the table in docs/benchmarks.md (beat and 50 M cities: much longer).
+bench-full: env
 	$(PY) -m bench.run_all
 
 # Few-district coverage per design and method, and the verdict confusion matrix, written into

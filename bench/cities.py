@@ -2,6 +2,8 @@
 
 demo         the simulator's documented demo city (25 districts x 120 months, ~1.6 M
              incidents as Parquet).
+city7m       the demo city with about 7 M incidents (incidents_per_1000 = 30 instead of 7.2),
+             the size issue 17's ingest target (within 3x of the store floor) is set at.
 beat         a beat-level city from the simulator: 300 units x 240 months, ~10 M incidents,
              ~200,000 survey responses; incidents re-written as CSV so ingest exercises
              DuckDB's CSV reader (the format most cities deliver).
@@ -41,6 +43,14 @@ def demo() -> Path:
     folder = CITIES / "demo"
     if not _done(folder):
         simulate_city(folder)
+        _mark(folder)
+    return folder
+
+
+def city7m() -> Path:
+    folder = CITIES / "city7m"
+    if not _done(folder):
+        simulate_city(folder, incidents_per_1000=30.0, city_name="Seven Million City")
         _mark(folder)
     return folder
 

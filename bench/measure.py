@@ -55,11 +55,12 @@ def load_average() -> list[float]:
         return []
 
 
-def run_measured(args: list[str], env: dict | None = None) -> dict:
+def run_measured(args: list[str], env: dict | None = None, cwd: Path | None = None) -> dict:
     """Run `python -m <args>` in a child; wall time, peak RSS (MiB, from wait4), exit code.
 
     The child may print one JSON object as its last stdout line (its own figures); it is
-    parsed into `result`.
+    parsed into `result`. `cwd` (default: the project) is where `-m` finds our packages, so a
+    checkout of an earlier commit can be measured with the same interpreter.
     Output goes to temporary files (not pipes) so a chatty child cannot block on a full pipe
     while we wait.
     """
@@ -71,7 +72,7 @@ def run_measured(args: list[str], env: dict | None = None) -> dict:
     with open(out_path, "w") as out, open(err_path, "w") as err:
         proc = subprocess.Popen(
             [sys.executable, "-m", *args],
-            cwd=ROOT,
+            cwd=cwd or ROOT,
             env={**os.environ, **(env or {})},
             stdout=out,
             stderr=err,

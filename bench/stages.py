@@ -3,6 +3,11 @@
 Stages:
   floor     the bare DuckDB floor: read the incident file(s) and GROUP BY district, month in
             one statement (no raw copy, no lineage, no dedup): what any pipeline must pay.
+  store_floor  DuckDB alone doing what the data contract asks of ingest, into a database
+            file in one process: every delivered row of every input as text with its file
+            and row number, a typed copy, and the district-month incident panel. No owner
+            partitions, no load log, no dedup, no quality gate: the fair floor for
+            `engagement-eval validate` (issue 17), which stores the same and checks it.
   ingest    the SQL layer's raw + staging loads for every input, all months at once.
   panels    the SQL layer's panel builds from staging.
   dagster   the Dagster job in-process (optionally a subset of assets, or one month the way
@@ -59,6 +64,70 @@ def floor(data: str, db: str | None, memory_limit: str | None) -> dict:
         "cpu_seconds": time.process_time() - cpu,
         "groups": groups,
         "rows": int(rows),
+    }
+
+
+_DUCK_TYPES = {
+    "text": "VARCHAR",
+    "int": "BIGINT",
+    "float": "DOUBLE",
+    "date": "DATE",
+    "timestamp": "TIMESTAMP",
+}
+
+
+def store_floor(data: str, db: str | None, memory_limit: str | None) -> dict:
+    from engagement_eval.config import load_config
+    from engagement_eval.contract import INPUTS, find_files
+    from warehouse.sql import ident
+
+    config = load_config(None, data)
+    started, cpu = time.perf_counter(), time.process_time()
+    con = _connect(db, memory_limit)
+    rows = {}
+    for spec in INPUTS.values():
+        files = [str(p) for p in find_files(data, spec)]
+        if not files:
+            continue
+        raw, typed = ident(f"raw_{spec.name}"), ident(f"typed_{spec.name}")
+        for i, path in enumerate(files):
+            if path.endswith(".parquet"):
+                source = (
+                    "SELECT COLUMNS(* EXCLUDE (file_row_number))::VARCHAR, $path AS _source_file,"
+                    " file_row_number + 1 AS _row_number"
+                    " FROM read_parquet($path, file_row_number = true)"
+                )
+            else:
+                source = (
+                    "SELECT *, $path AS _source_file, row_number() OVER () AS _row_number"
+                    " FROM read_csv($path, all_varchar = true, header = true)"
+                )
+            verb = f"CREATE TABLE {raw} AS " if i == 0 else f"INSERT INTO {raw} BY NAME "
+            con.execute(verb + source, {"path": path})
+        present = {r[0] for r in con.execute(f"DESCRIBE {raw}").fetchall()}
+        wanted = spec.columns(config.survey.items, tuple(config.survey.indices))
+        casts = [
+            f"TRY_CAST({ident(c)} AS {_DUCK_TYPES[t]}) AS {ident(c)}"
+            for c, t in wanted.items()
+            if c in present
+        ]
+        con.execute(
+            f"CREATE TABLE {typed} AS SELECT {', '.join(casts)}, _source_file, _row_number"
+            f" FROM {raw}"
+        )
+        rows[spec.name] = con.execute(f"SELECT count(*) FROM {typed}").fetchone()[0]
+    if "crime_incidents" in rows:
+        con.execute(
+            "CREATE TABLE district_month AS SELECT district_id,"
+            " date_trunc('month', occurred_at) AS month, count(*) AS incidents"
+            " FROM typed_crime_incidents GROUP BY ALL"
+        )
+    con.execute("CHECKPOINT")
+    con.close()
+    return {
+        "seconds": time.perf_counter() - started,
+        "cpu_seconds": time.process_time() - cpu,
+        "rows": rows,
     }
 
 
@@ -204,7 +273,7 @@ def dagster_run(data: str, out: str, groups: list[str] | None, partition: str | 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.stages")
-    parser.add_argument("stage", choices=["floor", "ingest", "panels", "dagster"])
+    parser.add_argument("stage", choices=["floor", "store_floor", "ingest", "panels", "dagster"])
     parser.add_argument("--data", required=True)
     parser.add_argument("--db", default=None, help="DuckDB file (ingest, panels)")
     parser.add_argument("--out", default=None, help="output folder (dagster)")
@@ -216,9 +285,8 @@ def main(argv: list[str] | None = None) -> int:
         groups = args.groups.split(",") if args.groups else None
         figures = dagster_run(args.data, args.out, groups, args.partition)
     else:
-        figures = {"floor": floor, "ingest": ingest, "panels": panels}[args.stage](
-            args.data, args.db, args.memory_limit
-        )
+        stages = {"floor": floor, "store_floor": store_floor, "ingest": ingest, "panels": panels}
+        figures = stages[args.stage](args.data, args.db, args.memory_limit)
     print(json.dumps(figures, default=str))
     return 0 if figures.get("success", True) else 1
 

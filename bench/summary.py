@@ -1,0 +1,81 @@
+"""`make bench`: the three figures issue 17 asks for, each measured side by side in one run.
+
+1. CS estimator, whole process, against csdid (`bench.bench_cs_scale`, 100,000 x 40);
+2. `engagement-eval validate` against the DuckDB store floor (`bench.bench_gate`, ~7 M
+   incidents);
+3. the demo city's full `engagement-eval run`, warm (one unmeasured run first), with the time
+   per stage.
+
+Absolute times depend on what else runs on the machine; the load average is printed with
+every figure. The ratios alternate the two sides round by round so both see the same load.
+`--quick` uses 20,000 units and the demo city for the gate ratio (about 3 minutes).
+Writes bench/results/summary.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from datetime import UTC, datetime
+
+from bench import bench_cs_scale, bench_gate, cities
+from bench.measure import ROOT, load_average, machine
+from bench.run_all import whole_run
+
+RESULTS = ROOT / "bench" / "results"
+WORK = ROOT / "bench" / "tmp" / "summary"
+
+
+def demo_run() -> dict:
+    data = cities.demo()
+    shutil.rmtree(WORK, ignore_errors=True)
+    whole_run(data, WORK / "warmup", "summary_warmup")  # bytecode, file cache
+    figures = whole_run(data, WORK / "run", "summary")
+    shutil.rmtree(WORK, ignore_errors=True)
+    if figures["exit"] != 0:
+        raise SystemExit(f"demo run failed:\n{figures['stderr_tail']}")
+    keep = ("seconds", "cpu_seconds", "peak_rss_mib", "load_average_before", "stages", "steps")
+    return {k: figures[k] for k in keep}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(prog="python -m bench.summary")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+    reps = ["--repeats", str(args.repeats)]
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    cs = bench_cs_scale.main(["--units", "20000" if args.quick else "100000", *reps])
+    gate = bench_gate.main(["--city", "demo" if args.quick else "city7m", *reps])
+    demo = demo_run()
+    lines = [
+        f"CS estimator vs csdid ({cs['units']:,} units x {cs['periods']} periods, whole"
+        f" process): {cs['speedup_vs_csdid']}x faster, peak memory"
+        f" {cs['memory_ratio_ours_to_csdid']}x csdid's (median of {cs['repeats']} rounds)",
+        f"validate vs store floor ({gate['city']}): {gate['ratio_to_store_floor']}x"
+        f" (validate {gate['median_seconds']['validate']:.1f} s, floor"
+        f" {gate['median_seconds']['floor']:.1f} s)",
+        f"demo run, warm: {demo['seconds']:.1f} s wall ("
+        + ", ".join(f"{k} {v:.1f}" for k, v in demo["stages"].items())
+        + ")",
+        f"load average now {load_average()} (2 cores; absolute times are under this load)",
+    ]
+    summary = {
+        "measured_at": started,
+        "machine": machine(),
+        "cs_vs_csdid": {k: cs[k] for k in ("units", "periods", "speedup_vs_csdid", "median")},
+        "validate_vs_store_floor": {
+            k: gate[k] for k in ("city", "ratio_to_store_floor", "median_seconds")
+        },
+        "demo_run": demo,
+        "lines": lines,
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print("\n".join(["", *lines]))
+    return summary
+
+
+if __name__ == "__main__":
+    main()
