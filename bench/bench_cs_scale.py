@@ -132,6 +132,10 @@ def main(argv: list[str] | None = None) -> dict:
         "rows": args.units * args.periods,
         "repeats": args.repeats,
         "speedup_vs_csdid": round(statistics.median(r["ratio"] for r in rounds), 2),
+        "cpu_speedup_vs_csdid": round(
+            statistics.median(r["csdid"]["cpu_seconds"] / r["ours"]["cpu_seconds"] for r in rounds),
+            2,
+        ),
         "memory_ratio_ours_to_csdid": round(
             med["ours"]["peak_rss_mib"] / med["csdid"]["peak_rss_mib"], 2
         ),

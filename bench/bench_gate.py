@@ -76,6 +76,12 @@ def main(argv: list[str] | None = None) -> dict:
         "city": args.city,
         "repeats": args.repeats,
         "ratio_to_store_floor": round(statistics.median(r["ratio"] for r in rounds), 2),
+        "cpu_ratio_to_store_floor": round(
+            statistics.median(
+                r["validate"]["cpu_seconds"] / r["floor"]["cpu_seconds"] for r in rounds
+            ),
+            2,
+        ),
         "median_seconds": {
             side: statistics.median(r[side]["seconds"] for r in rounds)
             for side in ("validate", "floor")

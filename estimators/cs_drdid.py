@@ -21,7 +21,6 @@ these small fits and the model-object overhead would dominate the run time.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import expit
 
 PS_UPPER = 1 - 1e-6  # R DRDID: pmin(ps.fit, 1 - 1e-6)
 TRIM_LEVEL = 0.995  # comparison units with a propensity score above this get zero weight
@@ -50,6 +49,8 @@ def logit_pscore(d: np.ndarray, x: np.ndarray, w: np.ndarray) -> np.ndarray:
     if x.shape[1] == 1:  # intercept only: the MLE is the weighted treated share
         p = np.full(len(d), np.sum(w * d) / np.sum(w))
         return np.minimum(p, PS_UPPER)
+    from scipy.special import expit  # only fits with covariates pay for importing scipy
+
     beta = np.zeros(x.shape[1])
     for _ in range(100):
         p = expit(x @ beta)
