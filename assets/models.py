@@ -105,8 +105,10 @@ def evaluation_results(
     results["run"]["timings"] = timings
     with warehouse.connect() as con:
         counts = write_results(con, frames(results, context.run.run_id))
+    by_outcome = {}  # issue 17: where the model step's time goes (RI, HonestDiD, power...)
     for name, o in results["outcomes"].items():
-        stages = ", ".join(f"{k} {v:.1f} s" for k, v in o.pop("_timings", {}).items())
+        by_outcome[name] = {k: round(v, 2) for k, v in o.pop("_timings", {}).items()}
+        stages = ", ".join(f"{k} {v:.1f} s" for k, v in by_outcome[name].items())
         context.log.info(f"{name}: {stages}")
     charts = "\n\n".join(
         summary.event_study_png(n, o)
@@ -121,6 +123,7 @@ def evaluation_results(
             "rollout_source": dg.MetadataValue.text(results["rollout_source"]),
             "rows_written": dg.MetadataValue.json(counts),
             "seconds": dg.MetadataValue.json({k: round(v, 2) for k, v in timings.items()}),
+            "seconds_by_outcome": dg.MetadataValue.json(by_outcome),
         }
     )
 

@@ -9,6 +9,7 @@ bytecode); the ratio is taken per round and the median reported with the load av
 
   python -m bench.bench_gate                     # city7m (~7 M incidents), 3 rounds
   python -m bench.bench_gate --city demo --repeats 2
+  python -m bench.bench_gate --ours-root DIR     # validate from another checkout
 
 Results: bench/results/gate_<city>.json; the last stdout line is a JSON summary.
 """
@@ -20,6 +21,7 @@ import json
 import re
 import statistics
 from datetime import UTC, datetime
+from pathlib import Path
 
 from bench import cities
 from bench.measure import ROOT, load_average, machine, run_measured
@@ -31,11 +33,11 @@ GATE_LINE = re.compile(r"^\s+(\w+)\s+.*\[([\d.]+)s\]$")
 CITIES = {"city7m": cities.city7m, "demo": cities.demo, "beat": cities.beat}
 
 
-def _run(args: list[str], db_name: str) -> dict:
+def _run(args: list[str], db_name: str, cwd: Path | None = None) -> dict:
     db = WORK / db_name
     db.unlink(missing_ok=True)
     WORK.mkdir(parents=True, exist_ok=True)
-    figures = run_measured([*args, "--db", str(db)], CHILD_ENV)
+    figures = run_measured([*args, "--db", str(db)], CHILD_ENV, cwd)
     db.unlink(missing_ok=True)
     if figures["exit"] != 0:
         raise SystemExit(f"{figures['cmd']} failed:\n{figures['stderr_tail']}")
@@ -52,17 +54,19 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m bench.bench_gate")
     parser.add_argument("--city", choices=sorted(CITIES), default="city7m")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--ours-root", default=None, help="checkout whose validate runs")
     args = parser.parse_args(argv)
+    root = Path(args.ours_root).resolve() if args.ours_root else None
     data = CITIES[args.city]()
     floor_args = ["bench.stages", "store_floor", "--data", str(data)]
     validate_args = ["pipelines.cli", "validate", "--data", str(data)]
     started = datetime.now(UTC).isoformat(timespec="seconds")
     _run(floor_args, "floor.duckdb")  # warm-up, not timed
-    _run(validate_args, "validate.duckdb")
+    _run(validate_args, "validate.duckdb", root)
     rounds = []
     for i in range(args.repeats):
         floor = _run(floor_args, "floor.duckdb")
-        validate = _run(validate_args, "validate.duckdb")
+        validate = _run(validate_args, "validate.duckdb", root)
         rounds.append(
             {"floor": floor, "validate": validate, "ratio": validate["seconds"] / floor["seconds"]}
         )
@@ -74,6 +78,7 @@ def main(argv: list[str] | None = None) -> dict:
     summary = {
         "benchmark": "gate",
         "city": args.city,
+        "ours_root": str(root or ROOT),
         "repeats": args.repeats,
         "ratio_to_store_floor": round(statistics.median(r["ratio"] for r in rounds), 2),
         "cpu_ratio_to_store_floor": round(
@@ -94,7 +99,8 @@ def main(argv: list[str] | None = None) -> dict:
     report = {"measured_at": started, "machine": machine(), "load_average_after": load_average()}
     report |= summary | {"rounds": rounds}
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"gate_{args.city}.json").write_text(json.dumps(report, indent=2) + "\n")
+    suffix = "" if root is None else "_other_root"
+    (RESULTS / f"gate_{args.city}{suffix}.json").write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(summary))
     return report
 

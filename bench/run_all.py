@@ -28,6 +28,8 @@ RESULTS = ROOT / "bench" / "results"
 WORK = ROOT / "bench" / "tmp"
 DOC = ROOT / "docs" / "benchmarks.md"
 STEP_LINE = re.compile(r"^\s*ok (\S+) \(([\d.]+) s\)")
+# the model step logs one line per outcome: "    <outcome>: <stage> 1.2 s, <stage> 0.4 s"
+OUTCOME_LINE = re.compile(r"^ {4}(\w+): ((?:\w+ [\d.]+ s(?:, )?)+)$")
 BIG_MEMORY_LIMIT = "3GB"
 
 
@@ -64,15 +66,19 @@ def whole_run(data: Path, out: Path, city: str) -> dict:
     figures = run_measured(
         ["pipelines.cli", "run", "--data", str(data), "--out", str(out)], env=_env(city)
     )
-    steps = {
-        m.group(1): float(m.group(2))
-        for m in map(STEP_LINE.match, figures.pop("stdout").splitlines())
-        if m
-    }
+    stdout = figures.pop("stdout")
+    steps = {m.group(1): float(m.group(2)) for m in map(STEP_LINE.match, stdout.splitlines()) if m}
     stages: dict[str, float] = {}
     for step, seconds in steps.items():
         stages[stage_of(step)] = round(stages.get(stage_of(step), 0.0) + seconds, 2)
     figures["steps"], figures["stages"] = steps, stages
+    figures["model_seconds_by_outcome"] = {
+        m.group(1): {
+            part.rsplit(" ", 2)[0]: float(part.rsplit(" ", 2)[1]) for part in m.group(2).split(", ")
+        }
+        for m in map(OUTCOME_LINE.match, stdout.splitlines())
+        if m
+    }
     return figures
 
 

@@ -36,6 +36,7 @@ def demo_run() -> dict:
     if figures["exit"] != 0:
         raise SystemExit(f"demo run failed:\n{figures['stderr_tail']}")
     keep = ("seconds", "cpu_seconds", "peak_rss_mib", "load_average_before", "stages", "steps")
+    keep += ("model_seconds_by_outcome",)
     return {k: figures[k] for k in keep}
 
 
@@ -63,6 +64,11 @@ def main(argv: list[str] | None = None) -> dict:
         + ")",
         f"load average now {load_average()} (2 cores; absolute times are under this load)",
     ]
+    for outcome, stages in demo["model_seconds_by_outcome"].items():
+        costly = sorted(stages.items(), key=lambda kv: -kv[1])[:4]
+        lines.insert(
+            -1, f"  model step, {outcome}: " + ", ".join(f"{k} {v:.1f} s" for k, v in costly)
+        )
     summary = {
         "measured_at": started,
         "machine": machine(),
