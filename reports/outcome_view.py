@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from reports import charts
+from reports.summary_view import LEVEL_WORDS
 from reports.wording import (
     BREAKDOWN_REASSURING,
     PRE_TREND_WARNING_P,
@@ -78,7 +79,7 @@ def estimate_row(key: str, o: dict | None, alpha: float, primary: str | None = N
         "adjusted_p": fmt_p(o.get("adjusted_p")) if is_number(o.get("adjusted_p")) else "—",
         "twfe": fmt_signed(o.get("twfe_estimate"), scale),
         "estimator": str(o.get("estimator") or "—"),
-        "verdict": verdict(o, alpha).level,
+        "verdict": LEVEL_WORDS.get(verdict(o, alpha).level, "no verdict"),
         "secondary": [
             {
                 "estimator": str(s.get("estimator") or "—"),

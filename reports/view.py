@@ -6,7 +6,7 @@ here (and in `wording.py`), so tests can check them without parsing HTML.
 
 from __future__ import annotations
 
-from reports import context_view, outcome_view
+from reports import context_view, outcome_view, summary_view
 from reports.charts import month_name
 from reports.schema import CRIME_OUTCOMES, DEFAULT_MIN_CELL_SIZE, SURVEY_OUTCOMES
 from reports.suppression import suppress_small_cells
@@ -62,6 +62,7 @@ def build_view(results: dict) -> dict:
         outcome_view.summary_item(k, outcomes.get(k), alpha, survey_scale)
         for k in crime_keys + survey_keys
     ]
+    summary, cautions = summary_view.share_cautions(summary)
     return {
         "city": city,
         "title": f"Community engagement program: council report for {city}",
@@ -69,6 +70,9 @@ def build_view(results: dict) -> dict:
         "generated_at": str(results.get("generated_at") or "not recorded"),
         "summary": summary,
         "summary_intro": _summary_intro(summary),
+        "cautions": cautions,
+        "since_last": summary_view.since_last_section(results),
+        "glossary": summary_view.GLOSSARY,
         "program": context_view.program_section(results, window),
         "crime": section(crime_keys),
         "survey": section(survey_keys),
