@@ -136,6 +136,7 @@ def _months_between(a: str | None, b: str | None) -> int:
 def revised_cells(previous: dict[str, str], current: dict[str, str], through: str | None) -> int:
     """District-periods up to the previous run's last month whose values changed, appeared or
     disappeared."""
+
     def old(key: str) -> bool:
         return through is None or key.split("|", 1)[1] <= str(through)[:7]
 

@@ -63,7 +63,9 @@ def build_view(results: dict) -> dict:
         for k in crime_keys + survey_keys
     ]
     summary, cautions = summary_view.share_cautions(summary)
+    crime, survey = section(crime_keys), section(survey_keys)
     return {
+        "brief_chart": _brief_chart(crime["outcomes"] + survey["outcomes"], primary),
         "city": city,
         "title": f"Community engagement program: council report for {city}",
         "subtitle": through,
@@ -74,8 +76,8 @@ def build_view(results: dict) -> dict:
         "since_last": summary_view.since_last_section(results),
         "glossary": summary_view.GLOSSARY,
         "program": context_view.program_section(results, window),
-        "crime": section(crime_keys),
-        "survey": section(survey_keys),
+        "crime": crime,
+        "survey": survey,
         "min_cell_size": min_cell,
         "hidden_cells": hidden,
         "sure": [
@@ -87,6 +89,13 @@ def build_view(results: dict) -> dict:
         "appendix": context_view.appendix_section(results, crime_keys + survey_keys, config, alpha),
         "labels": {k: outcome_info(k).label for k in crime_keys + survey_keys},
     }
+
+
+def _brief_chart(charts: list[dict], primary: str | None):
+    """The one result chart of the brief: the primary outcome's trend, else the first shown."""
+    shown = [c for c in charts if c["trend"] is not None]
+    chosen = [c for c in shown if c["key"] == primary] or shown
+    return chosen[0]["trend"] if chosen else None
 
 
 def _summary_intro(summary: list[dict]) -> str:
