@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import tempfile
 import zipfile
 from collections.abc import Callable
@@ -246,13 +247,20 @@ def xlsx_bytes(results: dict) -> bytes:
     wb.properties.creator = "engagement-eval"
     raw = io.BytesIO()
     wb.save(raw)
-    # openpyxl stamps zip entries with the wall clock: rewrite them with a fixed time
+    # openpyxl stamps the zip entries and dcterms:modified with the wall clock on save:
+    # rewrite both with fixed values
     out = io.BytesIO()
+    stamp = when.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
     with zipfile.ZipFile(raw) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():
             fixed = zipfile.ZipInfo(info.filename, _ZIP_TIME)
             fixed.compress_type = zipfile.ZIP_DEFLATED
-            dst.writestr(fixed, src.read(info.filename))
+            data = src.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                data = re.sub(
+                    rb"(<dcterms:modified[^>]*>)[^<]*(<)", rb"\g<1>" + stamp + rb"\2", data
+                )
+            dst.writestr(fixed, data)
     return out.getvalue()
 
 

@@ -8,7 +8,7 @@ instead of once per outcome, because five identical caveats read as "we don't kn
 
 from __future__ import annotations
 
-from reports.wording import fmt_pct_abs, is_number, join_words, outcome_info
+from reports.wording import OUTCOME_INFO, fmt_pct_abs, is_number, join_words, outcome_info
 
 LEVEL_WORDS = {
     "strong": "strong evidence",
@@ -167,17 +167,21 @@ def since_last_section(results: dict) -> dict | None:
     added = max((int(c.get("new_periods") or 0) for c in changes.values()), default=0)
     if added:
         what.append(f"{_count_words(added, 'more month')} of data arrived")
-    revised = {
-        outcome_info(k).label.lower(): int(c.get("revised_rows") or 0)
-        for k, c in changes.items()
-        if c.get("revised_rows")
-    }
-    if revised:
-        top = max(revised.values())
-        what.append(
-            f"up to {top:,} district-months already analysed were revised "
-            f"(in {join_words(sorted(revised))})"
+    for kind, words in (("crime", "district-month"), ("survey", "district-quarter")):
+        # crime outcomes share their district-months (all crime contains each kind): the
+        # largest count is the number of cells revised; likewise for the survey indices
+        n = max(
+            (
+                int(c.get("revised_rows") or 0)
+                for k, c in changes.items()
+                if outcome_info(k).kind == kind
+            ),
+            default=0,
         )
+        if n:
+            data = "crime" if kind == "crime" else "survey"
+            what.append(f"{n:,} {words}{'' if n == 1 else 's'} of {data} data already "
+                        f"analysed {'was' if n == 1 else 'were'} revised")  # fmt: skip
     if "removed_periods" in reasons:
         what.append("the data now end earlier than last time")
     if "config_changed" in reasons:
@@ -186,9 +190,10 @@ def since_last_section(results: dict) -> dict | None:
         what.append("the analysis software was updated")
     lead = f"Since the {when} report"
     opening = f"{lead}, {join_words(what)}." if what else f"{lead}, no new or revised data arrived."
+    order = list(OUTCOME_INFO)
     moves = [
         m
-        for k in sorted(changes)
+        for k in sorted(changes, key=lambda k: (order.index(k) if k in order else len(order), k))
         if (m := _moved(k, (prev.get("outcomes") or {}).get(k) or {}, outcomes.get(k) or {}))
     ]
     moves = [f"{m[0].upper()}{m[1:]}." for m in moves]
