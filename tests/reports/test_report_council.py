@@ -14,6 +14,7 @@ from openpyxl import load_workbook
 from report_fixtures import demo_results, null_results, with_previous_run
 
 from reports import render, render_brief
+from reports.charts import MONTHS
 from reports.export import tables, xlsx_bytes
 from reports.wording import fmt_pct_abs, outcome_info
 
@@ -80,7 +81,7 @@ def _axis_label(html: str, chart_id: str) -> list[str]:
 
 def test_every_chart_plots_results_in_the_unit_it_names(case):
     r, html = case
-    months = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+    months = MONTHS
     for key, points in r["trends"].items():
         o = r["outcomes"][key]
         unit, rows = _details_rows(html, f"chart-trend-{key}")
@@ -102,9 +103,11 @@ def test_every_chart_plots_results_in_the_unit_it_names(case):
             for cell, k in ((row[1], "treated_mean"), (row[2], "comparison_mean")):
                 want = None if p.get(f"{k[:-5]}_suppressed") else p.get(k)
                 got = _num(cell)
-                if want is None or (key.startswith("trust") or key.startswith("safety")) and (
-                    p.get(f"{k[:-5]}_n") or 0
-                ) < 10:
+                if (
+                    want is None
+                    or (key.startswith("trust") or key.startswith("safety"))
+                    and (p.get(f"{k[:-5]}_n") or 0) < 10
+                ):
                     assert got is None
                 else:
                     assert got == pytest.approx(want, abs=0.51 if abs(want) >= 100 else 0.051)
