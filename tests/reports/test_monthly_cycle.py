@@ -6,6 +6,7 @@ the right reasons, and the report opens with "since the last report"."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import duckdb
@@ -23,14 +24,9 @@ MONTHS = 30  # simulated; run 1 ends 6 months earlier
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch):
-    for var in (
-        "DAGSTER_HOME",
-        "ENGAGEMENT_EVAL_DUCKDB",
-        "ENGAGEMENT_EVAL_OUT",
-        "ENGAGEMENT_EVAL_CONFIG",
-        "ENGAGEMENT_EVAL_REPORTS",
-        "SOURCE_DATE_EPOCH",
-    ):
+    """No setting of the shell (output folders, Dagster home, a pinned clock) leaks in."""
+    names = [v for v in os.environ if v.startswith(("ENGAGEMENT_EVAL_", "DAGSTER_"))]
+    for var in [*names, "SOURCE_DATE_EPOCH"]:
         monkeypatch.delenv(var, raising=False)
 
 
