@@ -63,11 +63,17 @@ def _cell_hashes(frame: pd.DataFrame, period: str, columns: list[str]) -> dict[s
     f = frame[["district_id", period, *columns]].copy()
     keys = f["district_id"].astype(str) + "|" + pd.to_datetime(f[period]).dt.strftime("%Y-%m")
     vals = f[columns].astype(object).where(f[columns].notna(), None)
-    rows = vals.to_numpy().tolist()
+    # floats to 9 significant digits: a database's parallel sums differ in the last bits from
+    # run to run, and that is not a revision of the data
+    rows = [[_stable(v) for v in r] for r in vals.to_numpy().tolist()]
     return {
         k: hashlib.sha256(repr(r).encode()).hexdigest()[:12]
         for k, r in zip(keys, rows, strict=True)
     }
+
+
+def _stable(v):
+    return f"{v:.9g}" if isinstance(v, float) else v
 
 
 def fingerprints(dm: pd.DataFrame, dq: pd.DataFrame | None, outcomes) -> dict[str, dict]:

@@ -109,3 +109,22 @@ def test_history_table_round_trip_picks_the_latest_earlier_run():
     assert prev["estimate"].iloc[0] == pytest.approx(-0.1)
     assert previous_history(con, "Other City", "r3").empty
     assert previous_history(duckdb.connect(), "Test City", "r3").empty
+
+
+def test_last_bit_float_noise_is_not_a_revision():
+    dq = pd.DataFrame(
+        {
+            "district_id": ["001", "002"],
+            "quarter": pd.to_datetime(["2024-01-01", "2024-01-01"]),
+            "index_name": "trust_index",
+            "mean": [3.1, 0.1 + 0.2],
+            "n_responses": [20, 20],
+        }
+    )
+    noisy = dq.assign(mean=[3.1 * (1 + 1e-15), 0.3])
+    a = history.fingerprints(_panel(1), dq, ["trust_index"])["trust_index"]
+    b = history.fingerprints(_panel(1), noisy, ["trust_index"])["trust_index"]
+    assert history.revised_cells(a, b, "2024-03") == 0
+    changed = dq.assign(mean=[3.1, 0.31])
+    c = history.fingerprints(_panel(1), changed, ["trust_index"])["trust_index"]
+    assert history.revised_cells(a, c, "2024-03") == 1
