@@ -182,6 +182,28 @@ class RunInfo(TypedDict, total=False):
     timings: dict[str, float]  # stage -> seconds
 
 
+class PreviousOutcome(TypedDict, total=False):
+    estimate: float | None
+    ci_low: float | None
+    ci_high: float | None
+    verdict_level: str | None
+
+
+class PreviousRun(TypedDict, total=False):
+    """The latest earlier run into the same output (evaluation/history.py, issue 14)."""
+
+    generated_at: str
+    data_through: str  # "YYYY-MM"
+    outcomes: dict[str, PreviousOutcome]
+
+
+class Change(TypedDict, total=False):
+    estimate_change: float | None  # on the outcome's scale
+    reasons: list[str]  # codes: evaluation.history.REASONS
+    revised_rows: int  # district-periods already analysed that changed
+    new_periods: int  # months added
+
+
 class Results(TypedDict, total=False):
     city: str
     generated_at: str  # ISO 8601
@@ -196,6 +218,8 @@ class Results(TypedDict, total=False):
     quality: Quality
     run: RunInfo
     notes: list[str]
+    previous_run: PreviousRun
+    changes: dict[str, Change]
 
 
 CRIME_OUTCOMES = ("crime_total", "crime_violent", "crime_property")
