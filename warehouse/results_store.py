@@ -25,13 +25,13 @@ DDL = (
 TABLES = ("estimates", "event_studies", "diagnostics", "run_metadata")
 # issue 14: one row per run and outcome, appended (never replaced), read back by the next run.
 # `cells` holds a hash per district-period the outcome used, so the next run can count revised
-# rows of months already analysed; `recorded_at` orders runs even when generated_at is pinned
-# (SOURCE_DATE_EPOCH).
+# rows of months already analysed. No wall-clock column: the same inputs must give the same
+# rows (tests/reliability); runs are ordered by insertion (`rowid`, the table is append-only),
+# which also holds when generated_at is pinned by SOURCE_DATE_EPOCH.
 HISTORY_DDL = """CREATE TABLE IF NOT EXISTS results.history (run_id VARCHAR, city VARCHAR,
     generated_at VARCHAR, data_through VARCHAR, config_hash VARCHAR, inputs_hash VARCHAR,
     input_hashes JSON, code_version VARCHAR, outcome VARCHAR, estimate DOUBLE, ci_low DOUBLE,
-    ci_high DOUBLE, verdict_level VARCHAR, cells JSON,
-    recorded_at TIMESTAMP DEFAULT current_timestamp)"""
+    ci_high DOUBLE, verdict_level VARCHAR, cells JSON)"""
 
 
 def write_results(con: duckdb.DuckDBPyConnection, data: dict[str, pd.DataFrame]) -> dict[str, int]:
@@ -77,7 +77,7 @@ def previous_history(con: duckdb.DuckDBPyConnection, city: str, run_id: str) -> 
     return con.execute(
         """SELECT * FROM results.history WHERE run_id = (
                SELECT run_id FROM results.history WHERE city = ? AND run_id <> ?
-               ORDER BY recorded_at DESC, generated_at DESC LIMIT 1)
+               ORDER BY rowid DESC LIMIT 1)
            ORDER BY outcome""",
         [city, run_id],
     ).df()
