@@ -117,14 +117,20 @@ def test_last_bit_float_noise_is_not_a_revision():
             "district_id": ["001", "002"],
             "quarter": pd.to_datetime(["2024-01-01", "2024-01-01"]),
             "index_name": "trust_index",
-            "mean": [3.1, 0.1 + 0.2],
+            "mean": [3.85827135, 0.1 + 0.2],  # on grid A's boundary, as round decimals can be
             "n_responses": [20, 20],
         }
     )
-    noisy = dq.assign(mean=[3.1 * (1 + 1e-15), 0.3])
+    # last-bit noise on both sides of the exact value
+    noisy = dq.assign(mean=[3.85827135 * (1 - 2e-16), 0.3])
+    noisy_up = dq.assign(mean=[3.85827135 * (1 + 2e-16), 0.3])
     a = history.fingerprints(_panel(1), dq, ["trust_index"])["trust_index"]
     b = history.fingerprints(_panel(1), noisy, ["trust_index"])["trust_index"]
     assert history.revised_cells(a, b, "2024-03") == 0
-    changed = dq.assign(mean=[3.1, 0.31])
+    up = history.fingerprints(_panel(1), noisy_up, ["trust_index"])["trust_index"]
+    key = "001|2024-01"
+    assert b[key].split(":")[0] != up[key].split(":")[0]  # one grid alone would see a change
+    assert history.revised_cells(b, up, "2024-03") == 0
+    changed = dq.assign(mean=[3.85827135, 0.3001])
     c = history.fingerprints(_panel(1), changed, ["trust_index"])["trust_index"]
     assert history.revised_cells(a, c, "2024-03") == 1
