@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
 import tempfile
 import unicodedata
 from dataclasses import dataclass
@@ -119,7 +120,12 @@ def write_council_pack(
     note = ""
     if pdf:
         for name in (REPORT_NAME, BRIEF_NAME):
-            printed = print_pdf(folder / name, folder / name.replace(".html", ".pdf"), chromium)
+            try:
+                printed = print_pdf(folder / name, folder / name.replace(".html", ".pdf"), chromium)
+            except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
+                # a broken browser must not cost the council its HTML and spreadsheet
+                note = f"PDF not written: {' '.join(str(exc).split())[:300]}"
+                break
             if printed is None:
                 note = MISSING
                 break

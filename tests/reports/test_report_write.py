@@ -70,3 +70,14 @@ def test_missing_chromium_still_writes_html_and_xlsx(tmp_path, monkeypatch):
     assert not any(n.endswith(".pdf") for n in names)
     latest = {p.name for p in (tmp_path / "demo-city" / "latest").iterdir()}
     assert names <= latest
+
+
+def test_a_failing_chromium_is_one_line_too(tmp_path):
+    """A browser that is there but fails (here: `false`) costs the PDFs, not the rest."""
+    pack = write_council_pack(
+        demo_results(), tmp_path, "Demo City", "2025-12", chromium="/bin/false"
+    )
+    assert pack.pdf_note.startswith("PDF not written: chromium could not print")
+    assert "\n" not in pack.pdf_note
+    assert (pack.report.parent / "council_data.xlsx").exists()
+    assert not list(pack.report.parent.glob("*.pdf")) and not list(tmp_path.rglob("*.tmp"))
