@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
-import tempfile
 import zipfile
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+from reports.files import atomic_write
 from reports.schema import DEFAULT_MIN_CELL_SIZE
 from reports.suppression import suppress_small_cells
 from reports.wording import count_effect, is_number, outcome_info
@@ -203,19 +202,6 @@ def tables(results: dict) -> dict[str, Table]:
     return {name: builder(results) for name, builder in SHEETS.items()}
 
 
-def _atomic_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _stamp(results: dict) -> datetime:
     try:
         text = str(results.get("generated_at") or "").replace("Z", "+00:00")
@@ -280,10 +266,10 @@ def write_data(results: dict, folder: Path, stem: str = "council_data") -> list[
     """`<stem>.xlsx` plus one CSV per sheet in `folder`, each written atomically."""
     folder = Path(folder)
     xlsx = folder / f"{stem}.xlsx"
-    _atomic_bytes(xlsx, xlsx_bytes(results))
+    atomic_write(xlsx, xlsx_bytes(results))
     written = [xlsx]
     for name, (cols, rows) in tables(results).items():
         path = folder / csv_name(name)
-        _atomic_bytes(path, csv_text(cols, rows).encode("utf-8"))
+        atomic_write(path, csv_text(cols, rows).encode("utf-8"))
         written.append(path)
     return written

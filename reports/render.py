@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
-import tempfile
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -16,6 +13,7 @@ from pathlib import Path
 import jinja2
 
 from reports.export import write_data
+from reports.files import atomic_write
 from reports.pdf import MISSING, print_pdf
 from reports.view import build_view
 
@@ -65,26 +63,6 @@ def period_key(period) -> str:
     return key
 
 
-def _readable_mode() -> int:
-    """0666 minus the umask: mkstemp's 0600 would hide the report from the people it is for."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, _readable_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_report(results: dict, out_root, city: str | None = None, period=None) -> Path:
     """Write `<out_root>/<city-slug>/<YYYY-MM>/council_report.html` (with the brief and the data
     files, see `write_council_pack`) and refresh `latest/`; returns the report's path."""
@@ -114,8 +92,8 @@ def write_council_pack(
     city_dir = Path(out_root) / city_slug(city)
     folder = city_dir / period_key(period)
     target = folder / REPORT_NAME
-    _atomic_write(target, render(results))
-    _atomic_write(folder / BRIEF_NAME, render_brief(results))
+    atomic_write(target, render(results))
+    atomic_write(folder / BRIEF_NAME, render_brief(results))
     files = [target, folder / BRIEF_NAME, *write_data(results, folder)]
     note = ""
     if pdf:
@@ -143,16 +121,6 @@ class CouncilPack:
 
 
 def _refresh_latest(newest: Path, latest: Path) -> None:
-    latest.mkdir(parents=True, exist_ok=True)
     for src in sorted(newest.iterdir()):
-        if not src.is_file() or src.name.startswith("."):
-            continue
-        fd, tmp = tempfile.mkstemp(dir=latest, prefix=".latest.", suffix=".tmp")
-        os.close(fd)
-        try:
-            shutil.copyfile(src, tmp)
-            os.chmod(tmp, _readable_mode())
-            os.replace(tmp, latest / src.name)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        if src.is_file() and not src.name.startswith("."):
+            atomic_write(latest / src.name, src.read_bytes())
