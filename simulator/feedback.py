@@ -121,12 +121,20 @@ def feedback_table(
 
 
 def feedback_truth(design: Design, survey: SurveyModel) -> dict:
-    """Expected ratings per treated district (after full ramp excluded: at roll-out level),
-    the true trust gains, their across-district slope, and the theme probabilities."""
+    """Per treated district: the expected felt_heard rating over its treated months and its true
+    trust gain; the across-district OLS slope of gain on rating (what the pipeline's
+    `association_with_trust.slope` estimates, up to noise and form weights); theme shares."""
     treated = np.flatnonzero(design.cohort_of != NEVER)
     g = trust_gain(design, survey)
-    level = district_level(design, survey)
-    heard = expected_rating(level)  # felt_heard before any post-roll-out lift
+    event = design.event_months()
+    lifted = district_level(design, survey)[:, None] + LIFT * ramp(event, design.params.ramp_months)
+    post = event >= 0
+    heard = np.divide(  # expected felt_heard over the treated months (equal weight per month)
+        np.where(post, expected_rating(lifted), 0.0).sum(axis=1),
+        post.sum(axis=1),
+        out=np.zeros(design.n_districts),
+        where=post.any(axis=1),
+    )
     x, y = heard[treated], g[treated]
     slope = float(np.polyfit(x, y, 1)[0]) if len(treated) > 1 and np.ptp(x) > 0 else None
     themes_pre: dict[str, float] = {}
@@ -153,7 +161,7 @@ def feedback_truth(design: Design, survey: SurveyModel) -> dict:
         "form_rate": FORM_RATE,
         "blank_share": BLANK_SHARE,
         "trust_gain": {design.district_ids[i]: float(g[i]) for i in treated},
-        "felt_heard_before_lift": {design.district_ids[i]: float(heard[i]) for i in treated},
+        "felt_heard_after_rollout": {design.district_ids[i]: float(heard[i]) for i in treated},
         "trust_gain_per_felt_heard_point": slope,
         "theme_shares_before": themes_pre,
         "theme_shares_after": themes_post,
