@@ -99,13 +99,17 @@ def _association_sentence(a: dict) -> str:
     )
 
 
-def feedback_section(results: dict, scale: tuple[float, float] = (1.0, 5.0)) -> dict:
-    """View model: `present`, `reason` or (`chart`, `sentences`)."""
+def feedback_section(
+    results: dict, scale: tuple[float, float] = (1.0, 5.0), order: list | tuple = ()
+) -> dict:
+    """View model: `present`, `reason` or (`chart`, `sentences`); items in `order` (the
+    config's feedback.items) first, since results.json sorts its keys."""
     fb = results.get("meeting_feedback")
     if not isinstance(fb, dict) or fb.get("reason") or not fb.get("items"):
         reason = (fb or {}).get("reason") if isinstance(fb, dict) else None
         return {"present": False, "reason": reason or "No meeting feedback was delivered."}
-    items = fb["items"]
+    items = {i: fb["items"][i] for i in order if i in fb["items"]}
+    items |= {i: s for i, s in fb["items"].items() if i not in items}
     sentences = []
     for item, s in items.items():
         if is_number(s.get("mean")):
@@ -137,7 +141,7 @@ def feedback_section(results: dict, scale: tuple[float, float] = (1.0, 5.0)) -> 
         sentences.append(
             f"Concerns about {_theme_label(row['theme'])} went "
             f"{'up' if row['share_change'] > 0 else 'down'} as a share of topics; recorded "
-            f"{row['theme']} crime {crime}."
+            f"{row.get('crime_label', row['theme'])} crime {crime}."
         )
     gaps = fb.get("reporting_gaps") or []
     if gaps:

@@ -82,7 +82,9 @@ def build_view(results: dict) -> dict:
         "methods": context_view.methods_section(results, config),
         "appendix": context_view.appendix_section(results, crime_keys + survey_keys, config, alpha),
         "labels": {k: outcome_info(k).label for k in crime_keys + survey_keys},
-        "feedback": feedback_view.feedback_section(results, _feedback_scale(config)),  # issue 15
+        "feedback": feedback_view.feedback_section(  # issue 15
+            results, _feedback_scale(config), (config.get("feedback") or {}).get("items") or ()
+        ),
     }
 
 
