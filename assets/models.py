@@ -15,8 +15,8 @@ import dagster as dg
 
 from assets.resources import DUCKDB_POOL, CityResource, WarehouseResource
 from evaluation import summary
-from evaluation.run import evaluate
 from evaluation.feedback import meeting_feedback
+from evaluation.run import evaluate
 from evaluation.settings import settings_from_config
 from evaluation.store import frames
 from evaluation.versions import code_version, package_versions

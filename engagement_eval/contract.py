@@ -49,9 +49,7 @@ class InputSpec:
         """Contract column -> type, required first, with survey items / indices expanded."""
         out: dict[str, str] = {}
         for col, typ in {**self.required, **self.optional}.items():
-            out.update(
-                {c: typ for c in _expand(col, survey_items, survey_indices, feedback_items)}
-            )
+            out.update({c: typ for c in _expand(col, survey_items, survey_indices, feedback_items)})
         return out
 
     def required_columns(

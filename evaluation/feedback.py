@@ -124,8 +124,10 @@ def theme_shift(themes: pd.DataFrame, alpha: float) -> dict:
     total = themes.groupby("theme")["n"].sum()
     shares = (total / total.sum()).to_dict() if total.sum() else {}
     treated = themes[themes["start_quarter"].notna()]
-    counts = treated.groupby(["district_id", "treated", "theme"])["n"].sum().unstack(
-        ["treated", "theme"], fill_value=0
+    counts = (
+        treated.groupby(["district_id", "treated", "theme"])["n"]
+        .sum()
+        .unstack(["treated", "theme"], fill_value=0)
     )
     shift: dict = {}
     if 0 in counts.columns.get_level_values(0) and 1 in counts.columns.get_level_values(0):

@@ -29,7 +29,9 @@ def _theme_label(theme: str) -> str:
 
 def rating_chart(chart_id: str, item: str, points: list[dict], scale: tuple[float, float]) -> Chart:
     """Mean rating by quarters since the program started, with its interval band."""
-    pts = sorted((p for p in points if is_number(p.get("event_time"))), key=lambda p: p["event_time"])
+    pts = sorted(
+        (p for p in points if is_number(p.get("event_time"))), key=lambda p: p["event_time"]
+    )
     est = [(p["event_time"], p["mean"] if is_number(p.get("mean")) else None) for p in pts]
     band = [
         (p["event_time"], p["ci_low"], p["ci_high"])
@@ -53,21 +55,40 @@ def rating_chart(chart_id: str, item: str, points: list[dict], scale: tuple[floa
         upper = [(xs(t), ys(min(max(b, yt[0]), yt[-1]))) for t, _, b in piece]
         lower = [(xs(t), ys(min(max(a, yt[0]), yt[-1]))) for t, a, _ in reversed(piece)]
         body.append(
-            svg.el("path", d=svg.path_d(upper + lower) + " Z", fill=svg.SKY,
-                   fill_opacity="0.35", stroke="none")
+            svg.el(
+                "path",
+                d=svg.path_d(upper + lower) + " Z",
+                fill=svg.SKY,
+                fill_opacity="0.35",
+                stroke="none",
+            )
         )
     xr = xs(-0.5)
     body.append(
-        svg.el("line", x1=xr, x2=xr, y1=float(frame.y1), y2=float(frame.y0),
-               stroke=svg.VERMILLION, stroke_width="2", stroke_dasharray="6 4")
+        svg.el(
+            "line",
+            x1=xr,
+            x2=xr,
+            y1=float(frame.y1),
+            y2=float(frame.y0),
+            stroke=svg.VERMILLION,
+            stroke_width="2",
+            stroke_dasharray="6 4",
+        )
     )
     for seg in _segments(est):
         body.append(
-            svg.el("path", d=svg.path_d([(xs(x), ys(y)) for x, y in seg]), fill="none",
-                   stroke=svg.BLUE, stroke_width="2")
+            svg.el(
+                "path",
+                d=svg.path_d([(xs(x), ys(y)) for x, y in seg]),
+                fill="none",
+                stroke=svg.BLUE,
+                stroke_width="2",
+            )
         )
-    body.append(svg.legend([("mean rating", svg.BLUE, ""), ("interval", svg.SKY, "band")],
-                           frame.x0, 20))
+    body.append(
+        svg.legend([("mean rating", svg.BLUE, ""), ("interval", svg.SKY, "band")], frame.x0, 20)
+    )
     shown = [(t, v) for t, v in est if v is not None]
     title = f"Residents who {_item_label(item)}: mean rating by quarter since the program started"
     desc = (
@@ -94,8 +115,11 @@ def _association_sentence(a: dict) -> str:
         f"feeling heard one point higher, trust rose by {slope:+.2f} points more "
         f"(interval {lo:+.2f} to {hi:+.2f}). This is an association between districts, not an "
         "effect of the meetings"
-        + (f"; districts whose residents felt more heard saw {direction} trust gains." if clear
-           else "; the data cannot tell whether such a link exists.")
+        + (
+            f"; districts whose residents felt more heard saw {direction} trust gains."
+            if clear
+            else "; the data cannot tell whether such a link exists."
+        )
     )
 
 
@@ -123,8 +147,10 @@ def feedback_section(
         top = ", ".join(f"{_theme_label(t)} ({100 * v:.0f}%)" for t, v in shares[:3])
         sentences.append(f"The topics residents raised most were {top}.")
     moved = [
-        (t, s) for t, s in (themes.get("shift") or {}).items()
-        if is_number(s.get("ci_low")) and is_number(s.get("ci_high"))
+        (t, s)
+        for t, s in (themes.get("shift") or {}).items()
+        if is_number(s.get("ci_low"))
+        and is_number(s.get("ci_high"))
         and (s["ci_low"] > 0 or s["ci_high"] < 0)
     ]
     for t, s in sorted(moved, key=lambda kv: -abs(kv[1]["change"]))[:3]:
@@ -137,7 +163,12 @@ def feedback_section(
     for row in fb.get("concerns_vs_crime") or []:
         if row.get("crime_moved") is None or not is_number(row.get("share_change")):
             continue
-        crime = "changed clearly" if row["crime_moved"] else "did not change clearly"
+        est = row.get("crime_estimate")
+        crime = (
+            f"{'fell' if est < 0 else 'rose'} clearly ({100 * est:+.0f}%)"
+            if row["crime_moved"] and is_number(est)
+            else "did not change clearly"
+        )
         sentences.append(
             f"Concerns about {_theme_label(row['theme'])} went "
             f"{'up' if row['share_change'] > 0 else 'down'} as a share of topics; recorded "

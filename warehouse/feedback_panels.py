@@ -88,7 +88,7 @@ def build_feedback_panels(con: duckdb.DuckDBPyConnection, config: CityConfig) ->
         f"SELECT district_id, quarter, {_literal(i)} AS item, {ident(i)} AS y FROM _fb_forms"
         for i in config.feedback.items
     )
-    design = f"""
+    design = """
         SELECT c.*, CAST(datediff('quarter', CAST($lo AS DATE), c.quarter) + 1 AS BIGINT)
                    AS period,
                r.start_quarter,

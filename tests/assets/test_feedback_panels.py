@@ -34,9 +34,15 @@ def _build(folder):
 
 @pytest.fixture(scope="module")
 def city(tmp_path_factory):
-    folder = simulate_city(tmp_path_factory.mktemp("fb"), seed=9, n_districts=6,
-                           start="2020-01", months=24, incidents_per_1000=0.3,
-                           survey_responses_per_cell=15)
+    folder = simulate_city(
+        tmp_path_factory.mktemp("fb"),
+        seed=9,
+        n_districts=6,
+        start="2020-01",
+        months=24,
+        incidents_per_1000=0.3,
+        survey_responses_per_cell=15,
+    )
     forms = pd.read_csv(folder / "meeting_feedback.csv", dtype=str, keep_default_na=False)
     forms.loc[[0, 7], "comment"] = PLANTED
     forms.loc[[1], "topic"] = "  BURGLARY "  # mapped whatever its case and spaces
@@ -72,9 +78,12 @@ def test_panel_sums_are_the_delivered_ratings_that_passed_the_gate(city, built):
 
 def test_planted_comment_reaches_nothing_past_raw(built):
     con, config = built
-    assert con.execute(
-        "SELECT count(*) FROM raw.meeting_feedback WHERE comment = ?", [PLANTED]
-    ).fetchone()[0] == 2
+    assert (
+        con.execute(
+            "SELECT count(*) FROM raw.meeting_feedback WHERE comment = ?", [PLANTED]
+        ).fetchone()[0]
+        == 2
+    )
     varchar = con.execute(
         "SELECT table_schema, table_name, column_name FROM information_schema.columns"
         " WHERE data_type = 'VARCHAR' AND table_schema <> 'raw'"
@@ -88,8 +97,9 @@ def test_planted_comment_reaches_nothing_past_raw(built):
     results = {
         "city": "x",
         "run": {"config": config.raw},
-        "meeting_feedback": meeting_feedback(read_feedback(con), None, {}, alpha=0.05,
-                                             min_cell_size=10, seed=1),
+        "meeting_feedback": meeting_feedback(
+            read_feedback(con), None, {}, alpha=0.05, min_cell_size=10, seed=1
+        ),
     }
     assert "PLANTED-COMMENT" not in json.dumps(results)
     html = render(results)
@@ -104,8 +114,7 @@ def test_without_feedback_the_section_states_why(city, tmp_path):
     (bare / "meeting_feedback.csv").unlink()
     con, _ = _build(bare)
     assert read_feedback(con) is None
-    section = meeting_feedback(read_feedback(con), None, {}, alpha=0.05, min_cell_size=10,
-                               seed=1)
+    section = meeting_feedback(read_feedback(con), None, {}, alpha=0.05, min_cell_size=10, seed=1)
     assert "reason" in section and "items" not in section
     html = render({"city": "x", "meeting_feedback": section})
     assert "no meeting feedback delivered" in html

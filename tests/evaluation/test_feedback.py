@@ -66,8 +66,13 @@ def _theme_panel(rng, g: int, delta: float) -> pd.DataFrame:
             k = rng.binomial(size, p)
             for theme, n in (("property", k), ("other", size - k)):
                 rows.append(
-                    {"district_id": f"{d:03d}", "theme": theme, "n": n, "treated": treated,
-                     "start_quarter": pd.Timestamp("2020-01-01")}
+                    {
+                        "district_id": f"{d:03d}",
+                        "theme": theme,
+                        "n": n,
+                        "treated": treated,
+                        "start_quarter": pd.Timestamp("2020-01-01"),
+                    }
                 )
     return pd.DataFrame(rows)
 
@@ -89,9 +94,16 @@ def _items_panel() -> pd.DataFrame:
         for q, (s, n) in enumerate(((7.0, 2), (9.0, 3), (20.0, 5))):
             quarter = pd.Timestamp("2020-01-01") + pd.DateOffset(months=3 * q)
             rows.append(
-                {"district_id": d, "quarter": quarter, "item": "felt_heard", "sum": s, "n": n,
-                 "mean": s / n, "start_quarter": pd.Timestamp(start) if start else pd.NaT,
-                 "treated": int(start is not None and quarter >= pd.Timestamp(start))}
+                {
+                    "district_id": d,
+                    "quarter": quarter,
+                    "item": "felt_heard",
+                    "sum": s,
+                    "n": n,
+                    "mean": s / n,
+                    "start_quarter": pd.Timestamp(start) if start else pd.NaT,
+                    "treated": int(start is not None and quarter >= pd.Timestamp(start)),
+                }
             )
     return pd.DataFrame(rows)
 
@@ -111,8 +123,15 @@ def test_trust_gain_nets_out_the_never_treated_change():
         for period in range(1, 6):
             common = 0.1 * (period >= 3)
             own = jump * (period >= 3) if cohort else 0.0
-            rows.append({"district_id": d, "index_name": "trust_index", "period": period,
-                         "mean": level + common + own, "cohort_period": cohort})
+            rows.append(
+                {
+                    "district_id": d,
+                    "index_name": "trust_index",
+                    "period": period,
+                    "mean": level + common + own,
+                    "cohort_period": cohort,
+                }
+            )
     assert trust_gains(pd.DataFrame(rows))["A"] == pytest.approx(0.4, abs=1e-12)
 
 

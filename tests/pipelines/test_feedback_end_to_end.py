@@ -25,8 +25,12 @@ PLANTED = "PLANTED-COMMENT-qz7 call Mrs Example at 555-0199"
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch):
-    for var in ("DAGSTER_HOME", "ENGAGEMENT_EVAL_DUCKDB", "ENGAGEMENT_EVAL_OUT",
-                "ENGAGEMENT_EVAL_CONFIG"):
+    for var in (
+        "DAGSTER_HOME",
+        "ENGAGEMENT_EVAL_DUCKDB",
+        "ENGAGEMENT_EVAL_OUT",
+        "ENGAGEMENT_EVAL_CONFIG",
+    ):
         monkeypatch.delenv(var, raising=False)
 
 
@@ -48,8 +52,17 @@ def _text_in_tables(con, needle: str) -> list[str]:
 
 @pytest.mark.slow  # a full Dagster run, about 70 s
 def test_feedback_means_and_comments_through_the_pipeline(tmp_path):
-    city = Path(simulate_city(tmp_path / "city", seed=5, n_districts=6, start="2020-01",
-                              months=24, incidents_per_1000=0.5, survey_responses_per_cell=20))
+    city = Path(
+        simulate_city(
+            tmp_path / "city",
+            seed=5,
+            n_districts=6,
+            start="2020-01",
+            months=24,
+            incidents_per_1000=0.5,
+            survey_responses_per_cell=20,
+        )
+    )
     forms = pd.read_csv(city / "meeting_feedback.csv", dtype=str, keep_default_na=False)
     forms.loc[[3, 40, 41], "comment"] = PLANTED
     forms.loc[5, "felt_heard"] = "7"  # off the scale: quarantined, so not in the mean
@@ -72,8 +85,9 @@ def test_feedback_means_and_comments_through_the_pipeline(tmp_path):
 
     results = json.loads((out / "results.json").read_text())
     meetings = pd.read_csv(city / "meetings.csv", dtype=str)
-    in_window = meetings[(meetings["meeting_date"] >= keys[0]) &
-                         (meetings["meeting_date"] < "2022-01-01")]["meeting_id"]
+    in_window = meetings[
+        (meetings["meeting_date"] >= keys[0]) & (meetings["meeting_date"] < "2022-01-01")
+    ]["meeting_id"]
     kept = forms[forms["meeting_id"].isin(in_window)].drop(index=5)
     ratings = pd.to_numeric(kept["felt_heard"].replace("", None)).dropna()
     published = results["meeting_feedback"]["items"]["felt_heard"]
@@ -95,8 +109,9 @@ def test_feedback_means_and_comments_through_the_pipeline(tmp_path):
         assert quarantined == [("felt_heard_in_scale",)]
     finally:
         con.close()
-    published_files = [p for p in out.rglob("*") if p.is_file() and p.suffix != ".duckdb"
-                       and ".wal" not in p.name]
+    published_files = [
+        p for p in out.rglob("*") if p.is_file() and p.suffix != ".duckdb" and ".wal" not in p.name
+    ]
     assert any(p.name == "council_report.html" for p in published_files)
     for path in published_files:
         assert "PLANTED-COMMENT" not in path.read_text(errors="replace"), path

@@ -24,13 +24,21 @@ def test_clean_feedback_passes_and_comments_never_reach_staging(city, run):
     r = run(city, *INPUTS)
     assert r.rep("meeting_feedback").status in ("passed", "warned")
     assert r.rep("meeting_feedback").bad_rows == 0
-    staged = [c for (c,) in r.con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'staging'"
-        " AND table_name = 'meeting_feedback'").fetchall()]
+    staged = [
+        c
+        for (c,) in r.con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'staging'"
+            " AND table_name = 'meeting_feedback'"
+        ).fetchall()
+    ]
     assert "comment" not in staged and "topic" in staged
-    raw = [c for (c,) in r.con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'raw'"
-        " AND table_name = 'meeting_feedback'").fetchall()]
+    raw = [
+        c
+        for (c,) in r.con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'raw'"
+            " AND table_name = 'meeting_feedback'"
+        ).fetchall()
+    ]
     assert "comment" in raw  # kept as delivered, and only there
 
 
@@ -52,9 +60,12 @@ def test_each_bad_form_is_quarantined_with_its_reason(city, run):
     r = run(city, *INPUTS)
     rep = r.rep("meeting_feedback")
     assert rep.status == "quarantined"
-    blocking = dict(r.con.execute(
-        "SELECT rule, count(*) FROM quality.quarantine WHERE input = 'meeting_feedback'"
-        " AND severity = 'blocking' GROUP BY 1").fetchall())
+    blocking = dict(
+        r.con.execute(
+            "SELECT rule, count(*) FROM quality.quarantine WHERE input = 'meeting_feedback'"
+            " AND severity = 'blocking' GROUP BY 1"
+        ).fetchall()
+    )
     assert blocking == {
         "meeting_known": 2,
         "felt_heard_in_scale": 3,
@@ -64,10 +75,13 @@ def test_each_bad_form_is_quarantined_with_its_reason(city, run):
         "submitted_date_not_future": 1,
         "submitted_date_parseable": 1,
     }
-    reasons = dict(r.con.execute(
-        "SELECT rule, any_value(value) FROM quality.quarantine WHERE input = 'meeting_feedback'"
-        " AND rule IN ('meeting_known', 'felt_heard_in_scale', 'submitted_date_parseable')"
-        " GROUP BY 1").fetchall())
+    reasons = dict(
+        r.con.execute(
+            "SELECT rule, any_value(value) FROM quality.quarantine WHERE input = 'meeting_feedback'"
+            " AND rule IN ('meeting_known', 'felt_heard_in_scale', 'submitted_date_parseable')"
+            " GROUP BY 1"
+        ).fetchall()
+    )
     assert reasons == {
         "meeting_known": "no-such-meeting",
         "felt_heard_in_scale": "9",
