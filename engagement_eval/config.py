@@ -329,6 +329,12 @@ def _str_mapping(value: Any, key: str, source: str) -> dict[str, dict[str, str]]
     return {str(k): {str(c): str(n) for c, n in v.items()} for k, v in value.items()}
 
 
+def _feedback_items(section: Any) -> tuple[str, ...]:
+    """feedback.items for the column check (the section itself is checked afterwards)."""
+    items = section.get("items") if isinstance(section, dict) else None
+    return tuple(str(i) for i in items) if isinstance(items, list | tuple) else ()
+
+
 def _validate(cfg: dict, source: str) -> CityConfig:
     from engagement_eval.contract import INPUTS  # contract imports nothing from here
 
@@ -364,7 +370,7 @@ def _validate(cfg: dict, source: str) -> CityConfig:
             known = INPUTS[input_name].all_columns(
                 cfg["survey"]["items"],
                 tuple(cfg["survey"].get("indices") or {}),
-                feedback_items=(cfg.get("feedback") or {}).get("items") or (),
+                feedback_items=_feedback_items(cfg.get("feedback")),
             )
             for col in cols:
                 if col not in known:
