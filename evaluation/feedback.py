@@ -217,7 +217,12 @@ def slope_with_interval(x: np.ndarray, y: np.ndarray, alpha: float, seed: int, d
 def association_with_trust(
     items: pd.DataFrame, dq: pd.DataFrame | None, alpha: float, seed: int, draws: int = 9999
 ) -> dict:
-    """Across treated districts: trust gain on the mean felt_heard rating after roll-out."""
+    """Across treated districts: trust gain on the mean felt_heard rating after roll-out.
+
+    On simulated cities with a stated slope (16 districts, 4 years) the 95% interval held the
+    truth in 27 of 30 (tests/evaluation/test_feedback_truth.py): the t(G-2) interval assumes
+    equal noise, and each district's trust gain is estimated with its own precision.
+    """
     label = (
         "association across treated districts between how heard residents felt at meetings "
         "and the district's trust gain; not an effect of the meetings"
