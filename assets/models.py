@@ -15,10 +15,12 @@ import dagster as dg
 
 from assets.resources import DUCKDB_POOL, CityResource, WarehouseResource
 from evaluation import history, summary
+from evaluation.feedback import meeting_feedback
 from evaluation.run import evaluate
 from evaluation.settings import settings_from_config
 from evaluation.store import frames
 from evaluation.versions import code_version, package_versions
+from warehouse.feedback_panels import feedback_gaps, read_feedback
 from warehouse.reads import district_names, input_files, quality_section, read_panels
 from warehouse.results_store import previous_history, write_results
 from warehouse.shapes import describe_shape, shape_notes
@@ -52,6 +54,7 @@ def results_dir(warehouse_path: str) -> Path:
     deps=[
         dg.AssetKey(["marts", "district_month"]),
         dg.AssetKey(["marts", "district_quarter_survey"]),
+        dg.AssetKey(["marts", "meeting_feedback"]),  # issue 15
     ],
     group_name=GROUP,
     description="Programme effects on crime (Poisson, proportional) and trust/safety "
@@ -77,6 +80,7 @@ def evaluation_results(
         inputs, quality, names = input_files(con), quality_section(con), district_names(con)
         shape = describe_shape(con, cfg)  # issue 9: grain and unit of the panels
         previous = previous_history(con, cfg.city, context.run.run_id)  # issue 14
+        feedback, feedback_gaps_found = read_feedback(con), feedback_gaps(con)  # issue 15
     settings = dataclasses.replace(
         settings,
         grain=shape["grain"],
@@ -97,6 +101,15 @@ def evaluation_results(
         threshold=cfg.attendance_threshold_per_1000,
         code_version=code_version(),
         versions=package_versions(),
+    )
+    results["meeting_feedback"] = meeting_feedback(  # issue 15
+        feedback,
+        dq,
+        results["outcomes"],
+        alpha=settings.alpha,
+        min_cell_size=settings.min_cell_size,
+        seed=settings.seed,
+        gaps=feedback_gaps_found,
     )
     timings = {"read_panels": read_seconds, **results.pop("_timings")}
     results["shape"] = shape  # issue 9

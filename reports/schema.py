@@ -204,6 +204,27 @@ class Change(TypedDict, total=False):
     new_periods: int  # months added
 
 
+class FeedbackItem(TypedDict, total=False):
+    """issue 15: `mean` = sum / n of every rating that passed the gate."""
+
+    mean: float | None
+    n: int
+    by_period: list[dict]  # {event_time, mean, n, districts, ci_low, ci_high[, suppressed]}
+    by_cohort: dict[str, list[dict]]
+
+
+class MeetingFeedback(TypedDict, total=False):
+    """issue 15 (evaluation/feedback.py); only `reason` when no feedback was delivered."""
+
+    items: dict[str, FeedbackItem]
+    themes: dict  # {shares, n_forms_with_topic, shift: {theme: {before, after, change, ...}}}
+    association_with_trust: dict  # {label, slope, ci_low, ci_high, p_permutation, ...}
+    concerns_vs_crime: list[dict]
+    reporting_gaps: list[dict]  # {district, quarter, meetings}
+    descriptive: str
+    reason: str
+
+
 class Results(TypedDict, total=False):
     city: str
     generated_at: str  # ISO 8601
@@ -220,6 +241,7 @@ class Results(TypedDict, total=False):
     notes: list[str]
     previous_run: PreviousRun
     changes: dict[str, Change]
+    meeting_feedback: MeetingFeedback  # issue 15
 
 
 CRIME_OUTCOMES = ("crime_total", "crime_violent", "crime_property")

@@ -6,7 +6,7 @@ here (and in `wording.py`), so tests can check them without parsing HTML.
 
 from __future__ import annotations
 
-from reports import context_view, outcome_view, summary_view
+from reports import context_view, feedback_view, outcome_view, summary_view
 from reports.charts import month_name
 from reports.schema import CRIME_OUTCOMES, DEFAULT_MIN_CELL_SIZE, SURVEY_OUTCOMES
 from reports.suppression import suppress_small_cells
@@ -88,6 +88,9 @@ def build_view(results: dict) -> dict:
         "methods": context_view.methods_section(results, config),
         "appendix": context_view.appendix_section(results, crime_keys + survey_keys, config, alpha),
         "labels": {k: outcome_info(k).label for k in crime_keys + survey_keys},
+        "feedback": feedback_view.feedback_section(  # issue 15
+            results, _feedback_scale(config), (config.get("feedback") or {}).get("items") or ()
+        ),
     }
 
 
@@ -96,6 +99,12 @@ def _brief_chart(charts: list[dict], primary: str | None):
     shown = [c for c in charts if c["trend"] is not None]
     chosen = [c for c in shown if c["key"] == primary] or shown
     return chosen[0]["trend"] if chosen else None
+
+
+def _feedback_scale(config: dict) -> tuple[float, float]:
+    scale = (config.get("feedback") or {}).get("scale") or [1, 5]
+    ok = len(scale) == 2 and all(is_number(s) for s in scale)
+    return (float(scale[0]), float(scale[1])) if ok else (1.0, 5.0)
 
 
 def _summary_intro(summary: list[dict]) -> str:

@@ -12,7 +12,17 @@ from report_fixtures import demo_results, null_results, without
 from reports import render
 from reports.svg import BLUE
 
-SECTION_ORDER = ["summary", "program", "crime", "trust", "quality", "methods", "sure", "appendix"]
+SECTION_ORDER = [
+    "summary",
+    "program",
+    "crime",
+    "trust",
+    "feedback",
+    "quality",
+    "methods",
+    "sure",
+    "appendix",
+]
 CRIME = ("crime_total", "crime_violent", "crime_property")
 SURVEY = ("trust_index", "safety_index")
 
