@@ -105,7 +105,9 @@ def store_floor(data: str, db: str | None, memory_limit: str | None) -> dict:
             verb = f"CREATE TABLE {raw} AS " if i == 0 else f"INSERT INTO {raw} BY NAME "
             con.execute(verb + source, {"path": path})
         present = {r[0] for r in con.execute(f"DESCRIBE {raw}").fetchall()}
-        wanted = spec.columns(config.survey.items, tuple(config.survey.indices))
+        wanted = spec.columns(
+            config.survey.items, tuple(config.survey.indices), config.feedback.items
+        )
         casts = [
             f"TRY_CAST({ident(c)} AS {_DUCK_TYPES[t]}) AS {ident(c)}"
             for c, t in wanted.items()

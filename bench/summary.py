@@ -44,11 +44,21 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m bench.summary")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--reuse-ratios",
+        action="store_true",
+        help="take the two ratios from their last result files; measure only the demo run",
+    )
     args = parser.parse_args(argv)
     reps = ["--repeats", str(args.repeats)]
     started = datetime.now(UTC).isoformat(timespec="seconds")
-    cs = bench_cs_scale.main(["--units", "20000" if args.quick else "100000", *reps])
-    gate = bench_gate.main(["--city", "demo" if args.quick else "city7m", *reps])
+    units, city = ("20000", "demo") if args.quick else ("100000", "city7m")
+    if args.reuse_ratios:
+        cs = json.loads((RESULTS / f"cs_scale_{units}.json").read_text())
+        gate = json.loads((RESULTS / f"gate_{city}.json").read_text())
+    else:
+        cs = bench_cs_scale.main(["--units", units, *reps])
+        gate = bench_gate.main(["--city", city, *reps])
     demo = demo_run()
     lines = [
         f"CS estimator vs csdid ({cs['units']:,} units x {cs['periods']} periods, whole"
