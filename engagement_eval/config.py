@@ -47,6 +47,7 @@ DEFAULTS: dict[str, Any] = {
         },
         "scale": [1, 5],
         "score_se": "column",  # survey_scores: SEs from <index>_se columns, or unknown
+        "groups": [],  # survey_responses columns holding a respondent's group (issue 15)
     },
     "quality": {"max_bad_row_share": 0.01, "attendees_ceiling": 5000},
     "model": {
@@ -94,6 +95,7 @@ class SurveyConfig:
     indices: dict[str, tuple[str, ...]]
     scale: tuple[float, float]
     score_se: str = "column"
+    groups: tuple[str, ...] = ()  # respondent group columns (evaluation/groups.py)
 
 
 @dataclass(frozen=True)
@@ -359,7 +361,9 @@ def _validate(cfg: dict, source: str) -> CityConfig:
                     f"use one of: {', '.join(INPUTS)}",
                 )
             known = INPUTS[input_name].all_columns(
-                cfg["survey"]["items"], tuple(cfg["survey"].get("indices") or {})
+                cfg["survey"]["items"],
+                tuple(cfg["survey"].get("indices") or {}),
+                tuple(cfg["survey"].get("groups") or ()),
             )
             for col in cols:
                 if col not in known:
@@ -412,6 +416,8 @@ def _validate(cfg: dict, source: str) -> CityConfig:
             f"survey.scale {scale!r} in {source} must be [low, high] with low < high",
             "e.g. survey.scale: [1, 5]",
         )
+
+    groups = _survey_groups(survey.get("groups"), items, source)
 
     grain = cfg.get("grain")
     if grain is not None and grain not in GRAINS:
@@ -479,6 +485,7 @@ def _validate(cfg: dict, source: str) -> CityConfig:
             indices=indices,
             scale=(float(scale[0]), float(scale[1])),
             score_se=score_se,
+            groups=groups,
         ),
         quality=QualityConfig(
             max_bad_row_share=_number(
@@ -515,3 +522,23 @@ def _validate(cfg: dict, source: str) -> CityConfig:
         source=source,
         raw=cfg,
     )
+
+
+def _survey_groups(value, items: tuple[str, ...], source: str) -> tuple[str, ...]:
+    """survey.groups: contract names of the respondent-group columns. Plain identifiers only
+    (they become SQL column names, quoted, and results.json keys), distinct from the contract's
+    own survey columns; a city's own column name is mapped with columns.survey_responses."""
+    groups = value or []
+    reserved = {"response_id", "district_id", "unit_id", "response_date", "weight", *items}
+    if not isinstance(groups, list) or any(
+        not isinstance(g, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", g)
+        or g in reserved
+        for g in groups
+    ) or len(set(groups)) != len(groups):
+        raise UserError(
+            f"survey.groups {groups!r} in {source} must be a list of distinct plain names that "
+            "are not survey items or contract columns",
+            "use letters, digits and underscores, e.g. survey.groups: [age_group, tenure]; map "
+            "a city column with another name by columns: {survey_responses: {age_group: Age}}",
+        )
+    return tuple(groups)

@@ -21,6 +21,7 @@ FORMATS = ("csv", "parquet")
 SURVEY_ITEMS = "<survey items>"  # placeholder expanded from config.survey.items
 SURVEY_INDICES = "<survey indices>"  # expanded from the names in config.survey.indices
 SURVEY_INDEX_SE = "<survey index SEs>"  # expanded to <index>_se per index
+SURVEY_GROUPS = "<survey groups>"  # expanded from config.survey.groups (issue 15: equity)
 # Where a row is: a district, or a unit (beat) that units.csv maps to its district.
 PLACE_COLUMNS = ("district_id", "unit_id")
 # Alternative shapes of one kind of data: a city delivers at most one of each group.
@@ -43,12 +44,13 @@ class InputSpec:
     description: str = ""
 
     def columns(
-        self, survey_items: tuple[str, ...] | list[str] = (), survey_indices=()
+        self, survey_items: tuple[str, ...] | list[str] = (), survey_indices=(), survey_groups=()
     ) -> dict[str, str]:
-        """Contract column -> type, required first, with survey items / indices expanded."""
+        """Contract column -> type, required first, with survey items / indices / groups
+        expanded."""
         out: dict[str, str] = {}
         for col, typ in {**self.required, **self.optional}.items():
-            out.update({c: typ for c in _expand(col, survey_items, survey_indices)})
+            out.update({c: typ for c in _expand(col, survey_items, survey_indices, survey_groups)})
         return out
 
     def required_columns(
@@ -60,9 +62,9 @@ class InputSpec:
         return cols
 
     def all_columns(
-        self, survey_items: tuple[str, ...] | list[str] = (), survey_indices=()
+        self, survey_items: tuple[str, ...] | list[str] = (), survey_indices=(), survey_groups=()
     ) -> list[str]:
-        return list(self.columns(survey_items, survey_indices))
+        return list(self.columns(survey_items, survey_indices, survey_groups))
 
     @property
     def place_columns(self) -> tuple[str, ...]:
@@ -86,13 +88,15 @@ class InputSpec:
         ]
 
 
-def _expand(col: str, survey_items, survey_indices) -> list[str]:
+def _expand(col: str, survey_items, survey_indices, survey_groups=()) -> list[str]:
     if col == SURVEY_ITEMS:
         return list(survey_items)
     if col == SURVEY_INDICES:
         return list(survey_indices)
     if col == SURVEY_INDEX_SE:
         return [f"{i}_se" for i in survey_indices]
+    if col == SURVEY_GROUPS:
+        return list(survey_groups)
     return [col]
 
 
@@ -135,7 +139,7 @@ INPUTS: dict[str, InputSpec] = {
                 "response_date": "date",
                 SURVEY_ITEMS: "float",
             },
-            optional={"weight": "float"},
+            optional={"weight": "float", SURVEY_GROUPS: "text"},
             key=("response_id",),
             file_required=False,  # surveys are optional; scores may replace responses
             description="Resident survey answers on a Likert scale, optionally weighted.",
@@ -267,7 +271,7 @@ def resolve_columns(
     resolved: dict[str, str] = {}
     indices = tuple(config.survey.indices)
     required = set(spec.required_columns(config.survey.items, indices))
-    for col in spec.columns(config.survey.items, indices):
+    for col in spec.columns(config.survey.items, indices, config.survey.groups):
         wanted = mapping.get(col, col)
         if wanted in header:
             resolved[col] = wanted

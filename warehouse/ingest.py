@@ -355,7 +355,8 @@ def _typed_select(
     params: dict = {}
     parts = []
     # issue 9: survey_scores carry one column per index (and <index>_se)
-    for col, typ in spec.columns(config.survey.items, tuple(config.survey.indices)).items():
+    survey = config.survey
+    for col, typ in spec.columns(survey.items, tuple(survey.indices), survey.groups).items():
         delivered = next((f.columns[col] for f in files if col in f.columns), None)
         if delivered is None:
             parts.append(f"CAST(NULL AS {_duck_type(typ)}) AS {ident(col)}")

@@ -1,0 +1,138 @@
+"""Survey panel by resident group (issue 15, section 2): `marts.district_quarter_survey_groups`.
+
+One row per index, group column, group value, district and quarter that has answers: the
+weighted index mean of that group's respondents there, its linearised standard error and
+response count, computed exactly like the headline panel (`warehouse.panels`, same scale
+filter, weights and SE formula), and the district's period, cohort and treatment status taken
+from `marts.district_quarter_survey` (so the window and roll-out are the headline's).
+
+Privacy rule (docs/evaluation.md, "Who changed"): group x district x quarter cells can identify
+people. This table is internal (the estimators read it); nothing built from a cell with fewer
+than `model.min_cell_size` responses is published: results, report, XLSX and the UI metadata
+show only estimates over many cells and counts per group value, never a cell's mean or count.
+
+Group columns come from `survey.groups` (plain identifiers, checked by the config, quoted with
+`ident`); their values are bound as data, never spliced into SQL. Responses whose group value
+is empty are left out of that column's groups (they still count in the headline panel).
+Only `survey_responses` deliveries carry groups; a survey_scores delivery has no group rows.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+
+from engagement_eval.config import CityConfig
+from warehouse.sql import (
+    SURVEY_CELL_SUMS,
+    clean_source,
+    ident,
+    rollback,
+    survey_se_sql,
+    table_columns,
+    table_exists,
+)
+
+TABLE = "district_quarter_survey_groups"
+
+
+def build_survey_group_panel(con: duckdb.DuckDBPyConnection, config: CityConfig) -> int:
+    """Build (or drop, when no group column is configured or delivered) the group panel;
+    returns its rows. Needs `marts.district_quarter_survey` (periods and cohorts)."""
+    con.execute(f"DROP TABLE IF EXISTS marts.{ident(TABLE)}")
+    if not config.survey.groups or not table_exists(con, "staging", "survey_responses"):
+        return 0
+    if not table_exists(con, "marts", "district_quarter_survey"):
+        return 0
+    staged = set(table_columns(con, "staging", "survey_responses"))
+    groups = [g for g in config.survey.groups if g in staged]
+    if not groups or not config.survey.indices:
+        return 0
+    weight = "weight" if "weight" in staged else "1.0"
+    params: dict = {"lo": config.survey.scale[0], "hi": config.survey.scale[1]}
+    per_index = []
+    for i, (name, items) in enumerate(config.survey.indices.items()):
+        params[f"index_{i}"] = name
+        values = ", ".join(f"CAST({ident(item)} AS DOUBLE)" for item in items)
+        per_index.append(
+            f"SELECT *, $index_{i} AS index_name,"
+            f" list_avg(list_filter([{values}], lambda x: x BETWEEN $lo AND $hi)) AS y FROM resp"
+        )
+    per_group = []
+    for j, column in enumerate(groups):
+        params[f"group_{j}"] = column
+        per_group.append(
+            f"SELECT district_id, quarter, index_name, w, y, $group_{j} AS group_column,"
+            f" nullif(trim(CAST({ident(column)} AS VARCHAR)), '') AS group_value FROM long"
+        )
+    group_cols = ", ".join(ident(g) for g in groups)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(
+            f"""
+            CREATE TABLE marts.{ident(TABLE)} AS
+            WITH resp AS (
+                SELECT district_id, {group_cols}, {", ".join(ident(i) for i in config.survey.items)},
+                       CAST(date_trunc('quarter', response_date) AS DATE) AS quarter,
+                       CAST({weight} AS DOUBLE) AS w
+                FROM {clean_source(con, "survey_responses")} s
+            ), long AS ({" UNION ALL ".join(per_index)}
+            ), grouped AS ({" UNION ALL ".join(per_group)}
+            ), cells AS (
+                SELECT district_id, quarter, index_name, group_column, group_value,
+                       {SURVEY_CELL_SUMS}
+                FROM grouped
+                WHERE y IS NOT NULL AND w > 0 AND group_value IS NOT NULL GROUP BY ALL
+            )
+            SELECT c.district_id, c.quarter, p.period, c.index_name, c.group_column,
+                   c.group_value, c.mean, {survey_se_sql("c.")} AS se,
+                   c.n AS n_responses, c.sw AS sum_weights, p.cohort_period, p.treated
+            FROM cells c
+            JOIN marts.district_quarter_survey p ON p.district_id = c.district_id
+                 AND p.quarter = c.quarter AND p.index_name = c.index_name
+            ORDER BY c.index_name, c.group_column, c.group_value, c.district_id, c.quarter
+            """,
+            params,
+        )
+        rows = con.execute(f"SELECT count(*) FROM marts.{ident(TABLE)}").fetchone()[0]
+        con.execute("COMMIT")
+    except BaseException:
+        rollback(con)
+        raise
+    return int(rows)
+
+
+def read_group_panel(con: duckdb.DuckDBPyConnection) -> pd.DataFrame | None:
+    """The group panel for the evaluation, or None when it was not built."""
+    if not table_exists(con, "marts", TABLE):
+        return None
+    return con.execute(
+        f"SELECT * FROM marts.{ident(TABLE)} ORDER BY index_name, group_column, group_value,"
+        " district_id, quarter"
+    ).df()
+
+
+def group_panel_metadata(con: duckdb.DuckDBPyConnection, min_cell_size: int) -> dict:
+    """UI metadata of the group panel without any cell: per group column and value, the number
+    of responses and of cells, and how many cells fall under `min_cell_size` (counted, never
+    shown). A group value whose responses in all are under the threshold is listed without
+    its count."""
+    if not table_exists(con, "marts", TABLE):
+        return {"note": "no resident groups configured or delivered"}
+    rows = con.execute(
+        f"""SELECT group_column, group_value, sum(n_responses) AS responses, count(*) AS cells,
+                   count(*) FILTER (WHERE n_responses < $k) AS small_cells
+            FROM (SELECT DISTINCT group_column, group_value, district_id, quarter, n_responses
+                  FROM marts.{ident(TABLE)})
+            GROUP BY ALL ORDER BY 1, 2""",
+        {"k": int(min_cell_size)},
+    ).fetchall()
+    out: dict = {}
+    for column, value, responses, cells, small in rows:
+        shown = int(responses) >= min_cell_size
+        out.setdefault(column, {})[value] = {
+            "responses": int(responses) if shown else None,
+            "cells": int(cells),
+            "cells_not_published": int(small),
+        }
+    return out
