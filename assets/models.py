@@ -15,10 +15,12 @@ import dagster as dg
 
 from assets.resources import DUCKDB_POOL, CityResource, WarehouseResource
 from evaluation import summary
+from evaluation.groups import add_group_results
 from evaluation.run import evaluate
 from evaluation.settings import settings_from_config
 from evaluation.store import frames
 from evaluation.versions import code_version, package_versions
+from warehouse.groups import read_group_panel
 from warehouse.reads import district_names, input_files, quality_section, read_panels
 from warehouse.results_store import write_results
 from warehouse.shapes import describe_shape, shape_notes
@@ -74,6 +76,7 @@ def evaluation_results(
     clock = time.perf_counter()
     with warehouse.connect(read_only=True) as con:
         dm, dq = read_panels(con)
+        dqg = read_group_panel(con)  # issue 15: survey panel by resident group
         inputs, quality, names = input_files(con), quality_section(con), district_names(con)
         shape = describe_shape(con, cfg)  # issue 9: grain and unit of the panels
     settings = dataclasses.replace(
@@ -97,7 +100,10 @@ def evaluation_results(
         code_version=code_version(),
         versions=package_versions(),
     )
+    clock = time.perf_counter()
+    add_group_results(results, dqg, settings)
     timings = {"read_panels": read_seconds, **results.pop("_timings")}
+    timings["resident_groups"] = time.perf_counter() - clock
     results["shape"] = shape  # issue 9
     if not shape["meetings"]:  # the panel's zeros are "not delivered", not "no meetings held"
         results["meetings"] = []

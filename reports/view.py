@@ -6,7 +6,7 @@ here (and in `wording.py`), so tests can check them without parsing HTML.
 
 from __future__ import annotations
 
-from reports import context_view, outcome_view
+from reports import context_view, groups_view, outcome_view
 from reports.charts import month_name
 from reports.schema import CRIME_OUTCOMES, DEFAULT_MIN_CELL_SIZE, SURVEY_OUTCOMES
 from reports.suppression import suppress_small_cells
@@ -72,6 +72,7 @@ def build_view(results: dict) -> dict:
         "program": context_view.program_section(results, window),
         "crime": section(crime_keys),
         "survey": section(survey_keys),
+        "who_changed": groups_view.who_changed(results, survey_keys),  # issue 15
         "min_cell_size": min_cell,
         "hidden_cells": hidden,
         "sure": [

@@ -122,8 +122,9 @@ def group_panel_metadata(con: duckdb.DuckDBPyConnection, min_cell_size: int) -> 
     rows = con.execute(
         f"""SELECT group_column, group_value, sum(n_responses) AS responses, count(*) AS cells,
                    count(*) FILTER (WHERE n_responses < $k) AS small_cells
-            FROM (SELECT DISTINCT group_column, group_value, district_id, quarter, n_responses
-                  FROM marts.{ident(TABLE)})
+            FROM (SELECT group_column, group_value, district_id, quarter,
+                         max(n_responses) AS n_responses  -- per cell, over the indices
+                  FROM marts.{ident(TABLE)} GROUP BY ALL)
             GROUP BY ALL ORDER BY 1, 2""",
         {"k": int(min_cell_size)},
     ).fetchall()
