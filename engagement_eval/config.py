@@ -530,11 +530,16 @@ def _survey_groups(value, items: tuple[str, ...], source: str) -> tuple[str, ...
     own survey columns; a city's own column name is mapped with columns.survey_responses."""
     groups = value or []
     reserved = {"response_id", "district_id", "unit_id", "response_date", "weight", *items}
-    if not isinstance(groups, list) or any(
-        not isinstance(g, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", g)
-        or g in reserved
-        for g in groups
-    ) or len(set(groups)) != len(groups):
+    if (
+        not isinstance(groups, list)
+        or any(
+            not isinstance(g, str)
+            or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", g)
+            or g in reserved
+            for g in groups
+        )
+        or len(set(groups)) != len(groups)
+    ):
         raise UserError(
             f"survey.groups {groups!r} in {source} must be a list of distinct plain names that "
             "are not survey items or contract columns",

@@ -60,9 +60,7 @@ def group_frames(dqg: pd.DataFrame, index_name: str, column: str) -> dict[str, p
     return out
 
 
-def combination(
-    frames: list[pd.DataFrame], coefs: list[float], anticipation: int = 0
-) -> dict:
+def combination(frames: list[pd.DataFrame], coefs: list[float], anticipation: int = 0) -> dict:
     """sum_k coefs[k] * (overall effect on frames[k]) with the headline's jackknife.
 
     Returns {"estimate", "se", "df", "valid"}; `valid` is false (se and df None) when a
@@ -121,12 +119,16 @@ def combination(
 
 def _interval(res: dict, alpha: float) -> dict:
     if not res["valid"]:
-        return {"estimate": res["estimate"], "se": None, "ci_low": None, "ci_high": None,
-                "df": None}
+        return {
+            "estimate": res["estimate"],
+            "se": None,
+            "ci_low": None,
+            "ci_high": None,
+            "df": None,
+        }
     e = t_estimate(res["estimate"], res["se"], alpha, res["df"])
     ci = (e.ci_low, e.ci_high) if math.isfinite(e.ci_low) else (None, None)
-    return {"estimate": e.estimate, "se": e.se, "ci_low": ci[0], "ci_high": ci[1],
-            "df": res["df"]}
+    return {"estimate": e.estimate, "se": e.se, "ci_low": ci[0], "ci_high": ci[1], "df": res["df"]}
 
 
 def _pre_post(f: pd.DataFrame, anticipation: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -142,21 +144,35 @@ def group_effect(f: pd.DataFrame, s: EvaluationSettings) -> dict:
     n = int(f["n_responses"].sum())
     if n < s.min_cell_size:
         return {
-            "estimate": None, "ci_low": None, "ci_high": None, "n_responses": None,
+            "estimate": None,
+            "ci_low": None,
+            "ci_high": None,
+            "n_responses": None,
             "reason": f"fewer than {s.min_cell_size} responses in all (model.min_cell_size): "
             "not published",
         }
     units = f.groupby("district_id")["cohort_period"].first()
     res = _interval(combination([f], [1.0], s.anticipation), s.alpha)
     if res["estimate"] is None:
-        return {"estimate": None, "ci_low": None, "ci_high": None, "n_responses": n,
-                "reason": "no program district-quarter of this group can be compared (no "
-                "answers from it in a program district, or none to compare with)"}
-    out = {**res, "n_responses": n, "n_districts": int(len(units)),
-           "n_treated": int((units > 0).sum())}
+        return {
+            "estimate": None,
+            "ci_low": None,
+            "ci_high": None,
+            "n_responses": n,
+            "reason": "no program district-quarter of this group can be compared (no "
+            "answers from it in a program district, or none to compare with)",
+        }
+    out = {
+        **res,
+        "n_responses": n,
+        "n_districts": int(len(units)),
+        "n_treated": int((units > 0).sum()),
+    }
     if res["ci_low"] is None:
-        out["reason"] = ("no valid interval: the group's effect rests on a single program "
-                         "district (no jackknife replicate)")
+        out["reason"] = (
+            "no valid interval: the group's effect rests on a single program "
+            "district (no jackknife replicate)"
+        )
     return out
 
 
@@ -182,8 +198,10 @@ def column_gaps(
         if pre["n_responses"].sum() >= s.min_cell_size:
             pre_means[v] = float(pre["mean"].mean())
     if len(pre_means) < 2:
-        return {"reason": "fewer than two groups with published effects and answers before "
-                "roll-out", "pairs": {}}
+        return {
+            "reason": "fewer than two groups with published effects and answers before roll-out",
+            "pairs": {},
+        }
     ref = min(pre_means, key=pre_means.get)
     ref_pre, ref_post = _pre_post(frames[ref], s.anticipation)
     pairs = {}
@@ -211,8 +229,7 @@ def column_gaps(
         }
     return {
         "reference": ref,
-        "reference_rule": "the group with the lowest mean before roll-out in the program "
-        "districts",
+        "reference_rule": "the group with the lowest mean before roll-out in the program districts",
         "definition": "gap = group mean minus the reference group's mean, averaged over the "
         "program districts' quarters where both answered; effect_difference = reference "
         "group's effect minus this group's (> 0: the program narrowed the gap)",

@@ -26,16 +26,24 @@ def _label(column: str) -> str:
 def dot_chart(chart_id: str, label: str, rows: list[dict]) -> Chart:
     """One row per (column, value): a dot at the estimate and a line over its interval."""
     shown = [r for r in rows if is_number(r.get("estimate"))]
-    vals = [0.0] + [x for r in shown for x in (r["estimate"], r.get("ci_low"), r.get("ci_high"))
-                    if is_number(x)]
+    vals = [0.0] + [
+        x for r in shown for x in (r["estimate"], r.get("ci_low"), r.get("ci_high")) if is_number(x)
+    ]
     row_h = 26
     frame = svg.Frame(height=62 + 46 + row_h * max(len(rows), 1), left=230)
     xt = svg.nice_ticks(min(vals), max(vals), 6)
     xs = svg.Linear(xt[0], xt[-1], frame.x0, frame.x1)
     body = [
         svg.x_axis(frame, xs, [(t, _pts(t)) for t in xt], "change (points on the survey scale)"),
-        svg.el("line", x1=xs(0), x2=xs(0), y1=float(frame.y1), y2=float(frame.y0),
-               stroke=svg.INK, stroke_width="1"),
+        svg.el(
+            "line",
+            x1=xs(0),
+            x2=xs(0),
+            y1=float(frame.y1),
+            y2=float(frame.y0),
+            stroke=svg.INK,
+            stroke_width="1",
+        ),
     ]
     for i, r in enumerate(rows):
         y = frame.y1 + row_h * (i + 0.5)
@@ -44,12 +52,23 @@ def dot_chart(chart_id: str, label: str, rows: list[dict]) -> Chart:
             body.append(svg.text(frame.x0 + 6, y + 4, "not shown", class_="note"))
             continue
         if is_number(r.get("ci_low")) and is_number(r.get("ci_high")):
-            body.append(svg.el("line", x1=xs(r["ci_low"]), x2=xs(r["ci_high"]), y1=y, y2=y,
-                               stroke=svg.SKY, stroke_width="4"))
-        body.append(svg.el("circle", cx=xs(r["estimate"]), cy=y, r="4.5", fill=svg.BLUE,
-                           stroke=svg.BLUE))
-    body.append(svg.legend([("estimate", svg.BLUE, ""), ("95% interval", svg.SKY, "band")],
-                           frame.x0, 20))
+            body.append(
+                svg.el(
+                    "line",
+                    x1=xs(r["ci_low"]),
+                    x2=xs(r["ci_high"]),
+                    y1=y,
+                    y2=y,
+                    stroke=svg.SKY,
+                    stroke_width="4",
+                )
+            )
+        body.append(
+            svg.el("circle", cx=xs(r["estimate"]), cy=y, r="4.5", fill=svg.BLUE, stroke=svg.BLUE)
+        )
+    body.append(
+        svg.legend([("estimate", svg.BLUE, ""), ("95% interval", svg.SKY, "band")], frame.x0, 20)
+    )
     parts = [f"{label}: estimated change after the program started, by resident group."]
     parts += [
         f"{r['name']}: {_pts(r['estimate'])}"
@@ -80,16 +99,22 @@ def gap_sentence(column: str, gaps: dict, label: str) -> str:
         )
         verdict = p.get("gap_change_due_to_program")
         if verdict == "narrowed":
-            why = (f"the program raised it for {ref} residents by {_pts(d['estimate'])} points more "
-                   f"(interval {_pts(d['ci_low'])} to {_pts(d['ci_high'])}): it narrowed the gap")
+            why = (
+                f"the program raised it for {ref} residents by {_pts(d['estimate'])} points more "
+                f"(interval {_pts(d['ci_low'])} to {_pts(d['ci_high'])}): it narrowed the gap"
+            )
         elif verdict == "widened":
-            why = (f"the program raised it for {ref} residents by {_pts(d['estimate'])} points "
-                   f"relative to {value} residents (interval {_pts(d['ci_low'])} to "
-                   f"{_pts(d['ci_high'])}): it widened the gap")
+            why = (
+                f"the program raised it for {ref} residents by {_pts(d['estimate'])} points "
+                f"relative to {value} residents (interval {_pts(d['ci_low'])} to "
+                f"{_pts(d['ci_high'])}): it widened the gap"
+            )
         elif verdict == "no clear change":
-            why = (f"the difference in the program's effect, {_pts(d['estimate'])} points (interval "
-                   f"{_pts(d['ci_low'])} to {_pts(d['ci_high'])}), is too uncertain to say the "
-                   "program changed the gap")
+            why = (
+                f"the difference in the program's effect, {_pts(d['estimate'])} points (interval "
+                f"{_pts(d['ci_low'])} to {_pts(d['ci_high'])}), is too uncertain to say the "
+                "program changed the gap"
+            )
         else:
             why = "the difference in the program's effect has no valid interval"
         out.append(f"{where}; {why}.")
@@ -110,7 +135,9 @@ def who_changed(results: dict, survey_keys: list[str]) -> dict:
         for column, values in sorted(by_group.items()):
             for value, r in sorted(values.items()):
                 name = f"{_label(column)}: {value}"
-                rows.append({"name": name, **{x: r.get(x) for x in ("estimate", "ci_low", "ci_high")}})
+                rows.append(
+                    {"name": name, **{x: r.get(x) for x in ("estimate", "ci_low", "ci_high")}}
+                )
                 if not is_number(r.get("estimate")):
                     withheld.append(f"{name} ({r.get('reason') or 'not estimated'})")
         gaps = o.get("group_gaps") or {}

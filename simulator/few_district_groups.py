@@ -56,7 +56,9 @@ def draw_group_panel(
     for value, g in groups.items():
         own = _ar1(rng, n, t_q, group_shock_sd, d.survey_rho) if group_shock_sd > 0 else 0.0
         mean = shared + g["level"] + own + np.where(q_treated, g["effect"], 0.0)
-        n_resp = np.maximum(rng.poisson(d.respondents * g["share"] * size_share[:, None], (n, t_q)), 2)
+        n_resp = np.maximum(
+            rng.poisson(d.respondents * g["share"] * size_share[:, None], (n, t_q)), 2
+        )
         sample = mean + rng.normal(0, 1, (n, t_q)) * d.answer_sd / np.sqrt(n_resp)
         sd = d.answer_sd * np.sqrt(rng.chisquare(n_resp - 1) / (n_resp - 1))
         parts.append(

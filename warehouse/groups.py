@@ -28,6 +28,7 @@ from warehouse.sql import (
     clean_source,
     ident,
     rollback,
+    survey_index_selects,
     survey_se_sql,
     table_columns,
     table_exists,
@@ -50,14 +51,7 @@ def build_survey_group_panel(con: duckdb.DuckDBPyConnection, config: CityConfig)
         return 0
     weight = "weight" if "weight" in staged else "1.0"
     params: dict = {"lo": config.survey.scale[0], "hi": config.survey.scale[1]}
-    per_index = []
-    for i, (name, items) in enumerate(config.survey.indices.items()):
-        params[f"index_{i}"] = name
-        values = ", ".join(f"CAST({ident(item)} AS DOUBLE)" for item in items)
-        per_index.append(
-            f"SELECT *, $index_{i} AS index_name,"
-            f" list_avg(list_filter([{values}], lambda x: x BETWEEN $lo AND $hi)) AS y FROM resp"
-        )
+    per_index = survey_index_selects(config.survey.indices, params, "*")
     per_group = []
     for j, column in enumerate(groups):
         params[f"group_{j}"] = column

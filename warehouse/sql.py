@@ -122,6 +122,21 @@ SURVEY_CELL_SUMS = (
 )
 
 
+def survey_index_selects(indices: dict, params: dict, columns: str) -> list[str]:
+    """One SELECT per survey index over the CTE `resp`: `columns`, the index name (bound as
+    `$index_<i>`, added to `params`) and `y`, the mean of the response's index items that lie
+    on the scale (`$lo`..`$hi`). Item names are validated plain names, quoted."""
+    out = []
+    for i, (name, items) in enumerate(indices.items()):
+        params[f"index_{i}"] = name
+        values = ", ".join(f"CAST({ident(item)} AS DOUBLE)" for item in items)
+        out.append(
+            f"SELECT {columns}, $index_{i} AS index_name,"
+            f" list_avg(list_filter([{values}], lambda x: x BETWEEN $lo AND $hi)) AS y FROM resp"
+        )
+    return out
+
+
 def survey_se_sql(cell: str = "") -> str:
     """SQL of the standard error from the columns of `SURVEY_CELL_SUMS` (`cell`: "c." etc.)."""
     n, sw, mean = f"{cell}n", f"{cell}sw", f"{cell}mean"
