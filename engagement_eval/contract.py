@@ -66,6 +66,11 @@ class InputSpec:
     ) -> list[str]:
         return list(self.columns(survey_items, survey_indices, survey_groups))
 
+    def key_columns(self, survey_groups=()) -> list[str]:
+        """The key with the survey group columns expanded (survey_scores: one row per
+        district, period and group value)."""
+        return [c for k in self.key for c in _expand(k, (), (), survey_groups)]
+
     @property
     def place_columns(self) -> tuple[str, ...]:
         """district_id / unit_id when the input may carry either (one of them is required)."""
@@ -175,8 +180,13 @@ INPUTS: dict[str, InputSpec] = {
                 SURVEY_INDICES: "float",
                 "n_respondents": "float",
             },
-            optional={SURVEY_INDEX_SE: "float", "scale_min": "float", "scale_max": "float"},
-            key=("district_id", "period"),
+            optional={
+                SURVEY_INDEX_SE: "float",
+                "scale_min": "float",
+                "scale_max": "float",
+                SURVEY_GROUPS: "text",  # issue 15: a row per group value (empty = everyone)
+            },
+            key=("district_id", "period", SURVEY_GROUPS),
             file_required=False,
             description="Survey scores per district and period with their number of "
             "respondents (in place of responses), on their own scale.",

@@ -82,7 +82,8 @@ def build_frame(
     ).fetchall()
     files = tuple(dict.fromkeys(f for f, _ in versions))
     delivered = _delivered_columns(con, input_name, config, ", ".join(files) or input_name)
-    types = spec.columns(config.survey.items, tuple(config.survey.indices))  # issue 9: scores
+    survey = config.survey  # issue 9: scores; issue 15: group columns
+    types = spec.columns(survey.items, tuple(survey.indices), survey.groups)
     columns = {c: types[c] for c in types if c in delivered}
 
     inner, outer = [], []
@@ -120,7 +121,9 @@ def build_frame(
 
     content = [ident(c) if columns[c] == "text" else ident(c + "__raw") for c in columns]
     key_parts = [
-        ident(k) if columns[k] == "text" else ident(k + "__raw") for k in spec.key if k in columns
+        ident(k) if columns[k] == "text" else ident(k + "__raw")
+        for k in spec.key_columns(survey.groups)
+        if k in columns
     ]
     latest = "TRUE"
     if key_parts:

@@ -448,7 +448,7 @@ def build_staging(
     if scope is not None:
         params |= scope.params()
         scope_sql = scope.where("partition_key")
-    keys = [k for k in spec.key if any(k in f.columns for f in files)]
+    keys = [k for k in spec.key_columns(config.survey.groups) if any(k in f.columns for f in files)]
     required_keys = [k for k in keys if k in spec.required]
     # issue 9: a count row's key holds the offense as delivered, not its mapped category
     keys = ["offense_label" if k == "offense_category" else k for k in keys]

@@ -510,6 +510,11 @@ def _score_cells(con, config: CityConfig, shape: Shape) -> str:
     cols = set(table_columns(con, "staging", "survey_scores"))
     grain = _period_grain(con, "survey_scores")
     start = period_start_sql("s.period", grain)
+    # issue 15: rows with a group value are that group's score (warehouse/groups.py); the
+    # headline reads the rows for everyone (all group columns empty)
+    everyone = "".join(
+        f" AND nullif(trim(s.{ident(g)}), '') IS NULL" for g in config.survey.groups if g in cols
+    )
     parts = []
     for name in config.survey.indices:
         if name not in cols:
@@ -522,7 +527,7 @@ def _score_cells(con, config: CityConfig, shape: Shape) -> str:
             f"SELECT s.district_id, {trunc_sql(start, shape.survey_grain)} AS quarter,"
             f" {literal} AS index_name, s.n_respondents AS n, s.{ident(name)} AS y, {se} AS se0"
             f" FROM {_source(con, 'survey_scores')} s"
-            f" WHERE s.{ident(name)} BETWEEN $lo AND $hi AND s.n_respondents >= 1"
+            f" WHERE s.{ident(name)} BETWEEN $lo AND $hi AND s.n_respondents >= 1{everyone}"
         )
     if not parts:
         raise UserError(
