@@ -68,7 +68,7 @@ def combination(frames: list[pd.DataFrame], coefs: list[float], anticipation: in
     """
     districts = np.unique(np.concatenate([f["district_id"].astype(str).to_numpy() for f in frames]))
     n_g = len(districts)
-    weights, rep_w, ys = [], [], []
+    weights, rep_w = [], []
     estimate = 0.0
     reps = np.zeros(n_g)
     ok = True
@@ -100,7 +100,6 @@ def combination(frames: list[pd.DataFrame], coefs: list[float], anticipation: in
             reps[g] += coef * float(sub.weights[:, 0] @ y[keep])
         weights.append(coef * w)
         rep_w.append(coef * rw)
-        ys.append(y)
     if not ok or n_g < 2:
         return {"estimate": estimate, "se": None, "df": None, "valid": False}
     wv = np.concatenate(weights)[:, None]
