@@ -82,8 +82,10 @@ def build_frame(
     ).fetchall()
     files = tuple(dict.fromkeys(f for f, _ in versions))
     delivered = _delivered_columns(con, input_name, config, ", ".join(files) or input_name)
-    survey = config.survey  # issue 9: scores; issue 15: group columns
-    types = spec.columns(survey.items, tuple(survey.indices), survey.groups)
+    survey = config.survey  # issue 9: scores; issue 15: feedback items, group columns
+    types = spec.columns(
+        survey.items, tuple(survey.indices), config.feedback.items, survey_groups=survey.groups
+    )
     columns = {c: types[c] for c in types if c in delivered}
 
     inner, outer = [], []

@@ -355,8 +355,10 @@ def _typed_select(
     params: dict = {}
     parts = []
     # issue 9: survey_scores carry one column per index (and <index>_se)
-    survey = config.survey
-    for col, typ in spec.columns(survey.items, tuple(survey.indices), survey.groups).items():
+    survey = config.survey  # issue 15: feedback items, group columns
+    for col, typ in spec.columns(
+        survey.items, tuple(survey.indices), config.feedback.items, survey_groups=survey.groups
+    ).items():
         delivered = next((f.columns[col] for f in files if col in f.columns), None)
         if delivered is None:
             parts.append(f"CAST(NULL AS {_duck_type(typ)}) AS {ident(col)}")
