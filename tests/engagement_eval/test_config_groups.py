@@ -23,7 +23,7 @@ def test_groups_default_empty_and_are_read(tmp_path):
         "columns: {survey_responses: {age_group: Age Band}}\n",
     )
     assert cfg.survey.groups == ("age_group", "tenure")
-    cols = INPUTS["survey_responses"].columns(cfg.survey.items, (), cfg.survey.groups)
+    cols = INPUTS["survey_responses"].columns(cfg.survey.items, survey_groups=cfg.survey.groups)
     assert cols["age_group"] == "text" and cols["tenure"] == "text"
     assert cfg.column_map("survey_responses") == {"age_group": "Age Band"}
 
