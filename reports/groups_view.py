@@ -153,3 +153,67 @@ def who_changed(results: dict, survey_keys: list[str]) -> dict:
             }
         )
     return {"any": bool(blocks), "blocks": blocks}
+
+
+def _num(x):
+    return float(x) if is_number(x) else None
+
+
+def group_table(results: dict) -> tuple[list[str], list[list]]:
+    """Spreadsheet sheet behind the dot chart: one row per outcome, group column and value
+    (withheld values carry their reason and no numbers, as in results.json)."""
+    cols = [
+        "outcome",
+        "group_column",
+        "group_value",
+        "estimate",
+        "ci_low",
+        "ci_high",
+        "n_responses",
+        "reason",
+    ]
+    rows = []
+    for k, o in sorted((results.get("outcomes") or {}).items()):
+        for column, values in sorted(((o or {}).get("by_group") or {}).items()):
+            for value, r in sorted(values.items()):
+                rows.append(
+                    [k, column, value, *(_num(r.get(x)) for x in cols[3:7]), r.get("reason") or ""]
+                )
+    return cols, rows
+
+
+def gap_table(results: dict) -> tuple[list[str], list[list]]:
+    """Sheet behind the gap sentences: per outcome, group column and pair, the gap before and
+    after roll-out and the difference of effects with its interval."""
+    cols = [
+        "outcome",
+        "group_column",
+        "reference_group",
+        "group_value",
+        "gap_before",
+        "gap_after",
+        "effect_difference",
+        "ci_low",
+        "ci_high",
+        "gap_change_due_to_program",
+    ]
+    rows = []
+    for k, o in sorted((results.get("outcomes") or {}).items()):
+        for column, g in sorted(((o or {}).get("group_gaps") or {}).items()):
+            for value, p in sorted((g.get("pairs") or {}).items()):
+                d = p.get("effect_difference") or {}
+                rows.append(
+                    [
+                        k,
+                        column,
+                        g.get("reference"),
+                        value,
+                        _num(p.get("gap_before")),
+                        _num(p.get("gap_after")),
+                        _num(d.get("estimate")),
+                        _num(d.get("ci_low")),
+                        _num(d.get("ci_high")),
+                        p.get("gap_change_due_to_program") or "",
+                    ]
+                )
+    return cols, rows

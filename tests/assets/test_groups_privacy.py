@@ -1,11 +1,13 @@
 """Resident groups end to end through the warehouse (issue 15.2): group columns survive
 ingest, the group panel equals a pandas recomputation, and a planted small cell appears in no
-published output (results.json, report HTML, panel metadata)."""
+published output (results.json, report HTML, spreadsheet and CSVs, panel metadata)."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
+import zipfile
 
 import duckdb
 import numpy as np
@@ -17,6 +19,7 @@ from evaluation.groups import add_group_results, evaluate_groups
 from evaluation.results_json import dumps
 from evaluation.run import evaluate
 from evaluation.settings import EvaluationSettings
+from reports.export import csv_text, tables, xlsx_bytes
 from reports.render import render
 from simulator.city import simulate_city
 from warehouse.groups import build_survey_group_panel, group_panel_metadata, read_group_panel
@@ -116,10 +119,16 @@ def test_planted_small_cell_is_in_no_published_output(city):
     k = city["config"].model.min_cell_size
     small = dqg[dqg.n_responses < k]
     assert len(small) > len(planted)  # the simulated data has natural small cells too
+    with zipfile.ZipFile(io.BytesIO(xlsx_bytes(results))) as z:
+        xlsx = "".join(z.read(n).decode("utf-8", "replace") for n in z.namelist())
+    sheets = tables(results)
+    assert sheets["effects by group"][1]  # the group sheet is there, with rows
     published = {
         "results.json": dumps(results),
         "report": render(results),
         "metadata": json.dumps(city["meta"]),
+        "xlsx": xlsx,
+        "csv": "".join(csv_text(*t) for t in sheets.values()),
     }
     for name, text in published.items():
         for value in planted["mean"]:
