@@ -100,14 +100,15 @@ def gap_sentence(column: str, gaps: dict, label: str) -> str:
         verdict = p.get("gap_change_due_to_program")
         if verdict == "narrowed":
             why = (
-                f"the program raised it for {ref} residents by {_pts(d['estimate'])} points more "
-                f"(interval {_pts(d['ci_low'])} to {_pts(d['ci_high'])}): it narrowed the gap"
+                f"the program raised it by {_pts(d['estimate'])} points more for {ref} residents "
+                f"than for {value} residents (interval {_pts(d['ci_low'])} to "
+                f"{_pts(d['ci_high'])}): it narrowed the gap"
             )
         elif verdict == "widened":
             why = (
-                f"the program raised it for {ref} residents by {_pts(d['estimate'])} points "
-                f"relative to {value} residents (interval {_pts(d['ci_low'])} to "
-                f"{_pts(d['ci_high'])}): it widened the gap"
+                f"the program raised it by {_pts(-d['estimate'])} points more for {value} "
+                f"residents than for {ref} residents (interval {_pts(-d['ci_high'])} to "
+                f"{_pts(-d['ci_low'])}): it widened the gap"
             )
         elif verdict == "no clear change":
             why = (
