@@ -7,12 +7,10 @@ ENGAGEMENT_EVAL_REPORTS (`make run` sets it to the checkout's `reports/output`),
 """
 
 import json
-import os
-from pathlib import Path
 
 import dagster as dg
 
-from assets.models import RESULTS_KEY, results_dir
+from assets.models import RESULTS_KEY
 from assets.resources import CityResource, WarehouseResource
 from reports import write_report
 
@@ -38,14 +36,9 @@ def council_report(
         raise dg.Failure("no evaluation results yet: materialize results/evaluation first")
     results = json.loads(row[0])
     results.setdefault("run", {})["timings"] = json.loads(row[1]) if row[1] else {}
-    path = write_report(results, reports_root(warehouse.path), city.load().city)
+    path = write_report(results, warehouse.reports_folder(), city.load().city)
     context.log.info(f"council report written to {path}")
     return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(path))})
-
-
-def reports_root(warehouse_path: str) -> Path:
-    root = os.environ.get("ENGAGEMENT_EVAL_REPORTS")
-    return Path(root) if root else results_dir(warehouse_path) / "reports"
 
 
 def build_report_assets() -> list[dg.AssetsDefinition]:
