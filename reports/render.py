@@ -6,13 +6,13 @@ import os
 import re
 import shutil
 import tempfile
-import unicodedata
 from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 
 import jinja2
 
+from engagement_eval.names import file_stem
 from reports.view import build_view
 
 REPORT_NAME = "council_report.html"
@@ -38,10 +38,9 @@ def render(results: dict) -> str:
 
 
 def city_slug(city: str) -> str:
-    """ "São Paulo (pilot)" -> "sao-paulo-pilot": safe as a folder name everywhere."""
-    ascii_ = unicodedata.normalize("NFKD", str(city)).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_.lower()).strip("-")
-    return slug or "city"
+    """ "São Paulo (pilot)" -> "sao-paulo-pilot": safe as a folder name everywhere, and short
+    (a 286-character city name broke the report step; engagement_eval.names.file_stem)."""
+    return file_stem(city)
 
 
 def period_key(period) -> str:
