@@ -123,10 +123,14 @@ class StudyWindow:
     start: date | None = key(
         None,
         _month,
-        "first study month YYYY-MM; unset: the first month holding crime or survey data",
+        "first study month, YYYY-MM (also the first Dagster partition); unset: the first "
+        "month holding crime or survey data (warehouse.data_window)",
     )
     end: date | None = key(
-        None, _month, "last study month YYYY-MM; unset: the last closed month with data"
+        None,
+        _month,
+        "last study month, YYYY-MM; unset: the last closed month for partitions and the last "
+        "month with data for panels",
     )
 
 
@@ -135,12 +139,14 @@ class SurveyConfig:
     items: tuple[str, ...] = key(
         ["trust_police", "police_fair", "feel_safe"],
         identifiers(),
-        "survey answer columns (names: letters, digits, underscores)",
+        "item columns; names of letters, digits and underscores, starting with a letter "
+        "(they become column and check names)",
     )
     indices: dict[str, tuple[str, ...]] = key(
         {"trust_index": ["trust_police", "police_fair"], "safety_index": ["feel_safe"]},
         _indices,
-        "index name -> the items it averages (index names: letters, digits, underscores)",
+        "index = mean of its items; index names follow the item-name rule (`trust index` is "
+        "refused with the fix `trust_index`)",
     )
     scale: tuple[float, float] = key(
         [1, 5],
@@ -148,29 +154,35 @@ class SurveyConfig:
             float(x)
             for x in pair(_is_number, "[low, high] with low < high, e.g. [1, 5]", ordered=True)(v)
         ),
-        "answer scale [low, high]",
+        "[low, high]; values outside are treated as missing in the panel",
     )
     score_se: str = key(
-        "column", one_of(*SCORE_SE), "survey_scores: SEs from <index>_se columns, or unknown"
+        "column",
+        one_of(*SCORE_SE),
+        "survey_scores: SEs from `<index>_se` columns, or `unknown` (estimated from respondent "
+        "counts)",
     )
 
 
 @dataclass(frozen=True)
 class QualityConfig:
     max_bad_row_share: float = key(
-        0.01, number(0, 1), "share of bad rows an input may have before the gate stops the run"
+        0.01, number(0, 1), "quality gate threshold: share of bad rows an input may have"
     )
-    attendees_ceiling: int = key(5000, integer(1), "meeting attendance above this is an error")
+    attendees_ceiling: int = key(5000, integer(1), "plausibility ceiling for meeting attendance")
     gap_min_typical: int = key(
-        20, integer(1), "reporting-gap rule: typical monthly count needed to call a gap"
+        20,
+        integer(1),
+        "reporting-gap rule: a district needs this typical monthly count before a month "
+        "without incidents counts as a gap",
     )
-    chunk_rows: int = key(1_000_000, integer(1), "rows the gate checks per chunk")
+    chunk_rows: int = key(1_000_000, integer(1), "rows the gate reads per chunk (memory vs. speed)")
 
 
 @dataclass(frozen=True)
 class ModelConfig:
     control_group: str = key(
-        "notyet", one_of(*CONTROL_GROUPS), "comparison districts: not yet treated, or never"
+        "notyet", one_of(*CONTROL_GROUPS), "`notyet` or `never` (the comparison districts)"
     )
     anticipation: int = key(0, integer(0), "months before roll-out already affected")
     bootstrap_draws: int = key(999, integer(0), "multiplier-bootstrap draws")
@@ -179,11 +191,11 @@ class ModelConfig:
     event_window: tuple[int, int] = key(
         [-12, 24], _event_window, "event-study window [lead, lag] in months"
     )
-    min_cell_size: int = key(10, integer(1), "fewest survey answers a district-quarter needs")
+    min_cell_size: int = key(10, integer(1), "smallest published cell (also used by UI previews)")
     outcomes: tuple[str, ...] | None = key(
         None,
         names_or_name("a list of outcome names, e.g. [crime_total, trust_index]"),
-        "outcomes to estimate; unset: all (evaluation.outcomes)",
+        "outcomes to estimate; unset: all of evaluation.outcomes",
     )
     ri_permutations: int = key(999, integer(0), "randomization-inference draws")
     power_simulations: int = key(0, integer(0), "> 0: MDE also by simulation on the city's panel")
@@ -203,14 +215,19 @@ class ModelConfig:
     primary_outcome: str | None = key(
         None,
         text("an outcome name listed in model.outcomes"),
-        "confirmatory outcome; unset: the first crime outcome with an estimate",
+        "the confirmatory outcome named in results.json (`multiple_outcomes.primary`) and the "
+        "report; must be one of `model.outcomes`; unset: the first crime outcome with an "
+        "estimate, else the first survey outcome. Name it before seeing results",
     )
 
 
 @dataclass(frozen=True)
 class RolloutConfig:
     attendance_threshold_per_1000: float = key(
-        2.0, number(0), "meeting attendance per 1,000 residents that counts as roll-out"
+        2.0,
+        number(0),
+        "without `programs.csv`: first month at or above this attendance per 1,000 residents "
+        "counts as the start",
     )
     # true only when the roll-out order was decided by lot; then randomization inference is
     # an exact test, otherwise a placebo check (docs/configuration.md)
@@ -220,7 +237,8 @@ class RolloutConfig:
             "true only if the order in which districts started was decided by lot "
             "(a randomized roll-out); otherwise false, the default"
         ),
-        "roll-out order decided by lot (randomization inference is then exact)",
+        "`true` only when the order in which districts started was decided by lot; then "
+        "randomization inference is an exact test of no effect, otherwise a placebo check",
     )
 
 
@@ -232,26 +250,40 @@ class CityConfig:
     """
 
     city: str = key(
-        "Unnamed city", text('the city\'s name in quotes, e.g. "Springfield"'), "display name"
+        "Unnamed city",
+        text('the city\'s name in quotes, e.g. "Springfield"'),
+        "shown in outputs; any text (file names use a safe stem of it)",
     )
-    timezone: str = key("UTC", _timezone, "IANA time zone of the city's clocks")
+    timezone: str = key("UTC", _timezone, "IANA name; partitions and the monthly schedule use it")
     study_window: StudyWindow = section(StudyWindow, "months studied")
     columns: dict[str, dict[str, str]] = key(
-        {}, _COLUMN_MAP, "input -> contract column -> the city's column name"
+        {},
+        _COLUMN_MAP,
+        "`columns.<input>.<contract column>`: the city's own column name (default: the "
+        "contract names)",
     )
     date_formats: dict[str, dict[str, str]] = key(
-        {}, _FORMAT_MAP, "input -> date column -> strptime format"
+        {},
+        _FORMAT_MAP,
+        "`date_formats.<input>.<date column>`: DuckDB `strptime` format, e.g. "
+        '`"%m/%d/%Y %I:%M:%S %p"`; ISO text is still accepted',
     )
     offense_map: dict[str, str] = key(
         {},
         mapping(_category, "a mapping of offense label -> violent | property | other"),
-        "the city's offense label -> violent | property | other",
+        "`offense_map.<label>`: `violent`, `property` or `other`; labels match after "
+        "trimming, case-insensitively",
     )
     grain: str | None = key(
-        None, one_of(*GRAINS), "month | quarter | year; unset: inferred from the periods"
+        None,
+        one_of(*GRAINS),
+        "`month`, `quarter` or `year`; unset: from the `period` labels of crime_counts (else "
+        "survey_scores, else month); the run prints the grain used",
     )
     analysis_unit: str = key(
-        "district", one_of(*ANALYSIS_UNITS), "district, or unit (per the units.csv crosswalk)"
+        "district",
+        one_of(*ANALYSIS_UNITS),
+        "`unit`: analyse per unit of `units.csv` (needs unit populations)",
     )
     survey: SurveyConfig = section(SurveyConfig, "survey items, indices and scale")
     quality: QualityConfig = section(QualityConfig, "quality gate thresholds")

@@ -79,6 +79,29 @@ def describe(cls: type, prefix: str = "") -> list[tuple[str, Any, str]]:
     return rows
 
 
+def _yaml_value(value: Any) -> str:
+    """A default as written in YAML flow style (for the docs table)."""
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_yaml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        return "{" + ", ".join(f"{k}: {_yaml_value(v)}" for k, v in value.items()) + "}"
+    return str(value)
+
+
+def markdown_table(cls: type) -> str:
+    """docs/configuration.md's key table, generated from the schema (a test compares them)."""
+    rows = ["| key | default | meaning |", "|---|---|---|"]
+    for path, default, doc in describe(cls):
+        rows.append(f"| `{path}` | `{_yaml_value(default)}` | {doc} |")
+    return "\n".join(rows) + "\n"
+
+
 def build(cls: type, value: Any, where: str, prefix: str = "", **internals: Any):
     """An instance of section `cls` from a YAML mapping (missing keys take their defaults).
 
@@ -286,3 +309,9 @@ def str_mapping(expected: str) -> Check:
         return {str(k): str(x) for k, x in v.items()}
 
     return check
+
+
+if __name__ == "__main__":  # prints docs/configuration.md's key table
+    from engagement_eval.config import CityConfig
+
+    print(markdown_table(CityConfig), end="")
