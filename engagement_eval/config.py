@@ -2,15 +2,16 @@
 
 A city rarely exports data in our contract's shape, so the config says how its columns, date
 formats and offense labels map onto the contract instead of asking anyone to edit the export.
-Every key is optional; `docs/configuration.md` documents each default. Bad values raise
-`UserError` naming the key and the fix, because a typo here otherwise surfaces as a confusing
-SQL error much later.
+Every key is optional. The schema is the dataclasses below: each key is declared once, as a
+field with its type, default, check and one line of documentation (`config_schema.key`), and
+`docs/configuration.md`'s key table is generated from them. Bad values and unknown keys at any
+depth raise `UserError` naming the dotted key and the fix, because a typo here otherwise
+surfaces as a confusing SQL error much later (or, nested, is silently ignored).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from engagement_eval.config_schema import (
     identifiers,
     integer,
     internal,
+    is_number,
     key,
     mapping,
     names_or_name,
@@ -41,6 +43,8 @@ from engagement_eval.config_schema import (
     section,
     str_mapping,
     text,
+    unknown_key,
+    yaml_fields,
 )
 from engagement_eval.errors import UserError
 from engagement_eval.grain import GRAINS
@@ -84,10 +88,6 @@ def _event_window(v: Any) -> tuple[int, int]:
     if not ok or v[0] > 0 or v[1] < 0:
         raise Invalid("[lead <= 0, lag >= 0] in months, e.g. [-12, 24]")
     return (int(v[0]), int(v[1]))
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
 
 _index_members = identifiers()
@@ -152,7 +152,7 @@ class SurveyConfig:
         [1, 5],
         lambda v: tuple(
             float(x)
-            for x in pair(_is_number, "[low, high] with low < high, e.g. [1, 5]", ordered=True)(v)
+            for x in pair(is_number, "[low, high] with low < high, e.g. [1, 5]", ordered=True)(v)
         ),
         "[low, high]; values outside are treated as missing in the panel",
     )
@@ -450,6 +450,10 @@ def config_from_dict(user: dict, source: str = "dict") -> CityConfig:
             f"the config in {source} must be a mapping of keys, got {type(user).__name__}",
             "see docs/configuration.md for the keys",
         )
+    top_level = [f.name for f in yaml_fields(CityConfig)] + ["preset"]
+    for name in user:
+        if name not in top_level:
+            raise unknown_key(str(name), top_level, source)
     merged: dict = {}
     preset = user.get("preset")
     if preset:

@@ -167,7 +167,8 @@ def deep_merge(base: dict, override: dict) -> dict:
 # Checks: each returns the normalised value or raises Invalid("what to set instead").
 
 
-def _is_number(v: Any) -> bool:
+def is_number(v: Any) -> bool:
+    """A finite int or float (not a bool: YAML's `yes` is no number)."""
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
 
@@ -181,7 +182,7 @@ def number(lo: float | None = None, hi: float | None = None, integer: bool = Fal
     expected = ("an integer" if integer else "a number") + bounds
 
     def check(v: Any) -> Any:
-        if not _is_number(v) or (integer and not float(v).is_integer()):
+        if not is_number(v) or (integer and not float(v).is_integer()):
             raise Invalid(expected)
         if (lo is not None and v < lo) or (hi is not None and v > hi):
             raise Invalid(expected)
@@ -257,7 +258,7 @@ def pair(first_ok: Callable[[Any], bool], expected: str, ordered: bool = False) 
 
 def numbers(lo: float = 0.0, expected: str = "a list of numbers") -> Check:
     def check(v: Any) -> tuple[float, ...]:
-        if not isinstance(v, list | tuple) or not v or not all(_is_number(x) for x in v):
+        if not isinstance(v, list | tuple) or not v or not all(is_number(x) for x in v):
             raise Invalid(expected)
         if any(x < lo for x in v):
             raise Invalid(expected)

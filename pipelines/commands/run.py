@@ -240,11 +240,12 @@ def _materialize(data: str, config_path: str | None, out: str | None, quiet: boo
 
 def window_statement(config) -> str:
     """One line: the study window, where its ends came from, the grain and the time zone."""
-    start = "from the data" if config.window_source == "data" else "from the config"
-    end = "from the config" if config.window_end else "the last closed month with data"
+    source = "from the data" if config.window_source == "data" else "from the config"
+    start = "none" if config.window_start is None else f"{config.window_start:%Y-%m}"
+    end = f"{config.window_end:%Y-%m}" if config.window_end else "the last closed month with data"
     grain = config.grain or "inferred from the delivered periods"
     return (
-        f"study window: start {config.window_start:%Y-%m} ({start}), end: {end};"
+        f"study window: start {start} ({source}), end {end};"
         f" grain: {grain}; time zone: {config.timezone}"
     )
 

@@ -25,6 +25,7 @@ def main(args) -> int:
 
     from engagement_eval.config import load_config
     from engagement_eval.contract import check_data_dir
+    from pipelines.commands.run import window_statement
     from pipelines.settings import validate_database
     from quality.gate import run_gate
     from quality.structural import check_delivery
@@ -33,6 +34,7 @@ def main(args) -> int:
 
     data_dir = check_data_dir(args.data)
     config = with_data_window(load_config(args.config, data_dir), data_dir)
+    print(window_statement(config))
     for note in check_delivery(data_dir, config):
         print(f"note: {note}")
     db = validate_database(args.db)
