@@ -35,6 +35,7 @@ from engagement_eval.config_schema import (
     is_number,
     key,
     mapping,
+    markdown_table,
     names_or_name,
     number,
     numbers,
@@ -514,3 +515,7 @@ def _cross_check(config: CityConfig, source: str) -> None:
             f"set model.primary_outcome to one of: {', '.join(model.outcomes)}, or leave it "
             "out (then the first crime outcome with data is primary)",
         )
+
+
+if __name__ == "__main__":  # `python -m engagement_eval.config`: docs/configuration.md's key table
+    print(markdown_table(CityConfig), end="")

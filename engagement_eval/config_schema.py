@@ -310,9 +310,3 @@ def str_mapping(expected: str) -> Check:
         return {str(k): str(x) for k, x in v.items()}
 
     return check
-
-
-if __name__ == "__main__":  # prints docs/configuration.md's key table
-    from engagement_eval.config import CityConfig
-
-    print(markdown_table(CityConfig), end="")

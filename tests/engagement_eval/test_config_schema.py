@@ -22,7 +22,7 @@ def test_docs_table_is_the_schema():
     end = text.index("<!-- end of schema table -->")
     assert text[begin:end] == markdown_table(CityConfig), (
         "docs/configuration.md's key table differs from the schema; regenerate it with "
-        "`python -m engagement_eval.config_schema`"
+        "`python -m engagement_eval.config`"
     )
 
 
