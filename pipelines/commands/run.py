@@ -250,6 +250,18 @@ def window_statement(config) -> str:
     )
 
 
+def _used_statement(results_path: Path) -> str:
+    """What the run used, from results.json: window (and where it came from), grain, zone."""
+    import json
+
+    doc = json.loads(results_path.read_text(encoding="utf-8"))
+    w = doc.get("data_window") or {}
+    return (
+        f"window {w.get('start')} .. {w.get('end')} (start from the {w.get('source')}, end from"
+        f" the {w.get('end_source')}), grain {doc.get('grain')}, time zone {doc.get('timezone')}"
+    )
+
+
 def _failure_reason(result) -> UserError:
     """One message for a failed run: the quality gate's verdict, else the step's own cause.
 
@@ -319,6 +331,7 @@ def main(args) -> int:
     print(f"  DuckDB database: {where['duckdb']}  (schemas raw, staging, marts)")
     if (out / "results.json").exists():
         print(f"  results.json: {out / 'results.json'}")
+        print(f"  {_used_statement(out / 'results.json')}")
     if where.get("report"):
         print(f"  council report: {where['report']}")
     print("  Browse it: make ui  (Dagster on http://127.0.0.1:3000)")
