@@ -48,6 +48,7 @@ from engagement_eval.config_schema import (
     yaml_fields,
 )
 from engagement_eval.errors import UserError
+from engagement_eval.feedback import FeedbackConfig
 from engagement_eval.grain import GRAINS
 
 CONFIG_FILE_NAME = "city.yaml"
@@ -290,6 +291,7 @@ class CityConfig:
     quality: QualityConfig = section(QualityConfig, "quality gate thresholds")
     model: ModelConfig = section(ModelConfig, "estimation settings")
     rollout: RolloutConfig = section(RolloutConfig, "what counts as roll-out")
+    feedback: FeedbackConfig = section(FeedbackConfig, "meeting feedback forms (issue 15)")
     source: str = internal("defaults")  # where the config came from, for messages and metadata
     # the merged YAML mapping (defaults, preset, file) the config was built from
     raw: dict[str, Any] = internal(factory=dict)
@@ -492,7 +494,9 @@ def _cross_check(config: CityConfig, source: str) -> None:
                     f"{key_name}.{input_name} in {source} is not a contract input",
                     f"use one of: {', '.join(INPUTS)}",
                 )
-            known = INPUTS[input_name].all_columns(survey.items, tuple(survey.indices))
+            known = INPUTS[input_name].all_columns(
+                survey.items, tuple(survey.indices), feedback_items=config.feedback.items
+            )
             for col in cols:
                 if col not in known:
                     raise UserError(
