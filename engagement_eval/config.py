@@ -32,7 +32,6 @@ from engagement_eval.config_schema import (
     identifiers,
     integer,
     internal,
-    is_number,
     key,
     mapping,
     markdown_table,
@@ -40,7 +39,7 @@ from engagement_eval.config_schema import (
     number,
     numbers,
     one_of,
-    pair,
+    scale_range,
     section,
     str_mapping,
     text,
@@ -152,10 +151,7 @@ class SurveyConfig:
     )
     scale: tuple[float, float] = key(
         [1, 5],
-        lambda v: tuple(
-            float(x)
-            for x in pair(is_number, "[low, high] with low < high, e.g. [1, 5]", ordered=True)(v)
-        ),
+        scale_range(),
         "[low, high]; values outside are treated as missing in the panel",
     )
     score_se: str = key(

@@ -256,6 +256,17 @@ def pair(first_ok: Callable[[Any], bool], expected: str, ordered: bool = False) 
     return check
 
 
+def scale_range() -> Check:
+    """An answer scale [low, high], finite, low < high; returned as floats."""
+    ordered = pair(is_number, "[low, high] with low < high, e.g. [1, 5]", ordered=True)
+
+    def check(v: Any) -> tuple[float, float]:
+        low, high = ordered(v)
+        return (float(low), float(high))
+
+    return check
+
+
 def numbers(lo: float = 0.0, expected: str = "a list of numbers") -> Check:
     def check(v: Any) -> tuple[float, ...]:
         if not isinstance(v, list | tuple) or not v or not all(is_number(x) for x in v):

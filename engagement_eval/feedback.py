@@ -18,10 +18,9 @@ from engagement_eval.config_schema import (
     build,
     defaults,
     identifiers,
-    is_number,
     key,
     mapping,
-    pair,
+    scale_range,
 )
 
 THEMES = (
@@ -59,10 +58,7 @@ class FeedbackConfig:
     )
     scale: tuple[float, float] = key(
         [1, 5],
-        lambda v: tuple(
-            float(x)
-            for x in pair(is_number, "[low, high] with low < high, e.g. [1, 5]", ordered=True)(v)
-        ),
+        scale_range(),
         "ratings off this scale are set aside by the gate (`<item>_in_scale`, blocking)",
     )
     topic_map: dict[str, str] = key(
