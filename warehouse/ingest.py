@@ -27,6 +27,7 @@ import duckdb
 from engagement_eval.config import CityConfig
 from engagement_eval.contract import INPUTS, InputSpec, find_files, resolve_columns
 from engagement_eval.errors import UserError
+from engagement_eval.grain import month_keys
 from warehouse.sql import (
     cast_sql,
     ensure_schemas,
@@ -524,16 +525,6 @@ def build_staging(
     return int(rows)
 
 
-def _all_months(config: CityConfig) -> list[str]:
-    first = config.window_start
-    last = config.window_end or date.today().replace(day=1)
-    keys, current = [], first
-    while current <= last:
-        keys.append(current.strftime("%Y-%m"))
-        current = date(current.year + current.month // 12, current.month % 12 + 1, 1)
-    return keys
-
-
 def ingest_city(
     con: duckdb.DuckDBPyConnection,
     data_dir: str | Path,
@@ -552,7 +543,12 @@ def ingest_city(
     """
     ensure_schemas(con)
     loaded_at = datetime.now(UTC).replace(tzinfo=None)
-    keys = _all_months(config)
+    if config.window_start is None:  # unset study_window.start: the first month with data
+        from warehouse.data_window import first_month_in_files
+
+        config = config.with_data_window(first_month_in_files(con, data_dir, config))
+    start = config.window_start or date.today()
+    keys = month_keys(start, config.window_end or date.today())
     rows: dict[str, int] = {}
     wanted = None if inputs is None else {"districts", *inputs}
     for spec in INPUTS.values():
