@@ -7,7 +7,7 @@ import json
 import duckdb
 import numpy as np
 import pytest
-from conftest import FAST
+from evaluation_sizes import FAST
 
 from evaluation.results_json import clean, dumps, shape_errors
 from evaluation.run import evaluate

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import yaml
-from conftest import SMALL, load_truth
+from simulator_cities import SMALL, load_truth
 
 from simulator.city import CONTRACT_FILES, simulate_city
 from simulator.design import NEVER, build_design
