@@ -39,7 +39,9 @@ def check_out_dir(out_dir: str | Path, data_dir: str | Path) -> None:
             "pass a folder of its own, e.g. --out out/<city>",
         )
     if data.is_relative_to(out):
-        what = "the data folder" if out == data else f"a folder that contains the data folder {data}"
+        what = (
+            "the data folder" if out == data else f"a folder that contains the data folder {data}"
+        )
         raise UserError(
             f"--out {out_dir} is {what}; a run would write its outputs among the delivered files",
             "pass a separate output folder, e.g. --out out/<city>",

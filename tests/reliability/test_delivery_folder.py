@@ -48,9 +48,7 @@ def _refused(folder: Path, *expected: str) -> str:
 
 
 def _rows_by_file(con, name: str) -> dict[str, int]:
-    return dict(
-        con.execute(f"SELECT _source_file, count(*) FROM raw.{name} GROUP BY 1").fetchall()
-    )
+    return dict(con.execute(f"SELECT _source_file, count(*) FROM raw.{name} GROUP BY 1").fetchall())
 
 
 # --- symbolic links --------------------------------------------------------------------------
