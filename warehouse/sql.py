@@ -98,10 +98,14 @@ def cast_sql(column_sql: str, typ: str, format_param: str | None = None) -> str:
     if typ == "text":
         return column_sql
     if typ == "int":
+        # A fraction is not a whole number: DuckDB's text -> BIGINT cast rounds '20000.5' to
+        # 20001, so only whole values (7, 7.0, 1e3) are cast; a fraction stays NULL and the
+        # gate's `<column>_parseable` rule names its file, row and column (issue 13).
         as_double = f"try_cast({column_sql} AS DOUBLE)"
         return (
-            f"coalesce(try_cast({column_sql} AS BIGINT), CASE WHEN {as_double} = round({as_double})"
-            f" AND abs({as_double}) < 9e18 THEN CAST({as_double} AS BIGINT) END)"
+            f"CASE WHEN {as_double} = round({as_double}) THEN coalesce(try_cast({column_sql}"
+            f" AS BIGINT), CASE WHEN abs({as_double}) < 9e18 THEN CAST({as_double} AS BIGINT)"
+            " END) END"
         )
     if typ == "float":
         return f"try_cast({column_sql} AS DOUBLE)"
