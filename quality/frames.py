@@ -21,7 +21,7 @@ import pandas as pd
 from engagement_eval.config import CATEGORIES, CityConfig
 from engagement_eval.contract import INPUTS, resolve_columns
 from engagement_eval.errors import UserError
-from warehouse.sql import cast_sql, ident, table, table_columns, table_exists
+from warehouse.sql import TZ_PARAM, cast_sql, ident, table, table_columns, table_exists
 
 LINEAGE = ("_source_file", "_source_sha256", "_row_number", "_loaded_at", "_partition_key")
 
@@ -77,6 +77,7 @@ def build_frame(
         return None
     spec = INPUTS[input_name]
     current, params = _current_rows_sql(con, input_name)
+    params[TZ_PARAM] = config.timezone  # timestamps with offsets -> the city's local time
     versions = con.execute(
         f"SELECT DISTINCT _source_file, _source_sha256 FROM ({current}) ORDER BY 1, 2", params
     ).fetchall()
@@ -99,7 +100,7 @@ def build_frame(
             params[fmt_param] = fmt
         cast_to = "timestamp" if typ in ("date", "timestamp") else typ
         inner.append(f"{text} AS {ident(col + '__raw')}")
-        inner.append(f"{cast_sql(text, cast_to, fmt_param)} AS {ident(col)}")
+        inner.append(f"{cast_sql(text, cast_to, fmt_param, tz=True)} AS {ident(col)}")
         outer += [
             ident(col + "__raw"),
             ident(col),

@@ -29,6 +29,7 @@ from engagement_eval.contract import INPUTS, InputSpec, resolve_columns
 from engagement_eval.errors import UserError
 from warehouse.files import check_header, delivered_paths, duckdb_path, file_compression
 from warehouse.sql import (
+    TZ_PARAM,
     cast_sql,
     ensure_schemas,
     ident,
@@ -147,7 +148,7 @@ def _ensure_raw_table(con, spec: InputSpec, header: list[str]) -> None:
 def owner_key_sql(file: DeliveredFile, spec: InputSpec, format_param: str | None) -> str:
     """SQL for a row's owner partition key (see module docstring); binds $first and $last."""
     delivered = ident(file.columns[spec.partition_column])
-    month = f"strftime({cast_sql(delivered, 'timestamp', format_param)}, '%Y-%m')"
+    month = f"strftime({cast_sql(delivered, 'timestamp', format_param, tz=True)}, '%Y-%m')"
     return f"CASE WHEN {month} < $first THEN $first WHEN {month} <= $last THEN {month} END"
 
 
@@ -217,6 +218,7 @@ def load_raw(
             else:
                 fmt = config.date_format(spec.name, spec.partition_column)
                 params |= scope.params() | {"first": scope.first, "last": scope.last, "fmt": fmt}
+                params[TZ_PARAM] = config.timezone
                 owned = scope.where("_partition_key")
                 key_sql = owner_key_sql(file, spec, "fmt" if fmt else None)
             log_keys = (
@@ -298,7 +300,7 @@ def _insert_rows(con, spec, file, params, owned, key_sql, loaded_at) -> dict:
 
 def _owner_rule(file: DeliveredFile, spec: InputSpec, config: CityConfig) -> str:
     fmt = config.date_format(spec.name, spec.partition_column) or ""
-    return f"{file.columns[spec.partition_column]}\x1f{fmt}"
+    return f"{file.columns[spec.partition_column]}\x1f{fmt}\x1f{config.timezone}"
 
 
 def _reusable_counts(con, spec, file, scope, rule, log_keys, owned, params) -> dict | None:
@@ -356,7 +358,7 @@ def _typed_select(
     delivered name per contract column is used (the first file that has it). Where a cast fails
     the delivered text is kept in `_raw_<column>` so the quality gate can report it.
     """
-    params: dict = {}
+    params: dict = {TZ_PARAM: config.timezone}
     parts = []
     # issue 9: survey_scores carry one column per index (and <index>_se)
     for col, typ in spec.columns(config.survey.items, tuple(config.survey.indices)).items():
@@ -370,7 +372,7 @@ def _typed_select(
         if fmt:
             fmt_param = f"fmt_{len(params)}"
             params[fmt_param] = fmt
-        typed = cast_sql(src, typ, fmt_param)
+        typed = cast_sql(src, typ, fmt_param, tz=True)
         if col == "offense_category":
             parts.append(f"{src} AS offense_label")
             parts.append(
