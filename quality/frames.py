@@ -77,11 +77,11 @@ def build_frame(
         return None
     spec = INPUTS[input_name]
     current, params = _current_rows_sql(con, input_name)
-    params[TZ_PARAM] = config.timezone  # timestamps with offsets -> the city's local time
     versions = con.execute(
         f"SELECT DISTINCT _source_file, _source_sha256 FROM ({current}) ORDER BY 1, 2", params
     ).fetchall()
     files = tuple(dict.fromkeys(f for f, _ in versions))
+    params[TZ_PARAM] = config.timezone  # timestamps with offsets -> the city's local time
     delivered = _delivered_columns(con, input_name, config, ", ".join(files) or input_name)
     types = spec.columns(config.survey.items, tuple(config.survey.indices))  # issue 9: scores
     columns = {c: types[c] for c in types if c in delivered}
