@@ -1,7 +1,7 @@
 """Open the report in headless Debian Chromium: no console errors, no network, prints to PDF.
 
-Screenshots and the PDF land in $ENGAGEMENT_EVAL_REPORTS/_test/ for a human to look at (the
-session's temporary reports folder, tests/conftest.py: tests never write reports/output/).
+Screenshots and the PDF land in <temp dir>/engagement-eval-report-test/ for a human to look at
+(outside the checkout: tests never write reports/output/, see tests/conftest.py).
 In CI (CI=true) a missing chromium is a failure, not a skip: the check must really run there.
 """
 
@@ -19,7 +19,7 @@ from reports import render
 
 pytestmark = pytest.mark.browser
 
-OUT = Path(os.environ.get("ENGAGEMENT_EVAL_REPORTS") or tempfile.gettempdir()) / "_test"
+OUT = Path(tempfile.gettempdir()) / "engagement-eval-report-test"
 
 
 def _require_chromium():
