@@ -8,10 +8,10 @@ import os
 from pathlib import Path
 
 import dagster as dg
-from conftest import ROOT, folder_snapshot
 
 from pipelines import settings
 from pipelines.settings import Settings
+from tests.conftest import ROOT, folder_snapshot
 
 
 def _outside_project(path: str | Path) -> bool:

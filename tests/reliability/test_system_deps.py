@@ -11,7 +11,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+
+from tests.conftest import ROOT
 
 SCRIPT = ROOT / "scripts" / "install_system_deps.sh"
 
