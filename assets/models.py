@@ -14,13 +14,15 @@ from pathlib import Path
 import dagster as dg
 
 from assets.resources import DUCKDB_POOL, CityResource, WarehouseResource
-from evaluation import summary
+from evaluation import history, summary
+from evaluation.feedback import meeting_feedback
 from evaluation.run import evaluate
 from evaluation.settings import settings_from_config
 from evaluation.store import frames
 from evaluation.versions import code_version, package_versions
+from warehouse.feedback_panels import feedback_gaps, read_feedback
 from warehouse.reads import district_names, input_files, quality_section, read_panels
-from warehouse.results_store import write_results
+from warehouse.results_store import previous_history, write_results
 from warehouse.shapes import describe_shape, shape_notes
 
 GROUP = "models"
@@ -52,6 +54,7 @@ def results_dir(warehouse_path: str) -> Path:
     deps=[
         dg.AssetKey(["marts", "district_month"]),
         dg.AssetKey(["marts", "district_quarter_survey"]),
+        dg.AssetKey(["marts", "meeting_feedback"]),  # issue 15
     ],
     group_name=GROUP,
     description="Programme effects on crime (Poisson, proportional) and trust/safety "
@@ -76,6 +79,8 @@ def evaluation_results(
         dm, dq = read_panels(con)
         inputs, quality, names = input_files(con), quality_section(con), district_names(con)
         shape = describe_shape(con, cfg)  # issue 9: grain and unit of the panels
+        previous = previous_history(con, cfg.city, context.run.run_id)  # issue 14
+        feedback, feedback_gaps_found = read_feedback(con), feedback_gaps(con)  # issue 15
     settings = dataclasses.replace(
         settings,
         grain=shape["grain"],
@@ -97,14 +102,27 @@ def evaluation_results(
         code_version=code_version(),
         versions=package_versions(),
     )
+    results["meeting_feedback"] = meeting_feedback(  # issue 15
+        feedback,
+        dq,
+        results["outcomes"],
+        alpha=settings.alpha,
+        min_cell_size=settings.min_cell_size,
+        seed=settings.seed,
+        gaps=feedback_gaps_found,
+    )
     timings = {"read_panels": read_seconds, **results.pop("_timings")}
     results["shape"] = shape  # issue 9
     if not shape["meetings"]:  # the panel's zeros are "not delivered", not "no meetings held"
         results["meetings"] = []
+    cells = history.fingerprints(dm, dq, results["outcomes"])
+    results.update(history.compare(results, previous, cells))  # previous_run, changes
     path = write_results_json(results, results_dir(warehouse.path) / "results.json")
     results["run"]["timings"] = timings
+    rows = frames(results, context.run.run_id)
+    rows["history"] = history.history_rows(results, context.run.run_id, cells)
     with warehouse.connect() as con:
-        counts = write_results(con, frames(results, context.run.run_id))
+        counts = write_results(con, rows)
     for name, o in results["outcomes"].items():
         stages = ", ".join(f"{k} {v:.1f} s" for k, v in o.pop("_timings", {}).items())
         context.log.info(f"{name}: {stages}")
@@ -121,8 +139,21 @@ def evaluation_results(
             "rollout_source": dg.MetadataValue.text(results["rollout_source"]),
             "rows_written": dg.MetadataValue.json(counts),
             "seconds": dg.MetadataValue.json({k: round(v, 2) for k, v in timings.items()}),
+            **headline_metadata(results),
         }
     )
+
+
+def headline_metadata(results: dict) -> dict:
+    """Each outcome's headline as numeric metadata (`<outcome>/estimate`, `/ci_low`, `/ci_high`),
+    so the Dagster UI plots the estimates over runs (issue 14)."""
+    out = {}
+    for name, o in sorted(results["outcomes"].items()):
+        for key in ("estimate", "ci_low", "ci_high"):
+            value = o.get(key)
+            if isinstance(value, int | float) and value == value:
+                out[f"{name}/{key}"] = dg.MetadataValue.float(float(value))
+    return out
 
 
 def build_model_assets() -> list[dg.AssetsDefinition]:

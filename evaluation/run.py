@@ -96,7 +96,7 @@ def evaluate(
         sp = spec(name)
         if sp.kind == "crime":
             if has_crime_data(dm):  # no zero lines for a city without crime data
-                trends[name] = context.crime_trend(dm, sp.rate)
+                trends[name] = context.crime_trend(dm, sp.count)
         elif dq is not None and not dq.empty:
             trends[name] = context.survey_trend(dq, sp.index_name, settings.min_cell_size)
     notes = list(settings.notes)

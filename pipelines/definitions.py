@@ -10,6 +10,7 @@ from __future__ import annotations
 import dagster as dg
 
 from assets.checks import build_quality_checks
+from assets.feedback import build_feedback_assets
 from assets.ingest import build_ingest_assets
 from assets.models import build_model_assets
 from assets.panels import build_panel_assets
@@ -32,6 +33,7 @@ def build_definitions(
     assets = (
         build_ingest_assets(partitions_def)
         + build_panel_assets(partitions_def)
+        + build_feedback_assets()  # issue 15
         + build_model_assets()
         + build_report_assets()
     )

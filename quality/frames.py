@@ -83,7 +83,9 @@ def build_frame(
     files = tuple(dict.fromkeys(f for f, _ in versions))
     params[TZ_PARAM] = config.timezone  # timestamps with offsets -> the city's local time
     delivered = _delivered_columns(con, input_name, config, ", ".join(files) or input_name)
-    types = spec.columns(config.survey.items, tuple(config.survey.indices))  # issue 9: scores
+    types = spec.columns(  # issue 9: scores; issue 15: feedback items
+        config.survey.items, tuple(config.survey.indices), config.feedback.items
+    )
     columns = {c: types[c] for c in types if c in delivered}
 
     inner, outer = [], []

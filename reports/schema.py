@@ -182,6 +182,49 @@ class RunInfo(TypedDict, total=False):
     timings: dict[str, float]  # stage -> seconds
 
 
+class PreviousOutcome(TypedDict, total=False):
+    estimate: float | None
+    ci_low: float | None
+    ci_high: float | None
+    verdict_level: str | None
+
+
+class PreviousRun(TypedDict, total=False):
+    """The latest earlier run into the same output (evaluation/history.py, issue 14)."""
+
+    generated_at: str
+    data_through: str  # "YYYY-MM"
+    outcomes: dict[str, PreviousOutcome]
+
+
+class Change(TypedDict, total=False):
+    estimate_change: float | None  # on the outcome's scale
+    reasons: list[str]  # codes: evaluation.history.REASONS
+    revised_rows: int  # district-periods already analysed that changed
+    new_periods: int  # months added
+
+
+class FeedbackItem(TypedDict, total=False):
+    """issue 15: `mean` = sum / n of every rating that passed the gate."""
+
+    mean: float | None
+    n: int
+    by_period: list[dict]  # {event_time, mean, n, districts, ci_low, ci_high[, suppressed]}
+    by_cohort: dict[str, list[dict]]
+
+
+class MeetingFeedback(TypedDict, total=False):
+    """issue 15 (evaluation/feedback.py); only `reason` when no feedback was delivered."""
+
+    items: dict[str, FeedbackItem]
+    themes: dict  # {shares, n_forms_with_topic, shift: {theme: {before, after, change, ...}}}
+    association_with_trust: dict  # {label, slope, ci_low, ci_high, p_permutation, ...}
+    concerns_vs_crime: list[dict]
+    reporting_gaps: list[dict]  # {district, quarter, meetings}
+    descriptive: str
+    reason: str
+
+
 class Results(TypedDict, total=False):
     city: str
     generated_at: str  # ISO 8601
@@ -196,6 +239,9 @@ class Results(TypedDict, total=False):
     quality: Quality
     run: RunInfo
     notes: list[str]
+    previous_run: PreviousRun
+    changes: dict[str, Change]
+    meeting_feedback: MeetingFeedback  # issue 15
 
 
 CRIME_OUTCOMES = ("crime_total", "crime_violent", "crime_property")

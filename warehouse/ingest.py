@@ -361,7 +361,9 @@ def _typed_select(
     params: dict = {TZ_PARAM: config.timezone}
     parts = []
     # issue 9: survey_scores carry one column per index (and <index>_se)
-    for col, typ in spec.columns(config.survey.items, tuple(config.survey.indices)).items():
+    for col, typ in spec.columns(
+        config.survey.items, tuple(config.survey.indices), config.feedback.items
+    ).items():
         delivered = next((f.columns[col] for f in files if col in f.columns), None)
         if delivered is None:
             parts.append(f"CAST(NULL AS {_duck_type(typ)}) AS {ident(col)}")
