@@ -93,3 +93,16 @@ def test_results_json_is_readable_like_the_report(tmp_path):
     finally:
         os.umask(old)
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+def test_output_folder_named_like_a_glob_reads_its_own_panels(tmp_path):
+    """`--out out[1]` is a folder name, not a pattern that also matches `out1`."""
+    import pandas as pd
+
+    from warehouse.panels import PANEL_TABLES, read_panel
+
+    name = sorted(PANEL_TABLES)[0]
+    for folder, rows in (("out[1]", 2), ("out1", 3)):
+        (tmp_path / folder).mkdir()
+        pd.DataFrame({"a": range(rows)}).to_parquet(tmp_path / folder / f"{name}.parquet")
+    assert len(read_panel(tmp_path / "out[1]", name)) == 2
