@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from engagement_eval.config import CityConfig
 
 TYPES = ("text", "int", "float", "date", "timestamp")
-FORMATS = ("csv", "parquet")
+FORMATS = ("csv", "parquet", "csv.gz")  # gzip CSV: warehouse/files.py
 SURVEY_ITEMS = "<survey items>"  # placeholder expanded from config.survey.items
 SURVEY_INDICES = "<survey indices>"  # expanded from the names in config.survey.indices
 SURVEY_INDEX_SE = "<survey index SEs>"  # expanded to <index>_se per index

@@ -98,3 +98,13 @@ def _lock_timeout() -> float:
             "unset it (default 10 s) or set it to e.g. 30",
         )
     return value
+
+
+# The environment variables that point a process at one environment's folders. Tests point
+# every one of them at temporary folders (tests/conftest.py), so they never write the user's.
+ENV_DAGSTER_HOME = "DAGSTER_HOME"
+ENV_DATA = "ENGAGEMENT_EVAL_DATA"
+ENV_CONFIG = "ENGAGEMENT_EVAL_CONFIG"
+ENV_OUT = "ENGAGEMENT_EVAL_OUT"
+ENV_DUCKDB = "ENGAGEMENT_EVAL_DUCKDB"
+ENV_REPORTS = "ENGAGEMENT_EVAL_REPORTS"

@@ -21,7 +21,7 @@ import pandas as pd
 from engagement_eval.config import CATEGORIES, CityConfig
 from engagement_eval.contract import INPUTS, resolve_columns
 from engagement_eval.errors import UserError
-from warehouse.sql import cast_sql, ident, table, table_columns, table_exists
+from warehouse.sql import TZ_PARAM, cast_sql, ident, table, table_columns, table_exists
 
 LINEAGE = ("_source_file", "_source_sha256", "_row_number", "_loaded_at", "_partition_key")
 
@@ -81,6 +81,7 @@ def build_frame(
         f"SELECT DISTINCT _source_file, _source_sha256 FROM ({current}) ORDER BY 1, 2", params
     ).fetchall()
     files = tuple(dict.fromkeys(f for f, _ in versions))
+    params[TZ_PARAM] = config.timezone  # timestamps with offsets -> the city's local time
     delivered = _delivered_columns(con, input_name, config, ", ".join(files) or input_name)
     survey = config.survey  # issue 9: scores; issue 15: feedback items, group columns
     types = spec.columns(
@@ -102,7 +103,7 @@ def build_frame(
             params[fmt_param] = fmt
         cast_to = "timestamp" if typ in ("date", "timestamp") else typ
         inner.append(f"{text} AS {ident(col + '__raw')}")
-        inner.append(f"{cast_sql(text, cast_to, fmt_param)} AS {ident(col)}")
+        inner.append(f"{cast_sql(text, cast_to, fmt_param, tz=True)} AS {ident(col)}")
         outer += [
             ident(col + "__raw"),
             ident(col),

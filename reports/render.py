@@ -14,6 +14,7 @@ import jinja2
 from engagement_eval.names import file_stem
 from reports.export import write_data
 from reports.files import atomic_write
+from reports.names import name_html
 from reports.pdf import MISSING, print_pdf
 from reports.view import build_view
 
@@ -25,13 +26,15 @@ _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 @cache
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.PackageLoader("reports", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,  # a typo in a template fails loudly, not silently
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["name"] = name_html  # district/city names: <bdi>, shortened (reports/names.py)
+    return env
 
 
 def render(results: dict) -> str:

@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 from engagement_eval.config import CityConfig
 from engagement_eval.errors import UserError
 from warehouse import shapes
+from warehouse.files import duckdb_path
 from warehouse.sql import (
     SURVEY_CELL_SUMS,
     clean_source,
@@ -163,7 +164,7 @@ def read_panel(folder: str | Path, name: str) -> pd.DataFrame:
         raise ValueError(f"unknown panel {name!r}")
     con = duckdb.connect()
     try:
-        path = str(Path(folder) / f"{name}.parquet")
+        path = duckdb_path(Path(folder) / f"{name}.parquet")  # an --out like `out[2]` is no glob
         return con.execute("SELECT * FROM read_parquet($path)", {"path": path}).df()
     finally:
         con.close()

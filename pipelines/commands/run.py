@@ -180,6 +180,7 @@ def _materialize(data: str, config_path: str | None, out: str | None, quiet: boo
 
     from pipelines.definitions import build_definitions
     from pipelines.jobs import ALL_ASSETS_JOB
+    from pipelines.out_dir import check_out_dir, mark_out_dir
     from pipelines.partitions import monthly_partitions, range_tags
     from pipelines.run_guard import (
         cli_run_tags,
@@ -190,7 +191,9 @@ def _materialize(data: str, config_path: str | None, out: str | None, quiet: boo
     from pipelines.settings import Settings
 
     settings = Settings.from_env(str(data_dir), config_path, out)
+    check_out_dir(settings.out_dir, data_dir)
     _prepare_out(settings)
+    mark_out_dir(settings.out_dir)
     keys = monthly_partitions(config).get_partition_keys()
     if config.window_start is None:
         raise UserError(
