@@ -21,9 +21,10 @@ from pathlib import Path
 import duckdb
 
 from engagement_eval.config import CityConfig
-from engagement_eval.contract import INPUTS, find_files, resolve_columns
+from engagement_eval.contract import INPUTS, resolve_columns
 from engagement_eval.errors import UserError
 from engagement_eval.grain import GRAINS, period_start_sql
+from warehouse.files import delivered_paths, duckdb_path, file_compression
 from warehouse.sql import cast_sql, ident, table_exists
 
 # Input -> the column whose earliest month opens the window ("period": a period label).
@@ -71,20 +72,22 @@ def first_month_in_files(
     for name, column in OPENING_COLUMNS.items():
         spec = INPUTS[name]
         try:
-            paths = find_files(data_dir, spec) if Path(data_dir).is_dir() else []
+            # the folder rules first: no link out of the folder is opened, names are literal
+            paths = delivered_paths(data_dir, spec) if Path(data_dir).is_dir() else []
         except UserError:
             paths = []  # a delivery the structural check refuses, with its own message
         for path in paths:
             reader = (
                 "read_parquet($path)"
                 if path.suffix.lower() == ".parquet"
-                else "read_csv($path, all_varchar = true, header = true)"
+                else "read_csv($path, all_varchar = true, header = true, compression = $comp)"
             )
             try:
+                comp = {"comp": file_compression(path, "csv")} if "$comp" in reader else {}
                 header = [
                     r[0]
                     for r in con.execute(
-                        f"DESCRIBE SELECT * FROM {reader}", {"path": str(path)}
+                        f"DESCRIBE SELECT * FROM {reader}", {"path": duckdb_path(path), **comp}
                     ).fetchall()
                 ]
                 delivered = resolve_columns(spec, header, config, path).get(column)
@@ -94,7 +97,7 @@ def first_month_in_files(
                 continue
             text = f"CAST({ident(delivered)} AS VARCHAR)"
             fmt = config.date_format(name, column)
-            params = {"path": str(path), "floor": EARLIEST_PLAUSIBLE}
+            params = {"path": duckdb_path(path), "floor": EARLIEST_PLAUSIBLE, **comp}
             if column == "period":
                 month = _month_sql(text, "period")
             else:

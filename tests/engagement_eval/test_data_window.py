@@ -164,3 +164,33 @@ def test_dates_before_1900_do_not_open_the_window(tmp_path):
     counts.to_csv(city / "crime_counts.csv", index=False)
     config = load_config(None, city)
     assert with_data_window(config, city).window_start == date(2003, 1, 1)
+
+
+HEADER = "incident_id,occurred_at,district_id,offense_category\n"
+
+
+def test_the_data_window_scan_follows_the_delivery_folder_rules(tmp_path):
+    """The first-month scan reads files before the gate does: a link out of the folder is not
+    opened (its 1999 dates must not become the start), and a literal `*` in a name is not a glob
+    (the 2001 file beside it must not be read through it)."""
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "crime_incidents.csv").write_text(
+        HEADER + "1,1999-03-04T10:00:00,01,violent\n"
+    )
+    city = tmp_path / "city"
+    city.mkdir()
+    (city / "crime_incidents.csv").symlink_to(outside / "crime_incidents.csv")
+    config = config_from_dict({"city": "Linked"})
+    assert first_month_in_files(duckdb.connect(), city, config) is None
+
+    (city / "crime_incidents.csv").unlink()
+    (city / "crime_incidents_*.csv").write_text(
+        HEADER + "1,2012-05-04T10:00:00,01,violent\n"
+    )
+    (city / "crime_incidents_old.csv").write_text(
+        HEADER + "2,2001-01-04T10:00:00,01,violent\n"
+    )
+    assert first_month_in_files(duckdb.connect(), city, config) == date(2001, 1, 1)
+    (city / "crime_incidents_old.csv").unlink()
+    assert first_month_in_files(duckdb.connect(), city, config) == date(2012, 5, 1)
