@@ -7,20 +7,21 @@ section; `ModelRunConfig` fields set in the launchpad override them for a single
 """
 
 import dataclasses
-import os
 import time
-from pathlib import Path
 
 import dagster as dg
+import pandas as pd
 
 from assets.resources import DUCKDB_POOL, CityResource, WarehouseResource
 from evaluation import history, summary
 from evaluation.feedback import meeting_feedback
+from evaluation.groups import add_group_results
 from evaluation.run import evaluate
 from evaluation.settings import settings_from_config
 from evaluation.store import frames
 from evaluation.versions import code_version, package_versions
 from warehouse.feedback_panels import feedback_gaps, read_feedback
+from warehouse.groups import read_group_panel
 from warehouse.reads import district_names, input_files, quality_section, read_panels
 from warehouse.results_store import previous_history, write_results
 from warehouse.shapes import describe_shape, shape_notes
@@ -29,24 +30,10 @@ GROUP = "models"
 RESULTS_KEY = dg.AssetKey(["results", "evaluation"])
 
 
-class ModelRunConfig(dg.Config):
-    """Optional per-run overrides of the city config's `model:` keys (None = keep)."""
-
-    outcomes: list[str] | None = None
-    control_group: str | None = None
-    anticipation: int | None = None
-    bootstrap_draws: int | None = None
-    alpha: float | None = None
-    seed: int | None = None
-    event_window: list[int] | None = None
-    ri_permutations: int | None = None
-    power_simulations: int | None = None
-
-
-def results_dir(warehouse_path: str) -> Path:
-    """OUT: ENGAGEMENT_EVAL_OUT when set, else the folder of the DuckDB file."""
-    out = os.environ.get("ENGAGEMENT_EVAL_OUT")
-    return Path(out) if out else Path(warehouse_path).parent
+class ModelRunConfig(dg.PermissiveConfig):
+    """Per-run overrides of any `model:` key of the city config (e.g. `seed: 5`): the keys,
+    their types and ranges are the config schema's (`CityConfig.with_overrides` checks them,
+    so a typo stops the run naming the key, as in city.yaml)."""
 
 
 @dg.asset(
@@ -69,14 +56,15 @@ def evaluation_results(
     city: CityResource,
     warehouse: WarehouseResource,
 ):
-    from evaluation.results_json import write_results_json
+    from evaluation.results_json import generated_at, write_results_json
 
-    cfg = city.load()
     overrides = {k: v for k, v in config.model_dump().items() if v is not None}
-    settings = settings_from_config(cfg, overrides)
+    cfg = city.load().with_overrides({"model": overrides} if overrides else None)
+    settings = settings_from_config(cfg)
     clock = time.perf_counter()
     with warehouse.connect(read_only=True) as con:
         dm, dq = read_panels(con)
+        dqg = read_group_panel(con)  # issue 15: survey panel by resident group
         inputs, quality, names = input_files(con), quality_section(con), district_names(con)
         shape = describe_shape(con, cfg)  # issue 9: grain and unit of the panels
         previous = previous_history(con, cfg.city, context.run.run_id)  # issue 14
@@ -95,6 +83,7 @@ def evaluation_results(
         settings,
         city=cfg.city,
         config=cfg.raw,
+        generated_at=generated_at(None, warehouse.source_date_epoch),
         inputs=inputs,
         quality=quality,
         names=names,
@@ -111,13 +100,20 @@ def evaluation_results(
         seed=settings.seed,
         gaps=feedback_gaps_found,
     )
+    clock = time.perf_counter()
+    add_group_results(results, dqg, settings)  # issue 15: by_group / group_gaps
     timings = {"read_panels": read_seconds, **results.pop("_timings")}
+    timings["resident_groups"] = time.perf_counter() - clock
     results["shape"] = shape  # issue 9
+    # issue 13: the window, grain and time zone this run used, and where they came from
+    last = dm["month"].max() if "month" in dm and len(dm) else None
+    results["data_window"] = cfg.window_record(None if last is None else pd.Timestamp(last).date())
+    results["grain"], results["timezone"] = shape["grain"], cfg.timezone
     if not shape["meetings"]:  # the panel's zeros are "not delivered", not "no meetings held"
         results["meetings"] = []
     cells = history.fingerprints(dm, dq, results["outcomes"])
     results.update(history.compare(results, previous, cells))  # previous_run, changes
-    path = write_results_json(results, results_dir(warehouse.path) / "results.json")
+    path = write_results_json(results, warehouse.results_folder() / "results.json")
     results["run"]["timings"] = timings
     rows = frames(results, context.run.run_id)
     rows["history"] = history.history_rows(results, context.run.run_id, cells)

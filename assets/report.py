@@ -8,12 +8,10 @@ ENGAGEMENT_EVAL_REPORTS (`make run` sets it to the checkout's `reports/output`),
 """
 
 import json
-import os
-from pathlib import Path
 
 import dagster as dg
 
-from assets.models import RESULTS_KEY, results_dir
+from assets.models import RESULTS_KEY
 from assets.resources import CityResource, WarehouseResource
 from reports import write_council_pack
 
@@ -39,7 +37,7 @@ def council_report(
         raise dg.Failure("no evaluation results yet: materialize results/evaluation first")
     results = json.loads(row[0])
     results.setdefault("run", {})["timings"] = json.loads(row[1]) if row[1] else {}
-    pack = write_council_pack(results, reports_root(warehouse.path), city.load().city)
+    pack = write_council_pack(results, warehouse.reports_folder(), city.load().city)
     context.log.info(f"council report written to {pack.report}")
     if pack.pdf_note:
         context.log.warning(pack.pdf_note)
@@ -50,11 +48,6 @@ def council_report(
             "pdf_note": dg.MetadataValue.text(pack.pdf_note or "PDFs printed"),
         }
     )
-
-
-def reports_root(warehouse_path: str) -> Path:
-    root = os.environ.get("ENGAGEMENT_EVAL_REPORTS")
-    return Path(root) if root else results_dir(warehouse_path) / "reports"
 
 
 def build_report_assets() -> list[dg.AssetsDefinition]:
