@@ -6,7 +6,6 @@ event-study charts in the asset metadata. Settings come from the city config's `
 section; `ModelRunConfig` fields set in the launchpad override them for a single run.
 """
 
-import dataclasses
 import os
 import time
 from pathlib import Path
@@ -15,7 +14,8 @@ import dagster as dg
 
 from assets.resources import DUCKDB_POOL, CityResource, WarehouseResource
 from evaluation import summary
-from evaluation.run import evaluate
+from evaluation.results_json import write_results_json
+from evaluation.run import build_document
 from evaluation.settings import settings_from_config
 from evaluation.store import frames
 from evaluation.versions import code_version, package_versions
@@ -66,8 +66,6 @@ def evaluation_results(
     city: CityResource,
     warehouse: WarehouseResource,
 ):
-    from evaluation.results_json import write_results_json
-
     cfg = city.load()
     overrides = {k: v for k, v in config.model_dump().items() if v is not None}
     settings = settings_from_config(cfg, overrides)
@@ -75,19 +73,14 @@ def evaluation_results(
     with warehouse.connect(read_only=True) as con:
         dm, dq = read_panels(con)
         inputs, quality, names = input_files(con), quality_section(con), district_names(con)
-        shape = describe_shape(con, cfg)  # issue 9: grain and unit of the panels
-    settings = dataclasses.replace(
-        settings,
-        grain=shape["grain"],
-        survey_grain=shape["survey_grain"],
-        analysis_unit=shape["analysis_unit"],
-        notes=(*settings.notes, *shape_notes(shape)),
-    )
+        shape = describe_shape(con, cfg)
     read_seconds = time.perf_counter() - clock
-    results = evaluate(
+    doc, stage_seconds = build_document(
         dm,
         dq,
         settings,
+        shape=shape,
+        shape_notes=shape_notes(shape),
         city=cfg.city,
         config=cfg.raw,
         inputs=inputs,
@@ -97,17 +90,14 @@ def evaluation_results(
         code_version=code_version(),
         versions=package_versions(),
     )
-    timings = {"read_panels": read_seconds, **results.pop("_timings")}
-    results["shape"] = shape  # issue 9
-    if not shape["meetings"]:  # the panel's zeros are "not delivered", not "no meetings held"
-        results["meetings"] = []
-    path = write_results_json(results, results_dir(warehouse.path) / "results.json")
-    results["run"]["timings"] = timings
+    timings = {"read_panels": read_seconds, **stage_seconds}
+    path = write_results_json(doc, results_dir(warehouse.path) / "results.json")
     with warehouse.connect() as con:
-        counts = write_results(con, frames(results, context.run.run_id))
-    for name, o in results["outcomes"].items():
-        stages = ", ".join(f"{k} {v:.1f} s" for k, v in o.pop("_timings", {}).items())
+        counts = write_results(con, frames(doc.with_timings(timings), context.run.run_id))
+    for name, o in doc.outcomes.items():
+        stages = ", ".join(f"{k} {v:.1f} s" for k, v in o.private.get("_timings", {}).items())
         context.log.info(f"{name}: {stages}")
+    results = doc.to_dict()
     charts = "\n\n".join(
         summary.event_study_png(n, o)
         for n, o in sorted(results["outcomes"].items())

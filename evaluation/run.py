@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import traceback
 
 import pandas as pd
 
+from engagement_eval.results import ResultsDocument
 from evaluation import context
 from evaluation.crime import evaluate_crime
 from evaluation.dose import dose_response
@@ -149,3 +151,34 @@ def evaluate(
         "notes": notes,
         "_timings": timings,
     }
+
+
+def build_document(
+    dm: pd.DataFrame,
+    dq: pd.DataFrame | None,
+    settings: EvaluationSettings,
+    *,
+    shape: dict,
+    shape_notes: list[str] = (),
+    **meta,
+) -> tuple[ResultsDocument, dict[str, float]]:
+    """The typed results document for one run, and the stage timings (seconds) beside it.
+
+    `shape` (grain, analysis unit, which inputs were delivered; `warehouse.shapes.describe_shape`)
+    sets the settings' grains and goes into the document whole, with `shape_notes` among the
+    notes. `meta` is passed to `evaluate` (city, config, inputs, quality, names, threshold,
+    versions, ...). Everything results.json holds is decided here, so the asset only writes it.
+    """
+    settings = dataclasses.replace(
+        settings,
+        grain=shape["grain"],
+        survey_grain=shape["survey_grain"],
+        analysis_unit=shape["analysis_unit"],
+        notes=(*settings.notes, *shape_notes),
+    )
+    results = evaluate(dm, dq, settings, **meta)
+    timings = results.pop("_timings")
+    results["shape"] = shape
+    if not shape["meetings"]:  # the panel's zeros are "not delivered", not "no meetings held"
+        results["meetings"] = []
+    return ResultsDocument.from_dict(results), timings
