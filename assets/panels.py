@@ -4,9 +4,11 @@ aggregates ever reach Python. Definitions: warehouse/panels.py and warehouse/sha
 
 import dagster as dg
 
+from assets.metadata import table_preview
+from assets.quarantine import QUARANTINE_KEY
 from assets.resources import DUCKDB_POOL, CityResource, WarehouseResource
 from warehouse.panels import build_district_month, build_district_quarter_survey
-from warehouse.sql import markdown_table, table_exists
+from warehouse.sql import table_exists
 
 GROUP = "panels"
 STAGING = ["districts", "programs", "crime_incidents", "meetings"]
@@ -22,14 +24,14 @@ def _panel_metadata(con, name: str, time_col: str, rows: int, preview_sql: str) 
         "dagster/row_count": dg.MetadataValue.int(rows),
         "districts": dg.MetadataValue.int(int(units)),
         "time_range": dg.MetadataValue.text(f"{lo} .. {hi}"),
-        "preview": dg.MetadataValue.md(markdown_table(con, preview_sql)),
+        "preview": table_preview(con, preview_sql),
     }
 
 
 def build_panel_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
     @dg.asset(
         key=["marts", "district_month"],
-        deps=[dg.AssetKey(["staging", n]) for n in STAGING],
+        deps=[*(dg.AssetKey(["staging", n]) for n in STAGING), QUARANTINE_KEY],
         group_name=GROUP,
         description="District x month panel: incidents by category, rates per 1,000 residents, "
         "meetings and attendees per 1,000, program cohort and treatment, `reported` flag.",
@@ -69,6 +71,7 @@ def build_panel_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.Asset
             dg.AssetKey(["staging", "survey_responses"]),
             dg.AssetKey(["staging", "survey_scores"]),  # issue 9
             dg.AssetKey(["staging", "units"]),
+            QUARANTINE_KEY,
         ],
         group_name=GROUP,
         description="District x quarter survey panel: weighted mean per index, linearised "

@@ -13,6 +13,7 @@ from assets.checks import build_quality_checks
 from assets.ingest import build_ingest_assets
 from assets.models import build_model_assets
 from assets.panels import build_panel_assets
+from assets.quarantine import build_quarantine_assets
 from assets.report import build_report_assets
 from assets.resources import CityResource, WarehouseResource
 from engagement_eval.config import CityConfig, load_config
@@ -31,6 +32,7 @@ def build_definitions(
     partitions_def = monthly_partitions(config)
     assets = (
         build_ingest_assets(partitions_def)
+        + build_quarantine_assets()
         + build_panel_assets(partitions_def)
         + build_model_assets()
         + build_report_assets()

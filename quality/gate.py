@@ -25,6 +25,7 @@ from engagement_eval.config import CityConfig
 from engagement_eval.contract import INPUTS
 from engagement_eval.errors import UserError
 from quality import count_gaps, frames, gaps, reduce, runner, store
+from quality.quarantine import set_aside
 from quality.rules import BLOCKING, INFO, ROW, TABLE, WARNING
 from quality.settings import DESIGN_INPUTS, GateSettings, gate_settings
 from quality.suites import SUITES, SuiteContext
@@ -275,8 +276,7 @@ def check_input(
         if r.rule.severity == BLOCKING:
             bad = np.union1d(bad, r.rids)
         _examples_from_frame(con, frame, r)
-    rep.bad_rows = len(bad)
-    store.replace_quarantined_rows(con, frame.table, bad, run_id, input_name)
+    rep.bad_rows = len(bad)  # set aside by quality.quarantine.set_aside (its own step)
 
     if input_name == "crime_incidents":
         rep.results += _check_gaps(con, frame, district_ids, settings, run_id, units)
@@ -417,7 +417,7 @@ def run_gate(
         else:
             rep, frame = check_input(con, name, config, settings, run_id, ids, units)
         record(con, run_id, rep, started_at)
-        store.create_clean_view(con, name)
+        set_aside(con, name)
         if frame is not None and frame is not district_frame:
             frames.drop_frame(con, frame)
         reports[name] = rep

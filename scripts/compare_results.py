@@ -37,7 +37,11 @@ def differences(a, b, where: str = "") -> list[str]:
     if isinstance(a, list) and isinstance(b, list):
         if len(a) != len(b):
             return [f"{where}: {len(a)} items before, {len(b)} after"]
-        return [d for i, (x, y) in enumerate(zip(a, b, strict=True)) for d in differences(x, y, f"{where}[{i}]")]
+        return [
+            d
+            for i, (x, y) in enumerate(zip(a, b, strict=True))
+            for d in differences(x, y, f"{where}[{i}]")
+        ]
     if _is_path(a) and _is_path(b):
         return []
     return [] if a == b else [f"{where}: {a!r} before, {b!r} after"]

@@ -171,11 +171,13 @@ def materialize(data: str, config_path: str | None, out: str | None, quiet: bool
 
 def _materialize(data: str, config_path: str | None, out: str | None, quiet: bool) -> dict:
     from engagement_eval.config import load_config
-    from engagement_eval.contract import INPUTS, check_data_dir
+    from engagement_eval.contract import check_data_dir
 
     data_dir = check_data_dir(data)
     config = load_config(config_path, data_dir)
-    _preflight(data_dir, config, INPUTS)
+    for note in _preflight(data_dir, config):
+        if not quiet:
+            print(f"note: {note}")
 
     from pipelines.definitions import build_definitions
     from pipelines.jobs import ALL_ASSETS_JOB
@@ -277,18 +279,12 @@ def _failure_reason(result) -> UserError:
     return UserError("the pipeline run failed", "see the step errors above")
 
 
-def _preflight(data_dir: Path, config, inputs) -> None:
-    """Cheap structural checks before Dagster starts: files present, required columns found."""
-    import duckdb
+def _preflight(data_dir: Path, config) -> list[str]:
+    """Structural checks before Dagster starts (files present and readable, UTF-8, required
+    columns found): the quality gate's own `check_delivery`, so the two cannot drift."""
+    from quality.structural import check_delivery
 
-    from warehouse.ingest import delivered_files
-
-    con = duckdb.connect()
-    try:
-        for spec in inputs.values():
-            delivered_files(con, spec, config, data_dir)
-    finally:
-        con.close()
+    return check_delivery(data_dir, config)
 
 
 def main(args) -> int:

@@ -94,7 +94,7 @@ def test_unknown_keys_are_kept_and_reported():
 
 
 def test_outcome_names_agree_with_the_evaluation_specs():
-    assert CRIME_OUTCOMES == tuple(CRIME) and SURVEY_OUTCOMES == tuple(SURVEY)
+    assert tuple(CRIME) == CRIME_OUTCOMES and tuple(SURVEY) == SURVEY_OUTCOMES
 
 
 def test_json_schema_names_every_section():
