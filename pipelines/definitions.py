@@ -19,9 +19,16 @@ from assets.resources import CityResource, WarehouseResource
 from engagement_eval.config import CityConfig, load_config
 from pipelines.jobs import build_jobs
 from pipelines.partitions import monthly_partitions
-from pipelines.schedules import build_schedules
+from pipelines.schedules import build_schedules, report_freshness
 from pipelines.sensors import build_sensors
 from pipelines.settings import Settings
+
+
+def with_freshness(assets: list, policy: dg.FreshnessPolicy | None) -> list:
+    """The assets with `policy` as their freshness policy (unchanged when None)."""
+    if policy is None:
+        return assets
+    return dg.map_asset_specs(lambda spec: spec.replace_attributes(freshness_policy=policy), assets)
 
 
 def build_definitions(
@@ -35,7 +42,9 @@ def build_definitions(
         + build_quarantine_assets()
         + build_panel_assets(partitions_def)
         + build_model_assets()
-        + build_report_assets()
+        + with_freshness(
+            build_report_assets(), report_freshness(config.timezone, config.window_end is None)
+        )
     )
     return dg.Definitions(
         assets=assets,
