@@ -118,7 +118,7 @@ def _input_check(input_name, config, asset_key_for, city_key, warehouse_key, poo
     key = asset_key_for(input_name)
     rules = declared_rules(input_name, config)
     extra_deps = [] if input_name == "districts" else [asset_key_for("districts")]
-    if "unit_id" in INPUTS[input_name].optional:  # issue 9: checked against units.csv
+    if "unit_id" in INPUTS[input_name].optional:  # checked against units.csv
         extra_deps.append(asset_key_for("units"))
     specs = [
         dg.AssetCheckSpec(
@@ -149,7 +149,7 @@ def _input_check(input_name, config, asset_key_for, city_key, warehouse_key, poo
             store.ensure_tables(con)
             districts_frame = frames.build_frame(con, "districts", city_config)
             ids = frames.district_ids(con, districts_frame)
-            units = gate.unit_crosswalk(con, city_config)  # issue 9: unit_id rules
+            units = gate.unit_crosswalk(con, city_config)  # for the unit_id rules
             rep, frame = gate.check_input(
                 con, input_name, city_config, settings, run_id, ids, units
             )

@@ -41,7 +41,7 @@ PREVIEWS = {
         " FROM staging.meetings GROUP BY ALL ORDER BY meetings DESC LIMIT 6"
     ),
 }
-PREVIEWS |= {  # issue 9: other input shapes
+PREVIEWS |= {  # the published-aggregate shapes and the units crosswalk
     "crime_counts": (
         "SELECT period, sum(count) AS incidents, count(*) AS rows"
         " FROM staging.crime_counts GROUP BY ALL ORDER BY period DESC NULLS FIRST LIMIT 6"

@@ -12,7 +12,7 @@ from warehouse.sql import table_exists
 
 GROUP = "panels"
 STAGING = ["districts", "programs", "crime_incidents", "meetings"]
-STAGING += ["crime_counts", "units"]  # issue 9: other input shapes
+STAGING += ["crime_counts", "units"]  # counts instead of incidents; unit -> district
 
 
 def _panel_metadata(con, name: str, time_col: str, rows: int, preview_sql: str) -> dict:
@@ -54,7 +54,7 @@ def build_panel_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.Asset
                 " sum(treated) AS treated_districts, count(*) FILTER (WHERE NOT reported) AS gaps"
                 " FROM marts.district_month GROUP BY month ORDER BY month DESC LIMIT 6",
             )
-            from warehouse.shapes import describe_shape  # issue 9: say which grain
+            from warehouse.shapes import describe_shape  # say which grain and unit
 
             shape = describe_shape(con, config)
         context.log.info(
@@ -69,7 +69,7 @@ def build_panel_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.Asset
         deps=[
             dg.AssetKey(["marts", "district_month"]),
             dg.AssetKey(["staging", "survey_responses"]),
-            dg.AssetKey(["staging", "survey_scores"]),  # issue 9
+            dg.AssetKey(["staging", "survey_scores"]),  # scores instead of responses
             dg.AssetKey(["staging", "units"]),
             QUARANTINE_KEY,
         ],
@@ -85,7 +85,7 @@ def build_panel_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.Asset
         config = city.load()
         with warehouse.connect() as con:
             rows = build_district_quarter_survey(con, config)
-            if not table_exists(con, "marts", "district_quarter_survey"):  # issue 9: optional
+            if not table_exists(con, "marts", "district_quarter_survey"):  # no survey input
                 context.log.info("no survey data delivered: survey panel not built")
                 return dg.MaterializeResult(metadata={"note": "no survey data delivered"})
             meta = _panel_metadata(

@@ -37,7 +37,7 @@ def evaluate_outcome(
     """One outcome; a failure becomes `reason` (the report says why) instead of a crash."""
     sp = spec(name)
     try:
-        if sp.kind == "crime" and not has_crime_data(dm):  # issue 9: a surveys-only city
+        if sp.kind == "crime" and not has_crime_data(dm):  # a surveys-only city
             return with_verdict({"scale": "proportional", "reason": "no crime data delivered"})
         if sp.kind == "crime":
             out = evaluate_crime(dm, sp, settings)

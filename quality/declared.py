@@ -20,14 +20,14 @@ def declared_rules(input_name: str, config: CityConfig) -> list[Rule]:
     ctx = SuiteContext(
         input_name=input_name,
         settings=gate_settings(config),
-        columns=spec.columns(config.survey.items, tuple(config.survey.indices)),  # issue 9
+        columns=spec.columns(config.survey.items, tuple(config.survey.indices)),  # expanded
         survey_items=tuple(config.survey.items),
         date_formats=dict(config.date_formats.get(input_name, {})),
     )
     rules = SUITES[input_name](ctx)
     if input_name == "crime_incidents":
         rules.append(gaps.gap_rule(ctx.settings))
-    if input_name == "crime_counts":  # issue 9
+    if input_name == "crime_counts":  # offenses as published, mapped like incidents
         from quality.count_gaps import gap_rule as count_gap_rule
 
         rules.append(count_gap_rule())

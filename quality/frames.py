@@ -82,7 +82,7 @@ def build_frame(
     ).fetchall()
     files = tuple(dict.fromkeys(f for f, _ in versions))
     delivered = _delivered_columns(con, input_name, config, ", ".join(files) or input_name)
-    types = spec.columns(config.survey.items, tuple(config.survey.indices))  # issue 9: scores
+    types = spec.columns(config.survey.items, tuple(config.survey.indices))  # incl. index scores
     columns = {c: types[c] for c in types if c in delivered}
 
     inner, outer = [], []
@@ -202,7 +202,7 @@ def district_ids(con: duckdb.DuckDBPyConnection, districts: Frame | None) -> tup
 
 @dataclass(frozen=True)
 class Crosswalk:
-    """units.csv as the other inputs' rules need it (issue 9)."""
+    """units.csv as the other inputs' rules need it (unit ids and their districts)."""
 
     pairs: tuple[tuple[str, str], ...]  # (unit_id, district_id) as delivered
 

@@ -33,7 +33,7 @@ from warehouse.sql import ident
 
 INPUT_ORDER = (
     "districts",
-    "units",  # issue 9: optional inputs and alternative shapes
+    "units",  # before the inputs whose unit_id rules read its crosswalk
     "programs",
     "crime_incidents",
     "crime_counts",
@@ -235,7 +235,7 @@ def check_input(
         return rep, None
     if frame is None:
         rep.status = MISSING
-        if INPUTS[input_name].file_required:  # issue 9: optional inputs and shapes
+        if INPUTS[input_name].file_required:  # optional inputs and alternative shapes pass
             rep.status = FAILED
             rep.stop = UserError(
                 f"{input_name} has not been loaded", f"deliver {input_name}.csv in the data folder"
@@ -280,7 +280,7 @@ def check_input(
 
     if input_name == "crime_incidents":
         rep.results += _check_gaps(con, frame, district_ids, settings, run_id, units)
-    if input_name == "crime_counts":  # issue 9: a missing count row is a reporting gap
+    if input_name == "crime_counts":  # a missing count row is a reporting gap
         rep.results += count_gaps.check(con, frame, config, settings, run_id, district_ids)
 
     table_failures = [
@@ -377,7 +377,7 @@ def record(con, run_id: str, rep: InputReport, started_at: datetime | None = Non
 
 
 def unit_crosswalk(con: duckdb.DuckDBPyConnection, config: CityConfig) -> frames.Crosswalk | None:
-    """units.csv's ids and pairs for the place rules of the other inputs (issue 9)."""
+    """units.csv's ids and pairs for the place rules of the other inputs."""
     try:
         units_frame = frames.build_frame(con, "units", config)
     except UserError:  # unreadable: the units check itself reports it

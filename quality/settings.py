@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 # Inputs whose rows define the study design (one row per district / per roll-out). Dropping
 # one silently would turn a treated district into a comparison one, so any blocking row
 # failure in them stops the run instead of quarantining.
-DESIGN_INPUTS = ("districts", "programs", "units")  # units: issue 9 crosswalk
+DESIGN_INPUTS = ("districts", "programs", "units")  # units: the unit -> district crosswalk
 
 DEFAULT_GAP_MIN_TYPICAL = 20
 DEFAULT_CHUNK_ROWS = 1_000_000

@@ -354,7 +354,7 @@ def _typed_select(
     """
     params: dict = {}
     parts = []
-    # issue 9: survey_scores carry one column per index (and <index>_se)
+    # survey_scores (published aggregates) carry one column per index (and <index>_se)
     for col, typ in spec.columns(config.survey.items, tuple(config.survey.indices)).items():
         delivered = next((f.columns[col] for f in files if col in f.columns), None)
         if delivered is None:
@@ -449,7 +449,7 @@ def build_staging(
         scope_sql = scope.where("partition_key")
     keys = [k for k in spec.key if any(k in f.columns for f in files)]
     required_keys = [k for k in keys if k in spec.required]
-    # issue 9: a count row's key holds the offense as delivered, not its mapped category
+    # a count row's key holds the offense as delivered, not its mapped category
     keys = ["offense_label" if k == "offense_category" else k for k in keys]
     required_keys = ["offense_label" if k == "offense_category" else k for k in required_keys]
     null_key = " OR ".join(f"{ident(k)} IS NULL" for k in required_keys) or "FALSE"
