@@ -13,6 +13,7 @@ from pathlib import Path
 import dagster as dg
 
 from assets.resources import DUCKDB_POOL, CityResource, WarehouseResource
+from engagement_eval.results import ABSENT, ResultsDocument
 from evaluation import summary
 from evaluation.results_json import write_results_json
 from evaluation.run import build_document
@@ -105,7 +106,7 @@ def evaluation_results(
     )
     return dg.MaterializeResult(
         metadata={
-            "headline": dg.MetadataValue.md(summary.headline_markdown(results)),
+            "headline": headline_table(doc),
             "event_studies": dg.MetadataValue.md(charts or "no event study"),
             "results_json": dg.MetadataValue.path(str(path)),
             "rollout_source": dg.MetadataValue.text(results["rollout_source"]),
@@ -113,6 +114,40 @@ def evaluation_results(
             "seconds": dg.MetadataValue.json({k: round(v, 2) for k, v in timings.items()}),
         }
     )
+
+
+_HEADLINE = dg.TableSchema(
+    columns=[
+        dg.TableColumn("outcome", "string"),
+        dg.TableColumn("verdict", "string", description="strong | some | none | unavailable"),
+        dg.TableColumn("concerns", "string", description="codes in docs/evaluation.md"),
+        dg.TableColumn("scale", "string", description="proportional (0.05 = +5%) or points"),
+        dg.TableColumn("estimate", "float"),
+        dg.TableColumn("ci_low", "float"),
+        dg.TableColumn("ci_high", "float"),
+        dg.TableColumn("p_value", "float"),
+        dg.TableColumn("ri_p", "float", description="randomization inference"),
+        dg.TableColumn("pre_trend_p", "float"),
+        dg.TableColumn("twfe_estimate", "float"),
+        dg.TableColumn("mde", "float", description="smallest detectable effect, 80% power"),
+        dg.TableColumn("honestdid_breakdown", "float", description="largest Mbar that holds"),
+        dg.TableColumn("reason", "string", description="why there is no estimate"),
+    ]
+)
+
+
+def headline_table(doc: ResultsDocument) -> dg.MetadataValue:
+    """One row per outcome: the verdict evaluation decided and the numbers behind it."""
+    records = []
+    for name, o in sorted(doc.outcomes.items()):
+        verdict = o.verdict if o.verdict is not ABSENT else None
+        row = {"outcome": name, "verdict": verdict.level if verdict else None}
+        row["concerns"] = ", ".join(verdict.concerns or []) if verdict else None
+        for column in _HEADLINE.columns[3:]:
+            value = o.get(column.name)
+            row[column.name] = value if isinstance(value, str | int | float) else None
+        records.append(dg.TableRecord(row))
+    return dg.MetadataValue.table(records=records, schema=_HEADLINE)
 
 
 def build_model_assets() -> list[dg.AssetsDefinition]:
