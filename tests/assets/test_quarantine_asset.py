@@ -74,6 +74,15 @@ def test_quarantine_asset_sits_between_staging_and_panels(dirty_city, tmp_path):
     assert dg.AssetKey(["staging", "survey_responses"]) in node.parent_keys
     for mart in ("district_month", "district_quarter_survey"):
         assert QUARANTINE in graph.get(dg.AssetKey(["marts", mart])).parent_keys
+    # it runs after every input's gate: each input's check holds a blocking rule, and a blocking
+    # check holds back the assets below its asset until it has run
+    defs = _defs(dirty_city, tmp_path)
+    checked = set()
+    for check in defs.asset_checks or []:
+        specs = list(check.check_specs)
+        assert any(spec.blocking for spec in specs)
+        checked |= {spec.asset_key for spec in specs}
+    assert checked == {k for k in node.parent_keys if k.path[0] == "staging"}
 
 
 def test_planted_rows_are_set_aside_by_the_asset_and_kept_whole(ran):
