@@ -14,6 +14,7 @@ import dagster as dg
 
 from assets.models import RESULTS_KEY, results_dir
 from assets.resources import CityResource, WarehouseResource
+from engagement_eval.results import ResultsDocument
 from reports import write_report
 
 GROUP = "report"
@@ -36,9 +37,9 @@ def council_report(
         ).fetchone()
     if row is None:
         raise dg.Failure("no evaluation results yet: materialize results/evaluation first")
-    results = json.loads(row[0])
-    results.setdefault("run", {})["timings"] = json.loads(row[1]) if row[1] else {}
-    path = write_report(results, reports_root(warehouse.path), city.load().city)
+    doc = ResultsDocument.from_dict(json.loads(row[0]))
+    doc = doc.with_timings(json.loads(row[1]) if row[1] else {})
+    path = write_report(doc.to_dict(), reports_root(warehouse.path), city.load().city)
     context.log.info(f"council report written to {path}")
     return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(path))})
 

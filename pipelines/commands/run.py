@@ -220,7 +220,7 @@ def _materialize(data: str, config_path: str | None, out: str | None, quiet: boo
             raise_on_error=False,
         )
     if not result.success:
-        raise _failure_reason(result)
+        raise _failure_reason(result, settings.duckdb_path)
     report = None
     for mat in result.asset_materializations_for_node("report__council_report"):
         report = mat.metadata["path"].value
@@ -232,7 +232,28 @@ def _materialize(data: str, config_path: str | None, out: str | None, quiet: boo
     }
 
 
-def _failure_reason(result) -> UserError:
+def _gate_messages(duckdb_path: str | None, run_id: str) -> list[str]:
+    """The gate's stop messages of this run as recorded in DuckDB (`quality.run_summary`), with
+    the values they quote in full: this is the evaluator's own terminal, while the check
+    metadata that every Dagster UI user sees holds them masked."""
+    if not duckdb_path or not Path(duckdb_path).exists():
+        return []
+    import duckdb
+
+    try:
+        with duckdb.connect(duckdb_path, read_only=True) as con:
+            rows = con.execute(
+                "SELECT DISTINCT message, min(started_at) AS t FROM quality.run_summary"
+                " WHERE run_id = ? AND status = 'failed' AND message IS NOT NULL"
+                " GROUP BY message ORDER BY t",
+                [run_id],
+            ).fetchall()
+    except duckdb.Error:  # no quality tables (the run stopped before the gate)
+        return []
+    return [message for message, _ in rows]
+
+
+def _failure_reason(result, duckdb_path: str | None = None) -> UserError:
     """One message for a failed run: the quality gate's verdict, else the step's own cause.
 
     Runs execute with raise_on_error=False so a blocking asset check (which Dagster raises as an
@@ -244,8 +265,8 @@ def _failure_reason(result) -> UserError:
         if not e.passed and e.severity.value == "ERROR"
     ]
     if stopped:
-        messages = []
-        for evaluation in stopped:
+        messages = _gate_messages(duckdb_path, result.run_id)
+        for evaluation in [] if messages else stopped:
             entry = evaluation.metadata.get("gate_message")
             text = entry.value if entry is not None else None
             if text and text not in messages:
