@@ -120,6 +120,8 @@ def _input_check(input_name, config, asset_key_for, city_key, warehouse_key, poo
     extra_deps = [] if input_name == "districts" else [asset_key_for("districts")]
     if "unit_id" in INPUTS[input_name].optional:  # checked against units.csv
         extra_deps.append(asset_key_for("units"))
+    if input_name == "meeting_feedback":  # issue 15: forms are checked against the meetings
+        extra_deps.append(asset_key_for("meetings"))
     specs = [
         dg.AssetCheckSpec(
             rule.name,

@@ -54,12 +54,19 @@ PREVIEWS |= {  # the published-aggregate shapes and the units crosswalk
         "SELECT district_id, count(*) AS units FROM staging.units GROUP BY ALL"
         " ORDER BY district_id LIMIT 8"
     ),
+    # issue 15: counts only (no topic or comment text reaches the UI)
+    "meeting_feedback": (
+        "SELECT CAST(date_trunc('quarter', submitted_date) AS DATE) AS quarter,"
+        " count(*) AS forms, count(DISTINCT meeting_id) AS meetings"
+        " FROM staging.meeting_feedback GROUP BY ALL ORDER BY quarter DESC NULLS FIRST LIMIT 6"
+    ),
 }
 DATE_COLUMN = {
     "crime_incidents": "occurred_at",
     "survey_responses": "response_date",
     "meetings": "meeting_date",
     "programs": "start_date",
+    "meeting_feedback": "submitted_date",
 }
 
 

@@ -101,9 +101,16 @@ def contract_type(input_name: str, column: str | None, config=None) -> str | Non
     spec = INPUTS.get(input_name)
     if spec is None or column is None:
         return None
-    items = tuple(config.survey.items) if config is not None else ()
-    indices = tuple(config.survey.indices) if config is not None else ()
-    return spec.columns(items, indices).get(column)
+    return _contract_columns(spec, config).get(column)
+
+
+def _contract_columns(spec, config) -> dict[str, str]:
+    """Contract column -> type, with the config's survey items, indices and feedback items."""
+    if config is None:
+        return spec.columns()
+    return spec.columns(
+        tuple(config.survey.items), tuple(config.survey.indices), config.feedback.items
+    )
 
 
 def table_preview(
@@ -116,14 +123,7 @@ def table_preview(
     duck_types = [str(d[1]).split("(")[0].upper() for d in cur.description]
     rows = cur.fetchall()
     spec = INPUTS.get(input_name) if input_name else None
-    contract = (
-        spec.columns(
-            tuple(config.survey.items) if config is not None else (),
-            tuple(config.survey.indices) if config is not None else (),
-        )
-        if spec
-        else {}
-    )
+    contract = _contract_columns(spec, config) if spec else {}
     columns = []
     for name, duck in zip(names, duck_types, strict=True):
         if name in contract:

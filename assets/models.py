@@ -14,14 +14,15 @@ import dagster as dg
 
 from assets.resources import DUCKDB_POOL, CityResource, WarehouseResource
 from engagement_eval.results import ABSENT, ResultsDocument
-from evaluation import summary
+from evaluation import history, summary
 from evaluation.results_json import write_results_json
 from evaluation.run import build_document
 from evaluation.settings import settings_from_config
 from evaluation.store import frames
 from evaluation.versions import code_version, package_versions
+from warehouse.feedback_panels import feedback_gaps, read_feedback
 from warehouse.reads import district_names, input_files, quality_section, read_panels
-from warehouse.results_store import write_results
+from warehouse.results_store import previous_history, write_results
 from warehouse.shapes import describe_shape, shape_notes
 
 GROUP = "models"
@@ -75,13 +76,18 @@ def evaluation_results(
         dm, dq = read_panels(con)
         inputs, quality, names = input_files(con), quality_section(con), district_names(con)
         shape = describe_shape(con, cfg)
+        previous = previous_history(con, cfg.city, context.run.run_id)
+        feedback, feedback_gaps_found = read_feedback(con), feedback_gaps(con)
     read_seconds = time.perf_counter() - clock
-    doc, stage_seconds = build_document(
+    built = build_document(
         dm,
         dq,
         settings,
         shape=shape,
         shape_notes=shape_notes(shape),
+        previous=previous,
+        feedback=feedback,
+        feedback_gaps=feedback_gaps_found,
         city=cfg.city,
         config=cfg.raw,
         inputs=inputs,
@@ -91,10 +97,13 @@ def evaluation_results(
         code_version=code_version(),
         versions=package_versions(),
     )
-    timings = {"read_panels": read_seconds, **stage_seconds}
+    doc = built.document
+    timings = {"read_panels": read_seconds, **built.timings}
     path = write_results_json(doc, results_dir(warehouse.path) / "results.json")
+    rows = frames(doc.with_timings(timings), context.run.run_id)
+    rows["history"] = history.history_rows(doc.to_dict(), context.run.run_id, built.cells)
     with warehouse.connect() as con:
-        counts = write_results(con, frames(doc.with_timings(timings), context.run.run_id))
+        counts = write_results(con, rows)
     for name, o in doc.outcomes.items():
         stages = ", ".join(f"{k} {v:.1f} s" for k, v in o.private.get("_timings", {}).items())
         context.log.info(f"{name}: {stages}")
@@ -112,6 +121,7 @@ def evaluation_results(
             "rollout_source": dg.MetadataValue.text(results["rollout_source"]),
             "rows_written": dg.MetadataValue.json(counts),
             "seconds": dg.MetadataValue.json({k: round(v, 2) for k, v in timings.items()}),
+            **headline_metadata(results),
         }
     )
 
@@ -148,6 +158,18 @@ def headline_table(doc: ResultsDocument) -> dg.MetadataValue:
             row[column.name] = value if isinstance(value, str | int | float) else None
         records.append(dg.TableRecord(row))
     return dg.MetadataValue.table(records=records, schema=_HEADLINE)
+
+
+def headline_metadata(results: dict) -> dict:
+    """Each outcome's headline as numeric metadata (`<outcome>/estimate`, `/ci_low`, `/ci_high`),
+    so the Dagster UI plots the estimates over runs (issue 14)."""
+    out = {}
+    for name, o in sorted(results["outcomes"].items()):
+        for key in ("estimate", "ci_low", "ci_high"):
+            value = o.get(key)
+            if isinstance(value, int | float) and value == value:
+                out[f"{name}/{key}"] = dg.MetadataValue.float(float(value))
+    return out
 
 
 def build_model_assets() -> list[dg.AssetsDefinition]:

@@ -1,8 +1,9 @@
 """Report asset (group `report`): the council report from the latest evaluation results.
 
 Reads the results document of the latest run from `results.run_metadata` (results.json text
-plus the run's timings) and calls `reports.write_report`, which writes
-`<reports root>/<city>/<YYYY-MM>/council_report.html` and refreshes `<city>/latest/`. The root is
+plus the run's timings) and calls `reports.write_council_pack`, which writes
+`<reports root>/<city>/<YYYY-MM>/council_report.html` with the one-page brief, council_data.xlsx,
+the CSV tables and (when Chromium is installed) both PDFs, and refreshes `<city>/latest/`. The root is
 ENGAGEMENT_EVAL_REPORTS (`make run` sets it to the checkout's `reports/output`), else OUT/reports.
 """
 
@@ -15,7 +16,7 @@ import dagster as dg
 from assets.models import RESULTS_KEY, results_dir
 from assets.resources import CityResource, WarehouseResource
 from engagement_eval.results import ResultsDocument
-from reports import write_report
+from reports import write_council_pack
 
 GROUP = "report"
 
@@ -39,9 +40,17 @@ def council_report(
         raise dg.Failure("no evaluation results yet: materialize results/evaluation first")
     doc = ResultsDocument.from_dict(json.loads(row[0]))
     doc = doc.with_timings(json.loads(row[1]) if row[1] else {})
-    path = write_report(doc.to_dict(), reports_root(warehouse.path), city.load().city)
-    context.log.info(f"council report written to {path}")
-    return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(path))})
+    pack = write_council_pack(doc.to_dict(), reports_root(warehouse.path), city.load().city)
+    context.log.info(f"council report written to {pack.report}")
+    if pack.pdf_note:
+        context.log.warning(pack.pdf_note)
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(pack.report)),
+            "files": dg.MetadataValue.json([p.name for p in pack.files]),
+            "pdf_note": dg.MetadataValue.text(pack.pdf_note or "PDFs printed"),
+        }
+    )
 
 
 def reports_root(warehouse_path: str) -> Path:

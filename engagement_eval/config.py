@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from engagement_eval.errors import UserError
+from engagement_eval.feedback import FEEDBACK_DEFAULTS, FeedbackConfig, feedback_config
 from engagement_eval.grain import GRAINS
 
 CONFIG_FILE_NAME = "city.yaml"
@@ -61,6 +62,7 @@ DEFAULTS: dict[str, Any] = {
     # randomized: true only when the roll-out order was decided by lot; then randomization
     # inference is an exact test, otherwise a placebo check (docs/configuration.md)
     "rollout": {"attendance_threshold_per_1000": 2.0, "randomized": False},
+    "feedback": FEEDBACK_DEFAULTS,  # issue 15: meeting feedback forms (engagement_eval/feedback.py)
 }
 
 # Keys of `model:` that the evaluation layer reads with its own defaults
@@ -131,6 +133,7 @@ class CityConfig:
     grain: str | None = None  # None: inferred from the periods of counts or scores
     analysis_unit: str = "district"
     rollout_randomized: bool = False  # rollout.randomized: order of roll-out decided by lot
+    feedback: FeedbackConfig = field(default_factory=FeedbackConfig)  # issue 15
     source: str = "defaults"  # where the config came from, for messages and metadata
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -326,6 +329,12 @@ def _str_mapping(value: Any, key: str, source: str) -> dict[str, dict[str, str]]
     return {str(k): {str(c): str(n) for c, n in v.items()} for k, v in value.items()}
 
 
+def _feedback_items(section: Any) -> tuple[str, ...]:
+    """feedback.items for the column check (the section itself is checked afterwards)."""
+    items = section.get("items") if isinstance(section, dict) else None
+    return tuple(str(i) for i in items) if isinstance(items, list | tuple) else ()
+
+
 def _validate(cfg: dict, source: str) -> CityConfig:
     from engagement_eval.contract import INPUTS  # contract imports nothing from here
 
@@ -359,7 +368,9 @@ def _validate(cfg: dict, source: str) -> CityConfig:
                     f"use one of: {', '.join(INPUTS)}",
                 )
             known = INPUTS[input_name].all_columns(
-                cfg["survey"]["items"], tuple(cfg["survey"].get("indices") or {})
+                cfg["survey"]["items"],
+                tuple(cfg["survey"].get("indices") or {}),
+                feedback_items=_feedback_items(cfg.get("feedback")),
             )
             for col in cols:
                 if col not in known:
@@ -510,6 +521,7 @@ def _validate(cfg: dict, source: str) -> CityConfig:
             lo=0,
         ),
         rollout_randomized=randomized,
+        feedback=feedback_config(cfg["feedback"], source),
         grain=grain,
         analysis_unit=analysis_unit,
         source=source,

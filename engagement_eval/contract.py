@@ -21,6 +21,7 @@ FORMATS = ("csv", "parquet")
 SURVEY_ITEMS = "<survey items>"  # placeholder expanded from config.survey.items
 SURVEY_INDICES = "<survey indices>"  # expanded from the names in config.survey.indices
 SURVEY_INDEX_SE = "<survey index SEs>"  # expanded to <index>_se per index
+FEEDBACK_ITEMS = "<feedback items>"  # issue 15: expanded from config.feedback.items
 # Where a row is: a district, or a unit (beat) that units.csv maps to its district.
 PLACE_COLUMNS = ("district_id", "unit_id")
 # Alternative shapes of one kind of data: a city delivers at most one of each group.
@@ -43,26 +44,26 @@ class InputSpec:
     description: str = ""
 
     def columns(
-        self, survey_items: tuple[str, ...] | list[str] = (), survey_indices=()
+        self, survey_items: tuple[str, ...] | list[str] = (), survey_indices=(), feedback_items=()
     ) -> dict[str, str]:
         """Contract column -> type, required first, with survey items / indices expanded."""
         out: dict[str, str] = {}
         for col, typ in {**self.required, **self.optional}.items():
-            out.update({c: typ for c in _expand(col, survey_items, survey_indices)})
+            out.update({c: typ for c in _expand(col, survey_items, survey_indices, feedback_items)})
         return out
 
     def required_columns(
-        self, survey_items: tuple[str, ...] | list[str] = (), survey_indices=()
+        self, survey_items: tuple[str, ...] | list[str] = (), survey_indices=(), feedback_items=()
     ) -> list[str]:
         cols = []
         for col in self.required:
-            cols.extend(_expand(col, survey_items, survey_indices))
+            cols.extend(_expand(col, survey_items, survey_indices, feedback_items))
         return cols
 
     def all_columns(
-        self, survey_items: tuple[str, ...] | list[str] = (), survey_indices=()
+        self, survey_items: tuple[str, ...] | list[str] = (), survey_indices=(), feedback_items=()
     ) -> list[str]:
-        return list(self.columns(survey_items, survey_indices))
+        return list(self.columns(survey_items, survey_indices, feedback_items))
 
     @property
     def place_columns(self) -> tuple[str, ...]:
@@ -86,7 +87,9 @@ class InputSpec:
         ]
 
 
-def _expand(col: str, survey_items, survey_indices) -> list[str]:
+def _expand(col: str, survey_items, survey_indices, feedback_items=()) -> list[str]:
+    if col == FEEDBACK_ITEMS:
+        return list(feedback_items)
     if col == SURVEY_ITEMS:
         return list(survey_items)
     if col == SURVEY_INDICES:
@@ -185,6 +188,20 @@ INPUTS: dict[str, InputSpec] = {
             file_required=False,
             description="Crosswalk of units (beats) to districts, with unit populations.",
         ),
+        InputSpec(  # issue 15: a free-text comment column stays in raw (not a contract column)
+            "meeting_feedback",
+            required={
+                "feedback_id": "text",
+                "meeting_id": "text",
+                "submitted_date": "date",
+                FEEDBACK_ITEMS: "float",
+            },
+            optional={"topic": "text"},
+            key=("feedback_id",),
+            file_required=False,
+            description="Residents' feedback forms on police meetings: ratings on "
+            "feedback.scale and an optional topic (comments stay in raw, never published).",
+        ),
     )
 }
 
@@ -266,8 +283,9 @@ def resolve_columns(
         lower.setdefault(name.lower(), []).append(name)
     resolved: dict[str, str] = {}
     indices = tuple(config.survey.indices)
-    required = set(spec.required_columns(config.survey.items, indices))
-    for col in spec.columns(config.survey.items, indices):
+    fb = config.feedback.items
+    required = set(spec.required_columns(config.survey.items, indices, fb))
+    for col in spec.columns(config.survey.items, indices, fb):
         wanted = mapping.get(col, col)
         if wanted in header:
             resolved[col] = wanted

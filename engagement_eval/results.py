@@ -357,6 +357,46 @@ class RunInfo(Section):
 
 
 @dataclass(frozen=True, kw_only=True)
+class PreviousOutcome(Section):
+    estimate: float | None = opt()
+    ci_low: float | None = opt()
+    ci_high: float | None = opt()
+    verdict_level: str | None = opt()
+
+
+@dataclass(frozen=True, kw_only=True)
+class PreviousRun(Section):
+    """The latest earlier run into the same output (`evaluation.history`)."""
+
+    generated_at: str = opt()
+    data_through: str | None = opt(doc="YYYY-MM")
+    outcomes: dict[str, PreviousOutcome] = opt(PreviousOutcome, "dict")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Change(Section):
+    """What changed for one outcome since the previous run."""
+
+    estimate_change: float | None = opt(doc="on the outcome's scale")
+    reasons: list[str] = opt(doc="codes: evaluation.history.REASONS")
+    revised_rows: int = opt(doc="district-periods already analysed that changed")
+    new_periods: int = opt(doc="months added")
+
+
+@dataclass(frozen=True, kw_only=True)
+class MeetingFeedback(Section):
+    """`evaluation.feedback.meeting_feedback`; only `reason` when no feedback was delivered."""
+
+    items: dict = opt(doc="item -> {mean, n, by_period, by_cohort}")
+    themes: dict = opt(doc="{shares, n_forms_with_topic, shift}")
+    association_with_trust: dict = opt(doc="{label, slope, ci_low, ci_high, p_permutation, ...}")
+    concerns_vs_crime: list[dict] = opt()
+    reporting_gaps: list[dict] = opt(doc="{district, quarter, meetings}")
+    descriptive: str = opt()
+    reason: str = opt()
+
+
+@dataclass(frozen=True, kw_only=True)
 class ResultsDocument(Section):
     city: str = opt()
     generated_at: str = opt(doc="ISO 8601; SOURCE_DATE_EPOCH when set")
@@ -372,6 +412,9 @@ class ResultsDocument(Section):
     quality: Quality = opt(Quality)
     run: RunInfo = opt(RunInfo)
     notes: list[str] = opt()
+    previous_run: PreviousRun = opt(PreviousRun)
+    changes: dict[str, Change] = opt(Change, "dict")
+    meeting_feedback: MeetingFeedback = opt(MeetingFeedback)
 
     TOP_LEVEL_REQUIRED: ClassVar[tuple[str, ...]] = (
         "city",

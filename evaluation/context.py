@@ -60,10 +60,15 @@ def study_window(dm: pd.DataFrame) -> dict:
     return {"start": _month(dm["month"].min()), "end": _month(end)}
 
 
-def crime_trend(dm: pd.DataFrame, rate: str) -> list[dict]:
-    """Mean rate per 1,000 by month, districts that ever start vs never."""
+def crime_trend(dm: pd.DataFrame, count: str) -> list[dict]:
+    """Mean incident count per district per period, districts that ever start vs never.
+
+    Counts, not rates per 1,000: the report's sentences and tables speak of incidents per
+    district per month (`baseline_mean` is the same count), and a chart must plot the unit its
+    label and the sentences beside it name (issue 14).
+    """
     ever = dm["cohort_period"].fillna(0) > 0
-    g = dm.assign(ever=ever).groupby(["month", "ever"])[rate].mean().unstack("ever")
+    g = dm.assign(ever=ever).groupby(["month", "ever"])[count].mean().unstack("ever")
     return [
         {"period": _month(m), "treated_mean": _f(r.get(True)), "comparison_mean": _f(r.get(False))}
         for m, r in g.iterrows()

@@ -5,13 +5,15 @@ from __future__ import annotations
 import dataclasses
 import time
 import traceback
+from typing import NamedTuple
 
 import pandas as pd
 
 from engagement_eval.results import ResultsDocument
-from evaluation import context
+from evaluation import context, history
 from evaluation.crime import evaluate_crime
 from evaluation.dose import dose_response
+from evaluation.feedback import meeting_feedback
 from evaluation.outcomes import spec
 from evaluation.permutations import randomization_step
 from evaluation.results_json import generated_at as stamp
@@ -98,7 +100,7 @@ def evaluate(
         sp = spec(name)
         if sp.kind == "crime":
             if has_crime_data(dm):  # no zero lines for a city without crime data
-                trends[name] = context.crime_trend(dm, sp.rate)
+                trends[name] = context.crime_trend(dm, sp.count)
         elif dq is not None and not dq.empty:
             trends[name] = context.survey_trend(dq, sp.index_name, settings.min_cell_size)
     notes = list(settings.notes)
@@ -153,6 +155,15 @@ def evaluate(
     }
 
 
+class Built(NamedTuple):
+    """What `build_document` returns: the document, its stage timings (seconds; kept in DuckDB,
+    not in results.json) and the per-outcome panel-cell hashes for `results.history`."""
+
+    document: ResultsDocument
+    timings: dict[str, float]
+    cells: dict[str, dict]
+
+
 def build_document(
     dm: pd.DataFrame,
     dq: pd.DataFrame | None,
@@ -160,14 +171,20 @@ def build_document(
     *,
     shape: dict,
     shape_notes: list[str] = (),
+    previous: pd.DataFrame | None = None,
+    feedback: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+    feedback_gaps: list[dict] | None = None,
     **meta,
-) -> tuple[ResultsDocument, dict[str, float]]:
-    """The typed results document for one run, and the stage timings (seconds) beside it.
+) -> Built:
+    """The typed results document for one run (see `engagement_eval.results`).
 
     `shape` (grain, analysis unit, which inputs were delivered; `warehouse.shapes.describe_shape`)
     sets the settings' grains and goes into the document whole, with `shape_notes` among the
-    notes. `meta` is passed to `evaluate` (city, config, inputs, quality, names, threshold,
-    versions, ...). Everything results.json holds is decided here, so the asset only writes it.
+    notes; `previous` (the previous run's `results.history` rows) gives `previous_run` and
+    `changes`; `feedback` and `feedback_gaps` (the meeting-feedback panels) give
+    `meeting_feedback`. `meta` is passed to `evaluate` (city, config, inputs, quality, names,
+    threshold, versions, ...). Every section results.json holds is decided here, so the asset
+    only reads its inputs and writes what this returns; a new section is one more line below.
     """
     settings = dataclasses.replace(
         settings,
@@ -178,7 +195,18 @@ def build_document(
     )
     results = evaluate(dm, dq, settings, **meta)
     timings = results.pop("_timings")
+    results["meeting_feedback"] = meeting_feedback(
+        feedback,
+        dq,
+        results["outcomes"],
+        alpha=settings.alpha,
+        min_cell_size=settings.min_cell_size,
+        seed=settings.seed,
+        gaps=feedback_gaps,
+    )
     results["shape"] = shape
     if not shape["meetings"]:  # the panel's zeros are "not delivered", not "no meetings held"
         results["meetings"] = []
-    return ResultsDocument.from_dict(results), timings
+    cells = history.fingerprints(dm, dq, results["outcomes"])
+    results.update(history.compare(results, previous, cells))  # previous_run, changes
+    return Built(ResultsDocument.from_dict(results), timings, cells)

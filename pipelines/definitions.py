@@ -10,6 +10,7 @@ from __future__ import annotations
 import dagster as dg
 
 from assets.checks import build_quality_checks
+from assets.feedback import build_feedback_assets
 from assets.ingest import build_ingest_assets
 from assets.models import build_model_assets
 from assets.panels import build_panel_assets
@@ -41,6 +42,7 @@ def build_definitions(
         build_ingest_assets(partitions_def)
         + build_quarantine_assets()
         + build_panel_assets(partitions_def)
+        + build_feedback_assets()  # issue 15
         + build_model_assets()
         + with_freshness(
             build_report_assets(), report_freshness(config.timezone, config.window_end is None)

@@ -20,9 +20,12 @@ def declared_rules(input_name: str, config: CityConfig) -> list[Rule]:
     ctx = SuiteContext(
         input_name=input_name,
         settings=gate_settings(config),
-        columns=spec.columns(config.survey.items, tuple(config.survey.indices)),  # expanded
+        columns=spec.columns(
+            config.survey.items, tuple(config.survey.indices), config.feedback.items
+        ),  # survey items, indices and feedback items expanded
         survey_items=tuple(config.survey.items),
         date_formats=dict(config.date_formats.get(input_name, {})),
+        feedback_scale=config.feedback.scale,
     )
     rules = SUITES[input_name](ctx)
     if input_name == "crime_incidents":

@@ -82,7 +82,9 @@ def build_frame(
     ).fetchall()
     files = tuple(dict.fromkeys(f for f, _ in versions))
     delivered = _delivered_columns(con, input_name, config, ", ".join(files) or input_name)
-    types = spec.columns(config.survey.items, tuple(config.survey.indices))  # incl. index scores
+    types = spec.columns(  # survey items, index scores and feedback items expanded
+        config.survey.items, tuple(config.survey.indices), config.feedback.items
+    )
     columns = {c: types[c] for c in types if c in delivered}
 
     inner, outer = [], []

@@ -40,6 +40,7 @@ INPUT_ORDER = (
     "survey_responses",
     "survey_scores",
     "meetings",
+    "meeting_feedback",  # issue 15: after meetings, which it is checked against
 )
 PASSED, WARNED, QUARANTINED, FAILED, MISSING = (
     "passed",
@@ -252,8 +253,13 @@ def check_input(
         unit_ids=units.unit_ids if units else (),
         unit_districts=units.unit_districts if units else (),
         units_delivered=units is not None,
+        feedback_scale=config.feedback.scale,
     )
     frames.mark_unit_districts(con, frame, units)
+    if input_name == "meeting_feedback":  # issue 15: checked against the meetings
+        from quality.feedback_frame import mark_meetings
+
+        mark_meetings(con, frame)
     rules = SUITES[input_name](ctx)
     rep.results = validate_frame(con, frame, rules, settings.chunk_rows)
     detected_at = datetime.now()

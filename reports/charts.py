@@ -17,10 +17,24 @@ MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", 
 
 @dataclass(frozen=True)
 class Chart:
+    """One chart. `unit` is what its value axis measures (the label printed on it); `table` is
+    the data behind it, {"caption", "columns", "rows"}, from the very series that were plotted,
+    printed in a `<details>` under the chart and exported to council_data.xlsx/CSV (issue 14)."""
+
     id: str
     title: str
     caption: str
     svg: str
+    unit: str = ""
+    table: dict | None = None
+
+
+def _table(caption: str, columns: list[str], rows: list[list]) -> dict:
+    return {"caption": caption, "columns": columns, "rows": rows}
+
+
+def _cell(v, fmt) -> str:
+    return fmt(v) if v is not None else "—"
 
 
 def month_index(s) -> int | None:
@@ -102,11 +116,26 @@ def timeline_chart(rollout: list[dict], start: int, end: int) -> Chart:
     else:
         desc = f"None of the {len(rows)} districts started the program in the study window."
     title = "When each district started the program"
+    table = _table(
+        "Start month per district",
+        ["District", "Started"],
+        [
+            [
+                str(r.get("name") or r.get("district") or "?"),
+                month_name(month_index(r.get("start")))
+                if month_index(r.get("start")) is not None
+                else "never (comparison)",
+            ]
+            for r in rows
+        ],
+    )
     return Chart(
         "chart-rollout",
         title,
         desc,
         svg.svg_root("chart-rollout", title, desc, frame, "".join(body)),
+        "start month",
+        table,
     )
 
 
@@ -139,11 +168,21 @@ def meetings_chart(meetings: list[dict]) -> Chart:
         f"{peak:,.0f} attendees."
     )
     title = "Community meeting attendance per month"
+    table = _table(
+        "Meetings and attendees per month (all districts)",
+        ["Month", "Meetings", "Attendees per month"],
+        [
+            [month_name(i), f"{int(m.get('meetings') or 0):,}", f"{a:,.0f}"]
+            for (i, m), a in zip(pts, att, strict=True)
+        ],
+    )
     return Chart(
         "chart-meetings",
         title,
         desc,
         svg.svg_root("chart-meetings", title, desc, frame, "".join(body)),
+        "attendees per month",
+        table,
     )
 
 
@@ -245,7 +284,16 @@ def trend_chart(
     )
     desc = _trend_desc(label, series, y_fmt, lo, hi)
     title = f"{label}: districts with the program vs comparison districts"
-    return Chart(chart_id, title, desc, svg.svg_root(chart_id, title, desc, frame, "".join(body)))
+    table = _table(
+        f"{label}: {y_label}",
+        ["Period", f"With the program ({y_label})", f"Comparison ({y_label})"],
+        [
+            [month_name(i), _cell(t, y_fmt), _cell(c, y_fmt)]
+            for (i, t), (_, c) in zip(series["treated"], series["comparison"], strict=True)
+        ],
+    )
+    root = svg.svg_root(chart_id, title, desc, frame, "".join(body))
+    return Chart(chart_id, title, desc, root, y_label, table)
 
 
 def _trend_desc(label, series, y_fmt, lo, hi) -> str:
@@ -370,7 +418,26 @@ def event_study_chart(
     )
     desc = _event_desc(label, est, band, fmt, units)
     title = f"{label}: change by {units}s since the program started"
-    return Chart(chart_id, title, desc, svg.svg_root(chart_id, title, desc, frame, "".join(body)))
+    bands = {t: (a, b) for t, a, b in band}
+
+    def num(v):
+        return f"{v:+.1f}%" if scale == "proportional" else f"{v:+.2f}"
+
+    table = _table(
+        f"{label}: {y_label} by {units}s since the program started",
+        [f"{units.capitalize()}s since start", f"Estimate, {y_label}", "Band from", "Band to"],
+        [
+            [
+                f"{t:+d}" if t else "0",
+                _cell(v, num),
+                _cell(bands.get(t, (None,))[0], num),
+                _cell(bands.get(t, (None, None))[1], num),
+            ]
+            for t, v in est
+        ],
+    )
+    root = svg.svg_root(chart_id, title, desc, frame, "".join(body))
+    return Chart(chart_id, title, desc, root, y_label, table)
 
 
 def _event_desc(label, est, band, fmt, units) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from reports import charts
+from reports.export import trend_unit
+from reports.summary_view import LEVEL_WORDS
 from reports.wording import (
     BREAKDOWN_REASSURING,
     PRE_TREND_WARNING_P,
@@ -78,7 +80,7 @@ def estimate_row(key: str, o: dict | None, alpha: float, primary: str | None = N
         "adjusted_p": fmt_p(o.get("adjusted_p")) if is_number(o.get("adjusted_p")) else "—",
         "twfe": fmt_signed(o.get("twfe_estimate"), scale),
         "estimator": str(o.get("estimator") or "—"),
-        "verdict": verdict(o, alpha).level,
+        "verdict": LEVEL_WORDS.get(verdict(o, alpha).level, "no verdict"),
         "secondary": [
             {
                 "estimator": str(s.get("estimator") or "—"),
@@ -98,13 +100,12 @@ def outcome_charts(
     info = outcome_info(key)
     o = o or {}
     units = o.get("units") or ("quarter" if info.kind == "survey" else "month")
+    y_label = trend_unit(key, o, survey_scale)  # the same words as the exported tables
     if info.kind == "survey":
-        y_label = f"average {info.noun} ({survey_scale[0]:g}–{survey_scale[1]:g})"
 
         def y_fmt(v):
             return f"{v:.2f}"
     else:
-        y_label = f"average {info.noun} per {o.get('unit_label', 'district')} per {units}"
 
         def y_fmt(v):
             return f"{v:,.1f}" if abs(v) < 100 else f"{v:,.0f}"

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import tempfile
+import subprocess
 import unicodedata
+from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 
 import jinja2
 
+from reports.export import write_data
+from reports.files import atomic_write
+from reports.pdf import MISSING, print_pdf
 from reports.view import build_view
 
 REPORT_NAME = "council_report.html"
+BRIEF_NAME = "council_brief.html"
 LATEST = "latest"
 _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
@@ -37,6 +40,12 @@ def render(results: dict) -> str:
     return _environment().get_template("report.html.j2").render(v=view)
 
 
+def render_brief(results: dict) -> str:
+    """The one-page brief: summary, roll-out timeline and one result chart, same view model."""
+    view = build_view(results)
+    return _environment().get_template("council_brief.html.j2").render(v=view)
+
+
 def city_slug(city: str) -> str:
     """ "São Paulo (pilot)" -> "sao-paulo-pilot": safe as a folder name everywhere."""
     ascii_ = unicodedata.normalize("NFKD", str(city)).encode("ascii", "ignore").decode()
@@ -54,33 +63,25 @@ def period_key(period) -> str:
     return key
 
 
-def _readable_mode() -> int:
-    """0666 minus the umask: mkstemp's 0600 would hide the report from the people it is for."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, _readable_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_report(results: dict, out_root, city: str | None = None, period=None) -> Path:
-    """Write `<out_root>/<city-slug>/<YYYY-MM>/council_report.html` and refresh `latest/`.
+    """Write `<out_root>/<city-slug>/<YYYY-MM>/council_report.html` (with the brief and the data
+    files, see `write_council_pack`) and refresh `latest/`; returns the report's path."""
+    return write_council_pack(results, out_root, city, period, pdf=False).report
 
-    `latest/` holds a *copy* of the newest period's report (by period, not by write time, so a
-    backfill of an old month does not replace it). A copy rather than a symlink because it
-    survives zipping, artifact upload and Windows. Both writes are temp-file + rename, so a
-    reader never sees a half-written report.
+
+def write_council_pack(
+    results: dict, out_root, city: str | None = None, period=None, *, pdf: bool = True,
+    chromium: str | None = None,
+) -> CouncilPack:  # fmt: skip
+    """Everything the council gets for one period, in one folder:
+
+    council_report.html, council_brief.html, council_data.xlsx and council_data_<sheet>.csv,
+    and with `pdf` council_report.pdf and council_brief.pdf printed by headless Chromium (when
+    Chromium is missing, `pdf_note` says so and the rest is still written). Then `latest/`
+    gets a copy of every file of the newest period's folder (by period, not by write time, so
+    a backfill of an old month does not replace it). A copy rather than a symlink because it
+    survives zipping, artifact upload and Windows. Every write is temp-file + rename, so a
+    reader never sees a half-written file.
     """
     city = city or str(results.get("city") or "city")
     if period is None:
@@ -89,18 +90,37 @@ def write_report(results: dict, out_root, city: str | None = None, period=None) 
             raise ValueError("write_report needs a period (YYYY-MM) when results carry none")
         period = end
     city_dir = Path(out_root) / city_slug(city)
-    target = city_dir / period_key(period) / REPORT_NAME
-    _atomic_write(target, render(results))
+    folder = city_dir / period_key(period)
+    target = folder / REPORT_NAME
+    atomic_write(target, render(results))
+    atomic_write(folder / BRIEF_NAME, render_brief(results))
+    files = [target, folder / BRIEF_NAME, *write_data(results, folder)]
+    note = ""
+    if pdf:
+        for name in (REPORT_NAME, BRIEF_NAME):
+            try:
+                printed = print_pdf(folder / name, folder / name.replace(".html", ".pdf"), chromium)
+            except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
+                # a broken browser must not cost the council its HTML and spreadsheet
+                note = f"PDF not written: {' '.join(str(exc).split())[:300]}"
+                break
+            if printed is None:
+                note = MISSING
+                break
+            files.append(printed)
     newest = max(p for p in city_dir.iterdir() if p.is_dir() and _PERIOD.match(p.name))
-    latest = city_dir / LATEST / REPORT_NAME
-    latest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=latest.parent, prefix=".latest.", suffix=".tmp")
-    os.close(fd)
-    try:
-        shutil.copyfile(newest / REPORT_NAME, tmp)
-        os.chmod(tmp, _readable_mode())
-        os.replace(tmp, latest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    _refresh_latest(newest, city_dir / LATEST)
+    return CouncilPack(target, tuple(files), note)
+
+
+@dataclass(frozen=True)
+class CouncilPack:
+    report: Path
+    files: tuple[Path, ...]
+    pdf_note: str  # empty when the PDFs were printed (or not asked for)
+
+
+def _refresh_latest(newest: Path, latest: Path) -> None:
+    for src in sorted(newest.iterdir()):
+        if src.is_file() and not src.name.startswith("."):
+            atomic_write(latest / src.name, src.read_bytes())

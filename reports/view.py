@@ -6,7 +6,7 @@ here (and in `wording.py`), so tests can check them without parsing HTML.
 
 from __future__ import annotations
 
-from reports import context_view, outcome_view
+from reports import context_view, feedback_view, outcome_view, summary_view
 from reports.charts import month_name
 from reports.schema import CRIME_OUTCOMES, DEFAULT_MIN_CELL_SIZE, SURVEY_OUTCOMES
 from reports.suppression import suppress_small_cells
@@ -62,16 +62,22 @@ def build_view(results: dict) -> dict:
         outcome_view.summary_item(k, outcomes.get(k), alpha, survey_scale)
         for k in crime_keys + survey_keys
     ]
+    summary, cautions = summary_view.share_cautions(summary)
+    crime, survey = section(crime_keys), section(survey_keys)
     return {
+        "brief_chart": _brief_chart(crime["outcomes"] + survey["outcomes"], primary),
         "city": city,
         "title": f"Community engagement program: council report for {city}",
         "subtitle": through,
         "generated_at": str(results.get("generated_at") or "not recorded"),
         "summary": summary,
         "summary_intro": _summary_intro(summary),
+        "cautions": cautions,
+        "since_last": summary_view.since_last_section(results),
+        "glossary": summary_view.GLOSSARY,
         "program": context_view.program_section(results, window),
-        "crime": section(crime_keys),
-        "survey": section(survey_keys),
+        "crime": crime,
+        "survey": survey,
         "min_cell_size": min_cell,
         "hidden_cells": hidden,
         "sure": [
@@ -82,7 +88,23 @@ def build_view(results: dict) -> dict:
         "methods": context_view.methods_section(results, config),
         "appendix": context_view.appendix_section(results, crime_keys + survey_keys, config, alpha),
         "labels": {k: outcome_info(k).label for k in crime_keys + survey_keys},
+        "feedback": feedback_view.feedback_section(  # issue 15
+            results, _feedback_scale(config), (config.get("feedback") or {}).get("items") or ()
+        ),
     }
+
+
+def _brief_chart(charts: list[dict], primary: str | None):
+    """The one result chart of the brief: the primary outcome's trend, else the first shown."""
+    shown = [c for c in charts if c["trend"] is not None]
+    chosen = [c for c in shown if c["key"] == primary] or shown
+    return chosen[0]["trend"] if chosen else None
+
+
+def _feedback_scale(config: dict) -> tuple[float, float]:
+    scale = (config.get("feedback") or {}).get("scale") or [1, 5]
+    ok = len(scale) == 2 and all(is_number(s) for s in scale)
+    return (float(scale[0]), float(scale[1])) if ok else (1.0, 5.0)
 
 
 def _summary_intro(summary: list[dict]) -> str:

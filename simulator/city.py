@@ -16,6 +16,7 @@ import pandas as pd
 import yaml
 
 from simulator import beats as beats_model
+from simulator import feedback as feedback_model
 from simulator import meetings as meetings_model
 from simulator.counts import counts_table
 from simulator.crime import CrimeModel, build_crime_model, draw_counts
@@ -39,6 +40,7 @@ STREAMS = (
     "beats",
     "beat_crime",
     "beat_meetings",
+    "feedback",  # issue 15
 )
 CONTRACT_FILES = (
     "districts.csv",
@@ -46,6 +48,7 @@ CONTRACT_FILES = (
     "crime_incidents.parquet",
     "survey_responses.csv",
     "meetings.csv",
+    "meeting_feedback.csv",  # issue 15
     "city.yaml",
     "truth.json",
 )
@@ -98,6 +101,7 @@ def _city_config(design: Design, shape: OutputShape | None = None) -> dict:
         "timezone": p.timezone,
         "study_window": {"start": str(months[0]), "end": str(months[-1])},
         "offense_map": {name: k for name, _, k in OFFENSES},
+        "feedback": {"topic_map": feedback_model.topic_map()},  # issue 15
     }
     if shape is not None and shape.survey == "scores":
         config["survey"] = {"scale": [_plain(v) for v in shape.score_scale]}
@@ -120,6 +124,7 @@ def contract_files(shape: OutputShape) -> tuple[str, ...]:
         crime,
         survey,
         "meetings.csv",
+        "meeting_feedback.csv",  # issue 15
         "city.yaml",
         "truth.json",
     )
@@ -188,6 +193,9 @@ def write_city(params: CityParams, out_dir: str | Path, shape: OutputShape | Non
         _write_csv(scores_table(responses, shape), out / "survey_scores.csv", float_format="%.6f")
     del responses
     meetings = meetings_model.meetings_table(design, rng["meetings"])
+    feedback = feedback_model.feedback_table(meetings, design, survey, rng["feedback"])
+    _write_csv(feedback, out / "meeting_feedback.csv")  # issue 15
+    del feedback
     if beats is not None:
         meetings = _meetings_per_beat(meetings, design, beats, rng["beat_meetings"])
     _write_csv(meetings, out / "meetings.csv")
@@ -198,6 +206,7 @@ def write_city(params: CityParams, out_dir: str | Path, shape: OutputShape | Non
     truth = build_truth(design, crime, survey, _meetings_parameters(), shape)
     if beats is not None:
         _add_beat_truth(truth, design, crime, beats)
+    truth["meeting_feedback"] = feedback_model.feedback_truth(design, survey)  # issue 15
     (out / "truth.json").write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")
     return out
 

@@ -354,8 +354,11 @@ def _typed_select(
     """
     params: dict = {}
     parts = []
-    # survey_scores (published aggregates) carry one column per index (and <index>_se)
-    for col, typ in spec.columns(config.survey.items, tuple(config.survey.indices)).items():
+    # survey_scores (published aggregates) carry one column per index (and <index>_se),
+    # meeting_feedback one per feedback item
+    for col, typ in spec.columns(
+        config.survey.items, tuple(config.survey.indices), config.feedback.items
+    ).items():
         delivered = next((f.columns[col] for f in files if col in f.columns), None)
         if delivered is None:
             parts.append(f"CAST(NULL AS {_duck_type(typ)}) AS {ident(col)}")

@@ -23,6 +23,15 @@ DDL = (
         code_version VARCHAR, config JSON, inputs JSON, timings JSON, results_json JSON)""",
 )
 TABLES = ("estimates", "event_studies", "diagnostics", "run_metadata")
+# issue 14: one row per run and outcome, appended (never replaced), read back by the next run.
+# `cells` holds a hash per district-period the outcome used, so the next run can count revised
+# rows of months already analysed. No wall-clock column: the same inputs must give the same
+# rows (tests/reliability); runs are ordered by insertion (`rowid`, the table is append-only),
+# which also holds when generated_at is pinned by SOURCE_DATE_EPOCH.
+HISTORY_DDL = """CREATE TABLE IF NOT EXISTS results.history (run_id VARCHAR, city VARCHAR,
+    generated_at VARCHAR, data_through VARCHAR, config_hash VARCHAR, inputs_hash VARCHAR,
+    input_hashes JSON, code_version VARCHAR, outcome VARCHAR, estimate DOUBLE, ci_low DOUBLE,
+    ci_high DOUBLE, verdict_level VARCHAR, cells JSON)"""
 
 
 def write_results(con: duckdb.DuckDBPyConnection, data: dict[str, pd.DataFrame]) -> dict[str, int]:
@@ -33,7 +42,10 @@ def write_results(con: duckdb.DuckDBPyConnection, data: dict[str, pd.DataFrame])
     try:
         for ddl in DDL:
             con.execute(ddl)
-        for name in TABLES:  # names from the fixed whitelist above
+        con.execute(HISTORY_DDL)
+        for name in (*TABLES, "history"):  # names from the fixed whitelist above
+            if name == "history" and name not in data:
+                continue
             frame = data[name]
             counts[name] = len(frame)
             if frame.empty:
@@ -48,3 +60,24 @@ def write_results(con: duckdb.DuckDBPyConnection, data: dict[str, pd.DataFrame])
         con.execute("ROLLBACK")
         raise
     return counts
+
+
+def previous_history(con: duckdb.DuckDBPyConnection, city: str, run_id: str) -> pd.DataFrame:
+    """History rows of the latest earlier run for `city` in this database (empty when none).
+
+    The database belongs to one output folder, so "earlier run for the same output" is the
+    latest run recorded here for the same city other than `run_id`.
+    """
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables "
+        "WHERE table_schema = 'results' AND table_name = 'history'"
+    ).fetchone()[0]
+    if not exists:
+        return pd.DataFrame()
+    return con.execute(
+        """SELECT * FROM results.history WHERE run_id = (
+               SELECT run_id FROM results.history WHERE city = ? AND run_id <> ?
+               ORDER BY rowid DESC LIMIT 1)
+           ORDER BY outcome""",
+        [city, run_id],
+    ).df()

@@ -221,11 +221,14 @@ def _materialize(data: str, config_path: str | None, out: str | None, quiet: boo
         )
     if not result.success:
         raise _failure_reason(result, settings.duckdb_path)
-    report = None
+    report, pdf_note = None, ""
     for mat in result.asset_materializations_for_node("report__council_report"):
         report = mat.metadata["path"].value
+        note = mat.metadata.get("pdf_note")
+        pdf_note = note.value if note is not None and note.value != "PDFs printed" else ""
     return {
         "report": report,
+        "pdf_note": pdf_note,
         "duckdb": settings.duckdb_path,
         "out": settings.out_dir,
         "partitions": [keys[0], keys[-1]],
@@ -318,5 +321,10 @@ def main(args) -> int:
         print(f"  results.json: {out / 'results.json'}")
     if where.get("report"):
         print(f"  council report: {where['report']}")
+        print(
+            f"  beside it: council_brief, council_data.xlsx and CSVs{'' if where.get('pdf_note') else ', PDFs'}"
+        )
+    if where.get("pdf_note"):
+        print(f"  {where['pdf_note']}")
     print("  Browse it: make ui  (Dagster on http://127.0.0.1:3000)")
     return 0

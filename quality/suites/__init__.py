@@ -9,6 +9,7 @@ from quality.suites import (
     crime_counts,
     crime_incidents,
     districts,
+    meeting_feedback,
     meetings,
     programs,
     survey_responses,
@@ -28,6 +29,7 @@ SUITES: dict[str, Callable[[SuiteContext], list[Rule]]] = {
         survey_responses,
         survey_scores,
         meetings,
+        meeting_feedback,  # issue 15
     )
 }
 

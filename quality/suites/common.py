@@ -35,6 +35,7 @@ class SuiteContext:
     unit_ids: tuple[str, ...] = ()
     unit_districts: tuple[str, ...] = ()
     units_delivered: bool = True  # True when rules are only declared (all inputs assumed)
+    feedback_scale: tuple[float, float] = (1.0, 5.0)  # issue 15: config.feedback.scale
 
     @property
     def spec(self) -> InputSpec:

@@ -55,18 +55,19 @@ def test_round_trip_on_an_evaluated_city(small_results):
 
 def test_every_key_evaluation_writes_is_named_in_the_schema(small_results, built):
     assert shape_errors(small_results) == []
-    doc, _ = built
-    assert doc.problems() == []
+    assert built.document.problems() == []
 
 
 def test_builder_puts_shape_meetings_and_grain_in_the_document(built):
-    doc, timings = built
+    doc, timings, cells = built
     assert doc.shape == SHAPE
     assert doc.meetings == []  # meetings not delivered: no zero months
     assert doc.run.settings["grain"] == "month" and "a shape note" in doc.notes
     assert set(timings) >= {"randomization_inference", *FAST.outcomes}
     assert "_timings" not in dumps(doc) and "timings" not in doc.to_dict()["run"]
     assert doc.with_timings({"x": 1.0}).run.timings == {"x": 1.0}
+    assert doc.meeting_feedback.reason.startswith("no meeting feedback")  # none delivered
+    assert doc.previous_run is ABSENT and set(cells) == set(FAST.outcomes)
 
 
 def test_absent_and_null_stay_different():

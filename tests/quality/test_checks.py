@@ -49,7 +49,12 @@ def test_specs_mirror_rule_severity(city):
         "units",
         "survey_responses",
         "meetings",
+        "meeting_feedback",  # issue 15
     }
+    feedback = {s.name: s for s in checks["meeting_feedback"].check_specs}
+    assert feedback["meeting_known"].blocking and feedback["felt_heard_in_scale"].blocking
+    assert feedback["submitted_after_meeting"].blocking
+    assert not feedback["felt_heard_not_null"].blocking
     specs = {s.name: s for s in checks["survey_responses"].check_specs}
     rules = {r.name: r for r in declared_rules("survey_responses", config)}
     assert set(specs) == set(rules)

@@ -101,8 +101,11 @@ def _content_hashes(db: Path) -> dict[str, str]:
 
 
 def _without_stamp(text: str) -> str:
+    """Without `generated_at` and the comparison with the previous run (issue 14: a rerun into
+    the same folder gains `previous_run`/`changes`; test_results_json... checks them)."""
     doc = json.loads(text)
-    doc.pop("generated_at", None)
+    for key in ("generated_at", "previous_run", "changes"):
+        doc.pop(key, None)
     return json.dumps(doc, sort_keys=True)
 
 
@@ -128,6 +131,13 @@ def test_same_inputs_give_identical_tables_on_rerun_and_on_rebuild(runs):
 def test_results_json_is_identical_apart_from_its_timestamp(runs):
     mine = json.loads((runs["first"] / "results.json").read_text())
     other = json.loads((runs["first"].parent / "second" / "results.json").read_text())
+    # the rerun into the first folder knows the first run and finds nothing changed
+    changes = mine.pop("changes")
+    assert set(changes) == set(mine["outcomes"])
+    assert all(c["reasons"] == [] and c["revised_rows"] == 0 for c in changes.values())
+    assert all(c["estimate_change"] in (0, None) for c in changes.values())
+    assert mine.pop("previous_run")["outcomes"].keys() == mine["outcomes"].keys()
+    assert "previous_run" not in other  # a fresh folder has no history
     for doc in (mine, other):
         doc.pop("generated_at", None)
     assert "outcomes" in mine and other == mine

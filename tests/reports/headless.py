@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import re
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -18,7 +17,10 @@ from pathlib import Path
 
 from websockets.sync.client import connect
 
+from reports.pdf import page_count as pdf_page_count  # noqa: F401 - re-exported for the tests
+
 CHROMIUM = "/usr/bin/chromium"
+PRINT_WIDTH_PX = round((210 - 24) / 25.4 * 96)
 FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -39,6 +41,7 @@ class PageCheck:
     screenshot: bytes = b""
     pdf: bytes = b""
     phone_screenshot: bytes = b""
+    print_screenshot: bytes = b""
     layout: dict[str, dict] = field(default_factory=dict)  # viewport name -> widths
 
 
@@ -147,6 +150,14 @@ def check_page(html_file: Path, profile: Path) -> PageCheck:
             )
             _set_viewport(page, 640, 450, 2, False)  # 1280x900 at 200% zoom
             out.layout["zoom200"] = _widths(page)
+            # print media on an A4 page's printable width (210 mm - 2 x 12 mm at 96 dpi)
+            _set_viewport(page, PRINT_WIDTH_PX, 1000, 1, False)
+            page.call("Emulation.setEmulatedMedia", media="print")
+            out.layout["print"] = _widths(page)
+            out.print_screenshot = base64.b64decode(
+                page.call("Page.captureScreenshot", format="png")["data"]
+            )
+            page.call("Emulation.setEmulatedMedia", media="")
             page.drain(0.3)
             events = browser.events + page.events
         out.requests = [
@@ -179,11 +190,6 @@ def _errors(events: list[dict]) -> list[str]:
         elif m == "Log.entryAdded" and p.get("entry", {}).get("level") == "error":
             errs.append(str(p["entry"].get("text", "")))
     return errs
-
-
-def pdf_page_count(pdf: bytes) -> int:
-    """Page objects in an uncompressed-xref PDF such as Chromium's (no PDF library needed)."""
-    return len(re.findall(rb"/Type\s*/Page(?![s\w])", pdf))
 
 
 def chromium_available() -> bool:

@@ -392,3 +392,33 @@ def without(results: dict, *paths: str) -> dict:
             node = node[p]
         node.pop(last, None)
     return r
+
+
+def with_previous_run(results: dict, months_added: int = 2, revised: int = 3) -> dict:
+    """`results` as a monthly rerun: a previous run six months earlier whose estimates were a
+    little smaller, two more months of data, `revised` crime district-months revised."""
+    r = copy.deepcopy(results)
+    prev, changes = {}, {}
+    for name, o in (r.get("outcomes") or {}).items():
+        est = o.get("estimate")
+        before = None if est is None else round(est * 0.8, 6)
+        prev[name] = {
+            "estimate": before,
+            "ci_low": None if before is None else before - 0.05,
+            "ci_high": None if before is None else before + 0.05,
+            "verdict_level": (o.get("verdict") or {}).get("level"),
+        }
+        crime = name.startswith("crime")
+        changes[name] = {
+            "estimate_change": None if est is None else est - before,
+            "reasons": ["new_periods"] + (["revised_data"] if crime and revised else []),
+            "revised_rows": revised if crime else 0,
+            "new_periods": months_added,
+        }
+    r["previous_run"] = {
+        "generated_at": "2025-11-05T06:00:00Z",
+        "data_through": "2025-10",
+        "outcomes": prev,
+    }
+    r["changes"] = changes
+    return r

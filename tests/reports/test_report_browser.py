@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 from headless import check_page, chromium_available, pdf_page_count
-from report_fixtures import demo_results, null_results
+from report_fixtures import demo_results, null_results, with_previous_run
 
-from reports import render
+from reports import render, write_council_pack
 
 pytestmark = pytest.mark.browser
 
@@ -44,8 +44,33 @@ def test_report_in_headless_chromium(name, build, tmp_path):
     assert result.screenshot.startswith(b"\x89PNG") and len(result.screenshot) > 20_000
     assert result.pdf.startswith(b"%PDF")
     assert pdf_page_count(result.pdf) > 1
-    for view, w in result.layout.items():  # no sideways scrolling on a phone or at 200%
+    for view, w in result.layout.items():  # no sideways scrolling: phone, 200%, print
         assert w["scroll"] <= w["inner"], f"{view}: page wider than the window {w}"
+    assert set(result.layout) >= {"phone", "print"}
+    (OUT / f"{name}_print.png").write_bytes(result.print_screenshot)
+
+
+@pytest.mark.parametrize("name, build", [("demo", demo_results), ("null", null_results)])
+def test_council_pack_pdfs_and_one_page_brief(name, build, tmp_path):
+    """The pack as the council gets it: the report prints on several pages, the brief (with a
+    since-last-report paragraph, the longest it gets) on exactly one; both lay out without
+    sideways scrolling on a phone and in print."""
+    _require_chromium()
+    pack = write_council_pack(with_previous_run(build()), tmp_path, "Demo City", "2025-12")
+    assert pack.pdf_note == ""
+    folder = pack.report.parent
+    report_pdf = (folder / "council_report.pdf").read_bytes()
+    brief_pdf = (folder / "council_brief.pdf").read_bytes()
+    assert pdf_page_count(report_pdf) >= 2
+    assert pdf_page_count(brief_pdf) == 1
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / f"{name}_council_brief.pdf").write_bytes(brief_pdf)
+    result = check_page(folder / "council_brief.html", tmp_path / "profile")
+    (OUT / f"{name}_brief_phone.png").write_bytes(result.phone_screenshot)
+    (OUT / f"{name}_brief_print.png").write_bytes(result.print_screenshot)
+    assert result.console_errors == []
+    for view, w in result.layout.items():
+        assert w["scroll"] <= w["inner"], f"brief, {view}: page wider than the window {w}"
 
 
 def test_checker_detects_requests_and_errors(tmp_path):

@@ -12,7 +12,17 @@ from report_fixtures import demo_results, null_results, without
 from reports import render
 from reports.svg import BLUE
 
-SECTION_ORDER = ["summary", "program", "crime", "trust", "sure", "quality", "methods", "appendix"]
+SECTION_ORDER = [
+    "summary",
+    "program",
+    "crime",
+    "trust",
+    "feedback",
+    "quality",
+    "methods",
+    "sure",
+    "appendix",
+]
 CRIME = ("crime_total", "crime_violent", "crime_property")
 SURVEY = ("trust_index", "safety_index")
 
@@ -70,8 +80,11 @@ def test_crime_numbers_match_results(demo):
         row = _row(html, label, "Estimated change in recorded crime")
         assert f"{o['estimate'] * 100:+.1f}%" in row
         assert f"{o['ci_low'] * 100:+.1f}% to {o['ci_high'] * 100:+.1f}%" in row
-        assert f"{o['twfe_estimate'] * 100:+.1f}%" in row
         assert f"before: {o['baseline_mean']:.1f}" in row
+        # method names and the TWFE check sit below the methods section (plain words above)
+        by_method = _row(html, label, "The same estimates by method")
+        assert f"{o['twfe_estimate'] * 100:+.1f}%" in by_method
+        assert o["estimator"] in by_method
         # appendix keeps the raw values to 4 decimals for the evaluator
         assert f"{o['estimate']:.4f}" in html and f"{o['ci_low']:.4f}" in html
     summary = _summary_items(html)

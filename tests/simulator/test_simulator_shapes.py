@@ -405,6 +405,7 @@ def test_new_shapes_leave_the_shared_files_alone(cities, small_city, beat_city):
         "crime_incidents.parquet",
         "survey_responses.csv",
         "meetings.csv",
+        "meeting_feedback.csv",  # issue 15
         "city.yaml",
         "truth.json",
     )
