@@ -30,7 +30,10 @@ demo: env
 run: demo
 	$(VENV)/bin/engagement-eval run --data "$(DEMO_DIR)" --out "$(OUT_DIR)"
 
+# Installs chromium for the report's browser test first (quiet when present; sudo when not
+# root; see the script). The tests use their own temporary DAGSTER_HOME and output folders.
 test: env
+	@bash scripts/install_system_deps.sh
 	$(VENV)/bin/pytest -m "not slow"
 
 test-slow: env

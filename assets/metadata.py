@@ -108,8 +108,12 @@ def _contract_columns(spec, config) -> dict[str, str]:
     """Contract column -> type, with the config's survey items, indices and feedback items."""
     if config is None:
         return spec.columns()
+    survey = config.survey
     return spec.columns(
-        tuple(config.survey.items), tuple(config.survey.indices), config.feedback.items
+        tuple(survey.items),
+        tuple(survey.indices),
+        config.feedback.items,
+        survey_groups=survey.groups,
     )
 
 

@@ -1,26 +1,26 @@
 """Model assets (group `models`): estimate every configured outcome from the `marts` panels.
 
-Thin: reads the panels and metadata from DuckDB, calls `evaluation.run.evaluate`, writes
-`results.*` (one transaction) and `OUT/results.json`, and shows the headline table and the
-event-study charts in the asset metadata. Settings come from the city config's `model:`
+Thin: reads the panels and metadata from DuckDB, calls `evaluation.run.build_document` (which
+decides every section of the results document), writes `results.*` (one transaction) and
+`OUT/results.json`, and shows the headline table and the event-study charts in the asset
+metadata. Settings come from the city config's `model:`
 section; `ModelRunConfig` fields set in the launchpad override them for a single run.
 """
 
-import os
 import time
-from pathlib import Path
 
 import dagster as dg
 
 from assets.resources import DUCKDB_POOL, CityResource, WarehouseResource
 from engagement_eval.results import ABSENT, ResultsDocument
 from evaluation import history, summary
-from evaluation.results_json import write_results_json
+from evaluation.results_json import generated_at, write_results_json
 from evaluation.run import build_document
 from evaluation.settings import settings_from_config
 from evaluation.store import frames
 from evaluation.versions import code_version, package_versions
 from warehouse.feedback_panels import feedback_gaps, read_feedback
+from warehouse.groups import read_group_panel
 from warehouse.reads import district_names, input_files, quality_section, read_panels
 from warehouse.results_store import previous_history, write_results
 from warehouse.shapes import describe_shape, shape_notes
@@ -29,24 +29,10 @@ GROUP = "models"
 RESULTS_KEY = dg.AssetKey(["results", "evaluation"])
 
 
-class ModelRunConfig(dg.Config):
-    """Optional per-run overrides of the city config's `model:` keys (None = keep)."""
-
-    outcomes: list[str] | None = None
-    control_group: str | None = None
-    anticipation: int | None = None
-    bootstrap_draws: int | None = None
-    alpha: float | None = None
-    seed: int | None = None
-    event_window: list[int] | None = None
-    ri_permutations: int | None = None
-    power_simulations: int | None = None
-
-
-def results_dir(warehouse_path: str) -> Path:
-    """OUT: ENGAGEMENT_EVAL_OUT when set, else the folder of the DuckDB file."""
-    out = os.environ.get("ENGAGEMENT_EVAL_OUT")
-    return Path(out) if out else Path(warehouse_path).parent
+class ModelRunConfig(dg.PermissiveConfig):
+    """Per-run overrides of any `model:` key of the city config (e.g. `seed: 5`): the keys,
+    their types and ranges are the config schema's (`CityConfig.with_overrides` checks them,
+    so a typo stops the run naming the key, as in city.yaml)."""
 
 
 @dg.asset(
@@ -54,6 +40,7 @@ def results_dir(warehouse_path: str) -> Path:
     deps=[
         dg.AssetKey(["marts", "district_month"]),
         dg.AssetKey(["marts", "district_quarter_survey"]),
+        dg.AssetKey(["marts", "meeting_feedback"]),
     ],
     group_name=GROUP,
     description="Programme effects on crime (Poisson, proportional) and trust/safety "
@@ -68,12 +55,13 @@ def evaluation_results(
     city: CityResource,
     warehouse: WarehouseResource,
 ):
-    cfg = city.load()
     overrides = {k: v for k, v in config.model_dump().items() if v is not None}
-    settings = settings_from_config(cfg, overrides)
+    cfg = city.load().with_overrides({"model": overrides} if overrides else None)
+    settings = settings_from_config(cfg)
     clock = time.perf_counter()
     with warehouse.connect(read_only=True) as con:
         dm, dq = read_panels(con)
+        dqg = read_group_panel(con)
         inputs, quality, names = input_files(con), quality_section(con), district_names(con)
         shape = describe_shape(con, cfg)
         previous = previous_history(con, cfg.city, context.run.run_id)
@@ -88,8 +76,11 @@ def evaluation_results(
         previous=previous,
         feedback=feedback,
         feedback_gaps=feedback_gaps_found,
+        group_panel=dqg,
+        city_config=cfg,
         city=cfg.city,
         config=cfg.raw,
+        generated_at=generated_at(None, warehouse.source_date_epoch),
         inputs=inputs,
         quality=quality,
         names=names,
@@ -99,7 +90,7 @@ def evaluation_results(
     )
     doc = built.document
     timings = {"read_panels": read_seconds, **built.timings}
-    path = write_results_json(doc, results_dir(warehouse.path) / "results.json")
+    path = write_results_json(doc, warehouse.results_folder() / "results.json")
     rows = frames(doc.with_timings(timings), context.run.run_id)
     rows["history"] = history.history_rows(doc.to_dict(), context.run.run_id, built.cells)
     with warehouse.connect() as con:

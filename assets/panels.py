@@ -7,6 +7,7 @@ import dagster as dg
 from assets.metadata import table_preview
 from assets.quarantine import QUARANTINE_KEY
 from assets.resources import DUCKDB_POOL, CityResource, WarehouseResource
+from warehouse.groups import build_survey_group_panel, group_panel_metadata
 from warehouse.panels import build_district_month, build_district_quarter_survey
 from warehouse.sql import table_exists
 
@@ -99,6 +100,12 @@ def build_panel_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.Asset
                 f" WHERE n_responses >= {int(config.model.min_cell_size)}"
                 " GROUP BY ALL ORDER BY quarter DESC, index_name LIMIT 6",
             )
+            # issue 15: the group panel (internal); metadata counts only, never a cell
+            group_rows = build_survey_group_panel(con, config)
+            meta["resident_groups"] = dg.MetadataValue.json(
+                group_panel_metadata(con, config.model.min_cell_size)
+            )
+            meta["resident_group_cells"] = group_rows
         context.log.info(f"marts.district_quarter_survey: {rows:,} district-quarter-index cells")
         return dg.MaterializeResult(metadata=meta)
 

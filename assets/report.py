@@ -8,12 +8,10 @@ ENGAGEMENT_EVAL_REPORTS (`make run` sets it to the checkout's `reports/output`),
 """
 
 import json
-import os
-from pathlib import Path
 
 import dagster as dg
 
-from assets.models import RESULTS_KEY, results_dir
+from assets.models import RESULTS_KEY
 from assets.resources import CityResource, WarehouseResource
 from engagement_eval.results import ResultsDocument
 from reports import write_council_pack
@@ -40,7 +38,7 @@ def council_report(
         raise dg.Failure("no evaluation results yet: materialize results/evaluation first")
     doc = ResultsDocument.from_dict(json.loads(row[0]))
     doc = doc.with_timings(json.loads(row[1]) if row[1] else {})
-    pack = write_council_pack(doc.to_dict(), reports_root(warehouse.path), city.load().city)
+    pack = write_council_pack(doc.to_dict(), warehouse.reports_folder(), city.load().city)
     context.log.info(f"council report written to {pack.report}")
     if pack.pdf_note:
         context.log.warning(pack.pdf_note)
@@ -51,11 +49,6 @@ def council_report(
             "pdf_note": dg.MetadataValue.text(pack.pdf_note or "PDFs printed"),
         }
     )
-
-
-def reports_root(warehouse_path: str) -> Path:
-    root = os.environ.get("ENGAGEMENT_EVAL_REPORTS")
-    return Path(root) if root else results_dir(warehouse_path) / "reports"
 
 
 def build_report_assets() -> list[dg.AssetsDefinition]:

@@ -2,17 +2,19 @@
 
 A city rarely exports data in our contract's shape, so the config says how its columns, date
 formats and offense labels map onto the contract instead of asking anyone to edit the export.
-Every key is optional; `docs/configuration.md` documents each default. Bad values raise
-`UserError` naming the key and the fix, because a typo here otherwise surfaces as a confusing
-SQL error much later.
+Every key is optional. The schema is the dataclasses below: each key is declared once, as a
+field with its type, default, check and one line of documentation (`config_schema.key`), and
+`docs/configuration.md`'s key table is generated from them. Bad values and unknown keys at any
+depth raise `UserError` naming the dotted key and the fix, because a typo here otherwise
+surfaces as a confusing SQL error much later (or, nested, is silently ignored).
 """
 
 from __future__ import annotations
 
-import copy
-import math
+import dataclasses
 import re
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 from importlib import resources
 from pathlib import Path
@@ -21,8 +23,31 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from engagement_eval.config_schema import (
+    Invalid,
+    boolean,
+    build,
+    deep_merge,
+    defaults,
+    identifiers,
+    integer,
+    internal,
+    key,
+    mapping,
+    markdown_table,
+    names_or_name,
+    number,
+    numbers,
+    one_of,
+    scale_range,
+    section,
+    str_mapping,
+    text,
+    unknown_key,
+    yaml_fields,
+)
 from engagement_eval.errors import UserError
-from engagement_eval.feedback import FEEDBACK_DEFAULTS, FeedbackConfig, feedback_config
+from engagement_eval.feedback import FeedbackConfig
 from engagement_eval.grain import GRAINS
 
 CONFIG_FILE_NAME = "city.yaml"
@@ -30,112 +55,290 @@ CATEGORIES = ("violent", "property", "other")
 CONTROL_GROUPS = ("notyet", "never")
 ANALYSIS_UNITS = ("district", "unit")
 SCORE_SE = ("column", "unknown")
-
-DEFAULTS: dict[str, Any] = {
-    "city": "Unnamed city",
-    "timezone": "UTC",
-    "study_window": {"start": "2016-01", "end": None},
-    "columns": {},
-    "date_formats": {},
-    "offense_map": {},
-    "grain": None,  # month | quarter | year; None = inferred from counts/scores periods
-    "analysis_unit": "district",  # district | unit (per units.csv crosswalk)
-    "survey": {
-        "items": ["trust_police", "police_fair", "feel_safe"],
-        "indices": {
-            "trust_index": ["trust_police", "police_fair"],
-            "safety_index": ["feel_safe"],
-        },
-        "scale": [1, 5],
-        "score_se": "column",  # survey_scores: SEs from <index>_se columns, or unknown
-    },
-    "quality": {"max_bad_row_share": 0.01, "attendees_ceiling": 5000},
-    "model": {
-        "control_group": "notyet",
-        "anticipation": 0,
-        "bootstrap_draws": 999,
-        "alpha": 0.05,
-        "seed": 20240101,
-        "event_window": [-12, 24],
-        "min_cell_size": 10,
-    },
-    # randomized: true only when the roll-out order was decided by lot; then randomization
-    # inference is an exact test, otherwise a placebo check (docs/configuration.md)
-    "rollout": {"attendance_threshold_per_1000": 2.0, "randomized": False},
-    "feedback": FEEDBACK_DEFAULTS,  # issue 15: meeting feedback forms (engagement_eval/feedback.py)
-}
-
-# Keys of `model:` that the evaluation layer reads with its own defaults
-# (evaluation.settings.EXTRA_DEFAULTS; a test keeps the two lists equal). Listed here so a
-# typo in any nested key stops the run like a top-level one (the core imports nothing of ours).
-MODEL_EXTRA_KEYS = (
-    "outcomes",
-    "ri_permutations",
-    "power_simulations",
-    "survey_sampling_draws",
-    "dose_bins",
-    "honestdid_grid",
-    "honestdid_pre",
-    "honestdid_post",
-    "primary_outcome",
-)
-# Keys of `quality:` read by the quality gate with its own defaults (quality.settings).
-QUALITY_EXTRA_KEYS = ("gap_min_typical", "chunk_rows")
-SECTION_EXTRA_KEYS = {"model": MODEL_EXTRA_KEYS, "quality": QUALITY_EXTRA_KEYS}
-# Sections whose keys are fixed (the others map names chosen by the city: columns, ...).
-CHECKED_SECTIONS = ("study_window", "survey", "quality", "model", "rollout")
 # A city config is a few hundred bytes; anything near this is not one.
 MAX_CONFIG_BYTES = 1_000_000
-
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+def _month(v: Any) -> date:
+    """A study month: YYYY-MM (or a date, which YAML makes of YYYY-MM-DD) -> its first day."""
+    text = v.strftime("%Y-%m") if isinstance(v, date) else str(v)
+    m = _MONTH.match(text)
+    if not m or not 1 <= int(m.group(2)) <= 12:
+        raise Invalid("a month written YYYY-MM, e.g. 2016-01 (or leave it out)")
+    return date(int(m.group(1)), int(m.group(2)), 1)
+
+
+def _timezone(v: Any) -> str:
+    try:
+        ZoneInfo(str(v))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise Invalid("an IANA time zone name such as America/Chicago") from None
+    return str(v)
+
+
+def _category(v: Any) -> str:
+    if str(v).lower() not in CATEGORIES:
+        raise Invalid(f"one of: {', '.join(CATEGORIES)} for every label")
+    return str(v).lower()
+
+
+def _event_window(v: Any) -> tuple[int, int]:
+    ok = isinstance(v, list | tuple) and len(v) == 2
+    ok = ok and all(isinstance(e, int) and not isinstance(e, bool) for e in v)
+    if not ok or v[0] > 0 or v[1] < 0:
+        raise Invalid("[lead <= 0, lag >= 0] in months, e.g. [-12, 24]")
+    return (int(v[0]), int(v[1]))
+
+
+_index_members = identifiers()
+_group_names = identifiers(non_empty=False)
+# survey_responses' own contract columns: a group column may not take their names
+_SURVEY_CONTRACT_COLUMNS = ("response_id", "district_id", "unit_id", "response_date", "weight")
+
+
+def _groups(v: Any) -> tuple[str, ...]:
+    """Respondent-group column names: they become quoted SQL columns and results.json keys."""
+    mapping_hint = "; map a city column by columns: {survey_responses: {age_group: Age}}"
+    try:
+        names = _group_names(v)
+    except Invalid as exc:
+        raise Invalid(f"{exc}{mapping_hint}") from None
+    if len(names) != len(v):
+        raise Invalid(f"distinct names, each listed once, e.g. [age_group, tenure]{mapping_hint}")
+    clash = [n for n in names if n in _SURVEY_CONTRACT_COLUMNS]
+    if clash:
+        raise Invalid(
+            f"names other than the contract's survey columns ({', '.join(clash)})" + mapping_hint
+        )
+    return names
+
+
+def _indices(v: Any) -> dict[str, tuple[str, ...]]:
+    """Index name -> its items; the names become columns and check names, so are identifiers."""
+    if not isinstance(v, dict):
+        raise Invalid(
+            "a mapping of index name -> list of items, e.g. {trust_index: [trust_police]}"
+        )
+    names = identifiers(non_empty=False)([str(k) if isinstance(k, str) else k for k in v])
+    return {name: _index_members(v[name]) for name in names}
+
+
+_COLUMN_MAP = mapping(
+    str_mapping("a mapping of contract column -> the city's column name"),
+    "a mapping of input -> {contract column: city column}, e.g. {crime_incidents: {occurred_at: Date}}",
+)
+_FORMAT_MAP = mapping(
+    str_mapping("a mapping of date column -> strptime format"),
+    "a mapping of input -> {date column: format}, e.g. {crime_incidents: {occurred_at: '%m/%d/%Y'}}",
+)
+
+
+# The schema. Each key is declared once, here: type, default, check, one line of docs
+# (docs/configuration.md's key table is generated from these; engagement_eval.config_schema).
+# To add a key: add one `key(...)` line to its section (or a `section(...)` for a new one).
+
+
+@dataclass(frozen=True)
+class StudyWindow:
+    start: date | None = key(
+        None,
+        _month,
+        "first study month, YYYY-MM (also the first Dagster partition); unset: the first "
+        "month holding crime or survey data (warehouse.data_window)",
+    )
+    end: date | None = key(
+        None,
+        _month,
+        "last study month, YYYY-MM; unset: the last closed month for partitions and the last "
+        "month with data for panels",
+    )
 
 
 @dataclass(frozen=True)
 class SurveyConfig:
-    items: tuple[str, ...]
-    indices: dict[str, tuple[str, ...]]
-    scale: tuple[float, float]
-    score_se: str = "column"
+    items: tuple[str, ...] = key(
+        ["trust_police", "police_fair", "feel_safe"],
+        identifiers(),
+        "item columns; names of letters, digits and underscores, starting with a letter "
+        "(they become column and check names)",
+    )
+    indices: dict[str, tuple[str, ...]] = key(
+        {"trust_index": ["trust_police", "police_fair"], "safety_index": ["feel_safe"]},
+        _indices,
+        "index = mean of its items; index names follow the item-name rule (`trust index` is "
+        "refused with the fix `trust_index`)",
+    )
+    scale: tuple[float, float] = key(
+        [1, 5],
+        scale_range(),
+        "[low, high]; values outside are treated as missing in the panel",
+    )
+    score_se: str = key(
+        "column",
+        one_of(*SCORE_SE),
+        "survey_scores: SEs from `<index>_se` columns, or `unknown` (estimated from respondent "
+        "counts)",
+    )
+    groups: tuple[str, ...] = key(
+        [],
+        _groups,
+        "survey_responses (or survey_scores) columns that hold a respondent's group (e.g. "
+        "`[age_group, years_in_neighborhood]`); distinct identifiers, not survey items or "
+        "contract columns; a city column with another name is mapped by "
+        '`columns.survey_responses.<group>`; turns on "Who changed" (docs/evaluation.md)',
+    )
 
 
 @dataclass(frozen=True)
 class QualityConfig:
-    max_bad_row_share: float
-    attendees_ceiling: int
+    max_bad_row_share: float = key(
+        0.01, number(0, 1), "quality gate threshold: share of bad rows an input may have"
+    )
+    attendees_ceiling: int = key(5000, integer(1), "plausibility ceiling for meeting attendance")
+    gap_min_typical: int = key(
+        20,
+        integer(1),
+        "reporting-gap rule: a district needs this typical monthly count before a month "
+        "without incidents counts as a gap",
+    )
+    chunk_rows: int = key(1_000_000, integer(1), "rows the gate reads per chunk (memory vs. speed)")
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    control_group: str
-    anticipation: int
-    bootstrap_draws: int
-    alpha: float
-    seed: int
-    event_window: tuple[int, int]
-    min_cell_size: int
+    control_group: str = key(
+        "notyet", one_of(*CONTROL_GROUPS), "`notyet` or `never` (the comparison districts)"
+    )
+    anticipation: int = key(0, integer(0), "months before roll-out already affected")
+    bootstrap_draws: int = key(999, integer(0), "multiplier-bootstrap draws")
+    alpha: float = key(0.05, number(1e-6, 0.5), "significance level (1 - confidence)")
+    seed: int = key(20240101, integer(0), "random seed of every draw")
+    event_window: tuple[int, int] = key(
+        [-12, 24], _event_window, "event-study window [lead, lag] in months"
+    )
+    min_cell_size: int = key(10, integer(1), "smallest published cell (also used by UI previews)")
+    outcomes: tuple[str, ...] | None = key(
+        None,
+        names_or_name("a list of outcome names, e.g. [crime_total, trust_index]"),
+        "outcomes to estimate; unset: all of evaluation.outcomes",
+    )
+    ri_permutations: int = key(999, integer(0), "randomization-inference draws")
+    power_simulations: int = key(0, integer(0), "> 0: MDE also by simulation on the city's panel")
+    survey_sampling_draws: int = key(
+        200, integer(0), "draws propagating the survey cells' standard errors"
+    )
+    dose_bins: int = key(3, integer(2), "attendance-per-1,000 bins of the dose-response analysis")
+    honestdid_grid: tuple[float, ...] = key(
+        [0.0, 0.5, 1.0, 1.5, 2.0],
+        numbers(0, "a list of numbers >= 0, e.g. [0, 0.5, 1, 1.5, 2]"),
+        "HonestDiD relative-magnitude bounds Mbar",
+    )
+    honestdid_pre: int = key(3, integer(1), "half-year pre-period bins given to HonestDiD")
+    honestdid_post: int = key(
+        0, integer(0), "half-year post bins averaged by the target; 0 = all in event_window"
+    )
+    primary_outcome: str | None = key(
+        None,
+        text("an outcome name listed in model.outcomes"),
+        "the confirmatory outcome named in results.json (`multiple_outcomes.primary`) and the "
+        "report; must be one of `model.outcomes`; unset: the first crime outcome with an "
+        "estimate, else the first survey outcome. Name it before seeing results",
+    )
+
+
+@dataclass(frozen=True)
+class RolloutConfig:
+    attendance_threshold_per_1000: float = key(
+        2.0,
+        number(0),
+        "without `programs.csv`: first month at or above this attendance per 1,000 residents "
+        "counts as the start",
+    )
+    # true only when the roll-out order was decided by lot; then randomization inference is
+    # an exact test, otherwise a placebo check (docs/configuration.md)
+    randomized: bool = key(
+        False,
+        boolean(
+            "true only if the order in which districts started was decided by lot "
+            "(a randomized roll-out); otherwise false, the default"
+        ),
+        "`true` only when the order in which districts started was decided by lot; then "
+        "randomization inference is an exact test of no effect, otherwise a placebo check",
+    )
 
 
 @dataclass(frozen=True)
 class CityConfig:
-    """The resolved configuration of one city (immutable so assets cannot drift apart)."""
+    """The resolved configuration of one city (immutable so assets cannot drift apart).
 
-    city: str
-    timezone: str
-    window_start: date  # first day of the first study month
-    window_end: date | None  # first day of the last study month; None = last month with data
-    columns: dict[str, dict[str, str]]  # input -> contract column -> city column
-    date_formats: dict[str, dict[str, str]]  # input -> contract column -> strptime format
-    offense_map: dict[str, str]  # city label -> violent | property | other
-    survey: SurveyConfig
-    quality: QualityConfig
-    model: ModelConfig
-    attendance_threshold_per_1000: float
-    grain: str | None = None  # None: inferred from the periods of counts or scores
-    analysis_unit: str = "district"
-    rollout_randomized: bool = False  # rollout.randomized: order of roll-out decided by lot
-    feedback: FeedbackConfig = field(default_factory=FeedbackConfig)  # issue 15
-    source: str = "defaults"  # where the config came from, for messages and metadata
-    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    The YAML keys are the fields below (sections nested); `source` and `raw` are bookkeeping.
+    """
+
+    city: str = key(
+        "Unnamed city",
+        text('the city\'s name in quotes, e.g. "Springfield"'),
+        "shown in outputs; any text (file names use a safe stem of it)",
+    )
+    timezone: str = key("UTC", _timezone, "IANA name; partitions and the monthly schedule use it")
+    study_window: StudyWindow = section(StudyWindow, "months studied")
+    columns: dict[str, dict[str, str]] = key(
+        {},
+        _COLUMN_MAP,
+        "`columns.<input>.<contract column>`: the city's own column name (default: the "
+        "contract names)",
+    )
+    date_formats: dict[str, dict[str, str]] = key(
+        {},
+        _FORMAT_MAP,
+        "`date_formats.<input>.<date column>`: DuckDB `strptime` format, e.g. "
+        '`"%m/%d/%Y %I:%M:%S %p"`; ISO text is still accepted',
+    )
+    offense_map: dict[str, str] = key(
+        {},
+        mapping(_category, "a mapping of offense label -> violent | property | other"),
+        "`offense_map.<label>`: `violent`, `property` or `other`; labels match after "
+        "trimming, case-insensitively",
+    )
+    grain: str | None = key(
+        None,
+        one_of(*GRAINS),
+        "`month`, `quarter` or `year`; unset: from the `period` labels of crime_counts (else "
+        "survey_scores, else month); the run prints the grain used",
+    )
+    analysis_unit: str = key(
+        "district",
+        one_of(*ANALYSIS_UNITS),
+        "`unit`: analyse per unit of `units.csv` (needs unit populations)",
+    )
+    survey: SurveyConfig = section(SurveyConfig, "survey items, indices and scale")
+    quality: QualityConfig = section(QualityConfig, "quality gate thresholds")
+    model: ModelConfig = section(ModelConfig, "estimation settings")
+    rollout: RolloutConfig = section(RolloutConfig, "what counts as roll-out")
+    feedback: FeedbackConfig = section(FeedbackConfig, "meeting feedback forms (issue 15)")
+    source: str = internal("defaults")  # where the config came from, for messages and metadata
+    # the merged YAML mapping (defaults, preset, file) the config was built from
+    raw: dict[str, Any] = internal(factory=dict)
+    # "data" when study_window.start is unset: filled from the data by `with_data_window`
+    window_source: str = internal("config")
+
+    @property
+    def window_start(self) -> date | None:
+        """First day of the first study month; None until filled from the data."""
+        return self.study_window.start
+
+    @property
+    def window_end(self) -> date | None:
+        """First day of the last study month; None = the last closed month with data."""
+        return self.study_window.end
+
+    @property
+    def attendance_threshold_per_1000(self) -> float:
+        return self.rollout.attendance_threshold_per_1000
+
+    @property
+    def rollout_randomized(self) -> bool:
+        return self.rollout.randomized
 
     def column_map(self, input_name: str) -> dict[str, str]:
         return dict(self.columns.get(input_name, {}))
@@ -143,15 +346,41 @@ class CityConfig:
     def date_format(self, input_name: str, column: str) -> str | None:
         return self.date_formats.get(input_name, {}).get(column)
 
+    def with_overrides(self, overrides: Mapping[str, Any] | None) -> CityConfig:
+        """A new config with `overrides` deep-merged over this one's keys, validated the same
+        way (e.g. the Dagster launchpad's `model:` keys for one run)."""
+        if not overrides:
+            return self
+        out = config_from_dict(
+            deep_merge(self.raw, dict(overrides)), f"{self.source} (with run overrides)"
+        )
+        if self.window_source == "data" and "start" not in (overrides.get("study_window") or {}):
+            out = out.with_data_window(self.window_start)
+        return out
 
-def _deep_merge(base: dict, override: dict) -> dict:
-    out = copy.deepcopy(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
+    def with_data_window(self, first_month: date | None) -> CityConfig:
+        """This config with an unset study_window.start filled from the data (the first month
+        holding crime or survey data, found by warehouse.data_window); a set one is kept."""
+        if self.window_source == "config":
+            return self
+        window = dataclasses.replace(self.study_window, start=first_month)
+        return dataclasses.replace(self, study_window=window, window_source="data")
+
+    def window_record(self, last_data_month: date | None = None) -> dict[str, Any]:
+        """The window as results.json states it (`data_window`): first and last month, and
+        where each came from ("config", or "data": the first / last month with data)."""
+        start, end = self.study_window.start, self.study_window.end
+        last = end or last_data_month
+        return {
+            "start": None if start is None else f"{start:%Y-%m}",
+            "end": None if last is None else f"{last:%Y-%m}",
+            "source": self.window_source,
+            "end_source": "config" if end is not None else "data",
+        }
+
+
+# Every key's default, nested like city.yaml (generated from the schema above).
+DEFAULTS: dict[str, Any] = defaults(CityConfig)
 
 
 def _read_yaml(path: Path) -> dict:
@@ -242,288 +471,90 @@ def load_config(path: str | Path | None, data_dir: str | Path | None = None) -> 
 
 
 def config_from_dict(user: dict, source: str = "dict") -> CityConfig:
-    merged = copy.deepcopy(DEFAULTS)
+    """Defaults, then the user's `preset:`, then the user's keys; every key checked."""
+    if not isinstance(user, dict):
+        raise UserError(
+            f"the config in {source} must be a mapping of keys, got {type(user).__name__}",
+            "see docs/configuration.md for the keys",
+        )
+    top_level = [f.name for f in yaml_fields(CityConfig)] + ["preset"]
+    for name in user:
+        if name not in top_level:
+            raise unknown_key(str(name), top_level, source)
+    merged: dict = {}
     preset = user.get("preset")
     if preset:
-        merged = _deep_merge(merged, load_preset(preset))
-    merged = _deep_merge(merged, {k: v for k, v in user.items() if k != "preset"})
-    unknown = sorted(set(merged) - set(DEFAULTS))
-    if unknown:
-        raise UserError(
-            f"unknown config key(s) {unknown} in {source}",
-            f"remove them or use one of: {', '.join(DEFAULTS)}",
-        )
-    for section in CHECKED_SECTIONS:
-        value = merged[section]
-        if value is None and section == "study_window":
-            continue
-        if not isinstance(value, dict):
-            raise UserError(
-                f"{section} in {source} must be a mapping of keys, got {type(value).__name__}",
-                f"see docs/configuration.md for the keys of {section}",
-            )
-        allowed = set(DEFAULTS[section]) | set(SECTION_EXTRA_KEYS.get(section, ()))
-        nested = sorted(str(k) for k in set(value) - allowed)
-        if nested:
-            raise UserError(
-                f"unknown key(s) {', '.join(f'{section}.{k}' for k in nested)} in {source}",
-                f"check the spelling; {section} takes: {', '.join(sorted(allowed))}",
-            )
-    city = merged["city"]
-    if not isinstance(city, str) or not city.strip():
-        raise UserError(
-            f"city = {city!r} in {source} is not a name",
-            'set city to the city\'s name in quotes, e.g. city: "Springfield"',
-        )
-    return _validate(merged, source)
+        merged = deep_merge(merged, load_preset(preset))
+    merged = deep_merge(merged, {k: v for k, v in user.items() if k != "preset"})
+    config = build(CityConfig, merged, source, raw=deep_merge(DEFAULTS, merged), source=source)
+    if config.study_window.start is None:  # filled from the data by warehouse.data_window
+        config = dataclasses.replace(config, window_source="data")
+    _cross_check(config, source)
+    return config
 
 
-def _month(value: Any, key: str, source: str) -> date:
-    text = value.strftime("%Y-%m") if isinstance(value, date) else str(value)
-    m = _MONTH.match(text)
-    if not m or not 1 <= int(m.group(2)) <= 12:
-        raise UserError(
-            f"{key} = {value!r} in {source} is not a month",
-            f"write it as YYYY-MM, e.g. {key}: 2016-01",
-        )
-    return date(int(m.group(1)), int(m.group(2)), 1)
-
-
-def _number(
-    value: Any,
-    key: str,
-    source: str,
-    *,
-    lo: float | None = None,
-    hi: float | None = None,
-    integer: bool = False,
-) -> float:
-    ok = isinstance(value, int | float) and not isinstance(value, bool)
-    if ok and not math.isfinite(value):  # .nan or .inf would silently turn a check off
-        ok = False
-    if ok and integer and not float(value).is_integer():
-        ok = False
-    if ok and lo is not None and value < lo:
-        ok = False
-    if ok and hi is not None and value > hi:
-        ok = False
-    if not ok:
-        bounds = (
-            f" between {lo} and {hi}"
-            if lo is not None and hi is not None
-            else (f" >= {lo}" if lo is not None else "")
-        )
-        kind = "an integer" if integer else "a number"
-        raise UserError(
-            f"{key} = {value!r} in {source} is not valid", f"set {key} to {kind}{bounds}"
-        )
-    return int(value) if integer else float(value)
-
-
-def _str_mapping(value: Any, key: str, source: str) -> dict[str, dict[str, str]]:
-    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
-        raise UserError(
-            f"{key} in {source} must map each input to a mapping",
-            f"e.g. {key}: {{crime_incidents: {{occurred_at: ...}}}}",
-        )
-    return {str(k): {str(c): str(n) for c, n in v.items()} for k, v in value.items()}
-
-
-def _feedback_items(section: Any) -> tuple[str, ...]:
-    """feedback.items for the column check (the section itself is checked afterwards)."""
-    items = section.get("items") if isinstance(section, dict) else None
-    return tuple(str(i) for i in items) if isinstance(items, list | tuple) else ()
-
-
-def _validate(cfg: dict, source: str) -> CityConfig:
+def _cross_check(config: CityConfig, source: str) -> None:
+    """Rules between keys (each key's own rule is in the schema)."""
     from engagement_eval.contract import INPUTS  # contract imports nothing from here
 
-    try:
-        ZoneInfo(str(cfg["timezone"]))
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise UserError(
-            f"timezone {cfg['timezone']!r} in {source} is not a known time zone",
-            "use an IANA name such as America/Chicago",
-        ) from exc
-    window = cfg["study_window"] or {}
-    start = _month(window.get("start"), "study_window.start", source)
-    end = (
-        None
-        if window.get("end") in (None, "")
-        else _month(window["end"], "study_window.end", source)
-    )
-    if end is not None and end < start:
+    start, end = config.study_window.start, config.study_window.end
+    if start is not None and end is not None and end < start:
         raise UserError(
             f"study_window.end {end:%Y-%m} is before study_window.start {start:%Y-%m} in {source}",
             "swap them or fix the typo",
         )
-
-    columns = _str_mapping(cfg["columns"] or {}, "columns", source)
-    formats = _str_mapping(cfg["date_formats"] or {}, "date_formats", source)
-    for key, mapping in (("columns", columns), ("date_formats", formats)):
-        for input_name, cols in mapping.items():
+    survey = config.survey
+    items_as_groups = [g for g in survey.groups if g in survey.items]
+    if items_as_groups:
+        raise UserError(
+            f"survey.groups {list(items_as_groups)} in {source} are survey items",
+            "a group column holds a respondent's group (e.g. age_group), not an answer; "
+            "remove the item from survey.groups (a city column named like an item is mapped "
+            "by columns: {survey_responses: {age_group: Age}})",
+        )
+    for name, members in survey.indices.items():
+        missing = [m for m in members if m not in survey.items]
+        if not members or missing:
+            raise UserError(
+                f"survey.indices.{name} uses {missing or 'no items'} not in survey.items in {source}",
+                "list only items named in survey.items",
+            )
+    for key_name, table in (("columns", config.columns), ("date_formats", config.date_formats)):
+        for input_name, cols in table.items():
             if input_name not in INPUTS:
                 raise UserError(
-                    f"{key}.{input_name} in {source} is not a contract input",
+                    f"{key_name}.{input_name} in {source} is not a contract input",
                     f"use one of: {', '.join(INPUTS)}",
                 )
             known = INPUTS[input_name].all_columns(
-                cfg["survey"]["items"],
-                tuple(cfg["survey"].get("indices") or {}),
-                feedback_items=_feedback_items(cfg.get("feedback")),
+                survey.items,
+                tuple(survey.indices),
+                feedback_items=config.feedback.items,
+                survey_groups=survey.groups,
             )
             for col in cols:
                 if col not in known:
                     raise UserError(
-                        f"{key}.{input_name}.{col} in {source} is not a contract column of {input_name}",
+                        f"{key_name}.{input_name}.{col} in {source} is not a contract column of {input_name}",
                         f"use one of: {', '.join(known)}",
                     )
-    for input_name, cols in formats.items():
+    for input_name, cols in config.date_formats.items():
         for col, fmt in cols.items():
             if col not in INPUTS[input_name].date_columns or "%" not in fmt:
                 raise UserError(
                     f"date_formats.{input_name}.{col} = {fmt!r} in {source} is not a date format for a date column",
                     "give a strptime format such as '%m/%d/%Y %I:%M:%S %p' for a date column",
                 )
-
-    offense_map = {}
-    for label, category in (cfg["offense_map"] or {}).items():
-        if str(category).lower() not in CATEGORIES:
-            raise UserError(
-                f"offense_map[{label!r}] = {category!r} in {source} is not a category",
-                f"map every label to one of: {', '.join(CATEGORIES)}",
-            )
-        offense_map[str(label)] = str(category).lower()
-
-    survey = cfg["survey"]
-    items = tuple(str(i) for i in survey.get("items") or ())
-    if not items or any(not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", i) for i in items):
+    model = config.model
+    primary, outcomes = model.primary_outcome, model.outcomes
+    if primary is not None and outcomes is not None and primary not in outcomes:
         raise UserError(
-            f"survey.items {list(items)} in {source} must be a non-empty list of plain names",
-            "use letters, digits and underscores, e.g. [trust_police, feel_safe]",
-        )
-    indices = {str(k): tuple(str(i) for i in v) for k, v in (survey.get("indices") or {}).items()}
-    for name, members in indices.items():
-        missing = [m for m in members if m not in items]
-        if not members or missing:
-            raise UserError(
-                f"survey.indices.{name} uses {missing or 'no items'} not in survey.items in {source}",
-                "list only items named in survey.items",
-            )
-    scale = survey.get("scale") or []
-    if (
-        len(scale) != 2
-        or not all(
-            isinstance(s, int | float) and not isinstance(s, bool) and math.isfinite(s)
-            for s in scale
-        )
-        or scale[0] >= scale[1]
-    ):
-        raise UserError(
-            f"survey.scale {scale!r} in {source} must be [low, high] with low < high",
-            "e.g. survey.scale: [1, 5]",
+            f"model.primary_outcome {model.primary_outcome!r} is not one of the evaluated "
+            f"outcomes (model.outcomes: {', '.join(model.outcomes)}) in {source}",
+            f"set model.primary_outcome to one of: {', '.join(model.outcomes)}, or leave it "
+            "out (then the first crime outcome with data is primary)",
         )
 
-    grain = cfg.get("grain")
-    if grain is not None and grain not in GRAINS:
-        raise UserError(
-            f"grain {grain!r} in {source} is not valid",
-            f"use one of: {', '.join(GRAINS)} (or leave it out to infer it from the periods)",
-        )
-    analysis_unit = cfg.get("analysis_unit") or "district"
-    if analysis_unit not in ANALYSIS_UNITS:
-        raise UserError(
-            f"analysis_unit {analysis_unit!r} in {source} is not valid",
-            f"use one of: {', '.join(ANALYSIS_UNITS)}",
-        )
-    score_se = survey.get("score_se") or "column"
-    if score_se not in SCORE_SE:
-        raise UserError(
-            f"survey.score_se {score_se!r} in {source} is not valid",
-            f"use one of: {', '.join(SCORE_SE)}",
-        )
 
-    rollout = cfg["rollout"] if isinstance(cfg["rollout"], dict) else {}
-    unknown_rollout = sorted(set(rollout) - set(DEFAULTS["rollout"]))
-    if not isinstance(cfg["rollout"], dict) or unknown_rollout:
-        raise UserError(
-            f"rollout in {source} has unknown key(s) {unknown_rollout}"
-            if unknown_rollout
-            else f"rollout in {source} must be a mapping of keys",
-            f"use only: {', '.join(DEFAULTS['rollout'])}",
-        )
-    randomized = rollout["randomized"]
-    if not isinstance(randomized, bool):
-        raise UserError(
-            f"rollout.randomized = {randomized!r} in {source} is not true or false",
-            "set rollout.randomized: true only if the order in which districts started was "
-            "decided by lot (a randomized roll-out); otherwise false, the default",
-        )
-    q, m = cfg["quality"], cfg["model"]
-    if m["control_group"] not in CONTROL_GROUPS:
-        raise UserError(
-            f"model.control_group {m['control_group']!r} in {source} is not valid",
-            f"use one of: {', '.join(CONTROL_GROUPS)}",
-        )
-    ew = m["event_window"]
-    if (
-        not isinstance(ew, list | tuple)
-        or len(ew) != 2
-        or not all(isinstance(e, int) for e in ew)
-        or ew[0] > 0
-        or ew[1] < 0
-    ):
-        raise UserError(
-            f"model.event_window {ew!r} in {source} must be [lead <= 0, lag >= 0]",
-            "e.g. model.event_window: [-12, 24]",
-        )
-    return CityConfig(
-        city=str(cfg["city"]),
-        timezone=str(cfg["timezone"]),
-        window_start=start,
-        window_end=end,
-        columns=columns,
-        date_formats=formats,
-        offense_map=offense_map,
-        survey=SurveyConfig(
-            items=items,
-            indices=indices,
-            scale=(float(scale[0]), float(scale[1])),
-            score_se=score_se,
-        ),
-        quality=QualityConfig(
-            max_bad_row_share=_number(
-                q["max_bad_row_share"], "quality.max_bad_row_share", source, lo=0, hi=1
-            ),
-            attendees_ceiling=_number(
-                q["attendees_ceiling"], "quality.attendees_ceiling", source, lo=1, integer=True
-            ),
-        ),
-        model=ModelConfig(
-            control_group=m["control_group"],
-            anticipation=_number(
-                m["anticipation"], "model.anticipation", source, lo=0, integer=True
-            ),
-            bootstrap_draws=_number(
-                m["bootstrap_draws"], "model.bootstrap_draws", source, lo=0, integer=True
-            ),
-            alpha=_number(m["alpha"], "model.alpha", source, lo=1e-6, hi=0.5),
-            seed=_number(m["seed"], "model.seed", source, lo=0, integer=True),
-            event_window=(int(ew[0]), int(ew[1])),
-            min_cell_size=_number(
-                m["min_cell_size"], "model.min_cell_size", source, lo=1, integer=True
-            ),
-        ),
-        attendance_threshold_per_1000=_number(
-            cfg["rollout"]["attendance_threshold_per_1000"],
-            "rollout.attendance_threshold_per_1000",
-            source,
-            lo=0,
-        ),
-        rollout_randomized=randomized,
-        feedback=feedback_config(cfg["feedback"], source),
-        grain=grain,
-        analysis_unit=analysis_unit,
-        source=source,
-        raw=cfg,
-    )
+if __name__ == "__main__":  # `python -m engagement_eval.config`: docs/configuration.md's key table
+    print(markdown_table(CityConfig), end="")

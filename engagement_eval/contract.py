@@ -17,11 +17,12 @@ if TYPE_CHECKING:
     from engagement_eval.config import CityConfig
 
 TYPES = ("text", "int", "float", "date", "timestamp")
-FORMATS = ("csv", "parquet")
+FORMATS = ("csv", "parquet", "csv.gz")  # gzip CSV: warehouse/files.py
 SURVEY_ITEMS = "<survey items>"  # placeholder expanded from config.survey.items
 SURVEY_INDICES = "<survey indices>"  # expanded from the names in config.survey.indices
 SURVEY_INDEX_SE = "<survey index SEs>"  # expanded to <index>_se per index
 FEEDBACK_ITEMS = "<feedback items>"  # issue 15: expanded from config.feedback.items
+SURVEY_GROUPS = "<survey groups>"  # expanded from config.survey.groups (issue 15: equity)
 # Where a row is: a district, or a unit (beat) that units.csv maps to its district.
 PLACE_COLUMNS = ("district_id", "unit_id")
 # Alternative shapes of one kind of data: a city delivers at most one of each group.
@@ -44,12 +45,19 @@ class InputSpec:
     description: str = ""
 
     def columns(
-        self, survey_items: tuple[str, ...] | list[str] = (), survey_indices=(), feedback_items=()
+        self,
+        survey_items: tuple[str, ...] | list[str] = (),
+        survey_indices=(),
+        feedback_items=(),
+        *,
+        survey_groups=(),
     ) -> dict[str, str]:
-        """Contract column -> type, required first, with survey items / indices expanded."""
+        """Contract column -> type, required first, with survey items / indices / groups
+        expanded."""
         out: dict[str, str] = {}
         for col, typ in {**self.required, **self.optional}.items():
-            out.update({c: typ for c in _expand(col, survey_items, survey_indices, feedback_items)})
+            expanded = _expand(col, survey_items, survey_indices, feedback_items, survey_groups)
+            out.update({c: typ for c in expanded})
         return out
 
     def required_columns(
@@ -61,9 +69,21 @@ class InputSpec:
         return cols
 
     def all_columns(
-        self, survey_items: tuple[str, ...] | list[str] = (), survey_indices=(), feedback_items=()
+        self,
+        survey_items: tuple[str, ...] | list[str] = (),
+        survey_indices=(),
+        feedback_items=(),
+        *,
+        survey_groups=(),
     ) -> list[str]:
-        return list(self.columns(survey_items, survey_indices, feedback_items))
+        return list(
+            self.columns(survey_items, survey_indices, feedback_items, survey_groups=survey_groups)
+        )
+
+    def key_columns(self, survey_groups=()) -> list[str]:
+        """The key with the survey group columns expanded (survey_scores: one row per
+        district, period and group value)."""
+        return [c for k in self.key for c in _expand(k, (), (), (), survey_groups)]
 
     @property
     def place_columns(self) -> tuple[str, ...]:
@@ -87,7 +107,9 @@ class InputSpec:
         ]
 
 
-def _expand(col: str, survey_items, survey_indices, feedback_items=()) -> list[str]:
+def _expand(
+    col: str, survey_items, survey_indices, feedback_items=(), survey_groups=()
+) -> list[str]:
     if col == FEEDBACK_ITEMS:
         return list(feedback_items)
     if col == SURVEY_ITEMS:
@@ -96,6 +118,8 @@ def _expand(col: str, survey_items, survey_indices, feedback_items=()) -> list[s
         return list(survey_indices)
     if col == SURVEY_INDEX_SE:
         return [f"{i}_se" for i in survey_indices]
+    if col == SURVEY_GROUPS:
+        return list(survey_groups)
     return [col]
 
 
@@ -138,7 +162,7 @@ INPUTS: dict[str, InputSpec] = {
                 "response_date": "date",
                 SURVEY_ITEMS: "float",
             },
-            optional={"weight": "float"},
+            optional={"weight": "float", SURVEY_GROUPS: "text"},
             key=("response_id",),
             file_required=False,  # surveys are optional; scores may replace responses
             description="Resident survey answers on a Likert scale, optionally weighted.",
@@ -174,8 +198,13 @@ INPUTS: dict[str, InputSpec] = {
                 SURVEY_INDICES: "float",
                 "n_respondents": "float",
             },
-            optional={SURVEY_INDEX_SE: "float", "scale_min": "float", "scale_max": "float"},
-            key=("district_id", "period"),
+            optional={
+                SURVEY_INDEX_SE: "float",
+                "scale_min": "float",
+                "scale_max": "float",
+                SURVEY_GROUPS: "text",  # issue 15: a row per group value (empty = everyone)
+            },
+            key=("district_id", "period", SURVEY_GROUPS),
             file_required=False,
             description="Survey scores per district and period with their number of "
             "respondents (in place of responses), on their own scale.",
@@ -285,7 +314,7 @@ def resolve_columns(
     indices = tuple(config.survey.indices)
     fb = config.feedback.items
     required = set(spec.required_columns(config.survey.items, indices, fb))
-    for col in spec.columns(config.survey.items, indices, fb):
+    for col in spec.columns(config.survey.items, indices, fb, survey_groups=config.survey.groups):
         wanted = mapping.get(col, col)
         if wanted in header:
             resolved[col] = wanted

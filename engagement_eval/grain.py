@@ -81,6 +81,30 @@ def truncate(day: date, grain: str) -> date:
     return date(day.year, (day.month - 1) // size * size + 1, 1)
 
 
+def add_months(day: date, months: int) -> date:
+    """First day of the month `months` after (or before, if negative) the month of `day`.
+
+    The one place month arithmetic is written (warehouse, quality and pipelines call it)."""
+    total = day.year * 12 + day.month - 1 + months
+    return date(total // 12, total % 12 + 1, 1)
+
+
+def month_keys(first: date, last: date) -> list[str]:
+    """`YYYY-MM` of every month from the month of `first` to that of `last`, both included."""
+    keys, current = [], date(first.year, first.month, 1)
+    while current <= last:
+        keys.append(f"{current:%Y-%m}")
+        current = add_months(current, 1)
+    return keys
+
+
+def first_whole_period(day: date, grain: str) -> date:
+    """Start of the first period of `grain` that begins on or after `day` (a period that
+    started earlier is only partly inside a window opening at `day`)."""
+    start = truncate(day, grain)
+    return start if start >= day else add_months(start, MONTHS_PER_PERIOD[grain])
+
+
 def period_label(start: date, grain: str) -> str:
     if grain == "month":
         return f"{start:%Y-%m}"

@@ -273,6 +273,8 @@ class OutcomeResult(Section):
     dose_response: dict | None = opt()
     details: dict = opt(doc="method notes and secondary numbers (twfe_forbidden_weight, ...)")
     notes: list[str] = opt()
+    by_group: dict = opt(doc="survey outcomes: group column -> value -> effect (evaluation.groups)")
+    group_gaps: dict = opt(doc="group column -> gap between groups, or {reason}")
 
     def problems(self, where: str = "") -> list[str]:
         out = super().problems(where)
@@ -409,6 +411,9 @@ class ResultsDocument(Section):
     rollout_source: str = opt(doc='"programs.csv" or how roll-out dates were derived')
     meetings: list[dict] = opt(doc="[{month, meetings, attendees}]; [] when not delivered")
     shape: dict = opt(doc="grain, analysis unit and input shapes of the panels")
+    data_window: dict = opt(doc="{start, end, source, end_source}: the window the run used")
+    grain: str = opt(doc="month | quarter | year (= shape.grain)")
+    timezone: str = opt(doc="the city's time zone the months were cut in")
     quality: Quality = opt(Quality)
     run: RunInfo = opt(RunInfo)
     notes: list[str] = opt()

@@ -4,7 +4,7 @@ Byte-identical for the same inputs, seed and config: keys sorted, two-space inde
 float rounded to `SIGNIFICANT_DIGITS` significant digits (last-bit differences from BLAS
 threading never reach the file), NaN/inf written as null (valid JSON), no wall-clock values
 except `generated_at`, which is `SOURCE_DATE_EPOCH` when that variable is set (the
-reproducible-builds convention) or the value the caller passes. Stage timings live in DuckDB
+reproducible-builds convention; read by pipelines.settings and passed in) or the value the caller passes. Stage timings live in DuckDB
 (`results.run_metadata`) and are added to the report's input, not to this file.
 """
 
@@ -43,10 +43,11 @@ def clean(value):
     return value
 
 
-def generated_at(explicit: str | None = None) -> str:
+def generated_at(explicit: str | None = None, source_date_epoch: str | None = None) -> str:
+    """`explicit`, else the SOURCE_DATE_EPOCH given (read by pipelines.settings), else now."""
     if explicit:
         return explicit
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    epoch = source_date_epoch
     moment = (
         datetime.fromtimestamp(int(epoch), UTC) if epoch and epoch.isdigit() else datetime.now(UTC)
     )
@@ -71,6 +72,9 @@ def write_results_json(results: dict | Section, path: str | Path) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
+        umask = os.umask(0)  # mkstemp's 0600 would hide it from readers of the report (0644)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -9,11 +9,13 @@ from typing import NamedTuple
 
 import pandas as pd
 
+from engagement_eval.config import CityConfig
 from engagement_eval.results import ResultsDocument
 from evaluation import context, history
 from evaluation.crime import evaluate_crime
 from evaluation.dose import dose_response
 from evaluation.feedback import meeting_feedback
+from evaluation.groups import add_group_results
 from evaluation.outcomes import spec
 from evaluation.permutations import randomization_step
 from evaluation.results_json import generated_at as stamp
@@ -174,6 +176,8 @@ def build_document(
     previous: pd.DataFrame | None = None,
     feedback: tuple[pd.DataFrame, pd.DataFrame] | None = None,
     feedback_gaps: list[dict] | None = None,
+    group_panel: pd.DataFrame | None = None,
+    city_config: CityConfig | None = None,
     **meta,
 ) -> Built:
     """The typed results document for one run (see `engagement_eval.results`).
@@ -182,7 +186,9 @@ def build_document(
     sets the settings' grains and goes into the document whole, with `shape_notes` among the
     notes; `previous` (the previous run's `results.history` rows) gives `previous_run` and
     `changes`; `feedback` and `feedback_gaps` (the meeting-feedback panels) give
-    `meeting_feedback`. `meta` is passed to `evaluate` (city, config, inputs, quality, names,
+    `meeting_feedback`; `group_panel` (the survey panel by resident group) gives
+    `outcomes.<index>.by_group` and `group_gaps`; `city_config` gives `data_window` and
+    `timezone` (the window and zone the run used, and where they came from). `meta` is passed to `evaluate` (city, config, inputs, quality, names,
     threshold, versions, ...). Every section results.json holds is decided here, so the asset
     only reads its inputs and writes what this returns; a new section is one more line below.
     """
@@ -204,7 +210,15 @@ def build_document(
         seed=settings.seed,
         gaps=feedback_gaps,
     )
+    clock = time.perf_counter()
+    add_group_results(results, group_panel, settings)
+    timings["resident_groups"] = time.perf_counter() - clock
     results["shape"] = shape
+    if city_config is not None:
+        last = dm["month"].max() if "month" in dm and len(dm) else None
+        last_month = None if last is None else pd.Timestamp(last).date()
+        results["data_window"] = city_config.window_record(last_month)
+        results["grain"], results["timezone"] = shape["grain"], city_config.timezone
     if not shape["meetings"]:  # the panel's zeros are "not delivered", not "no meetings held"
         results["meetings"] = []
     cells = history.fingerprints(dm, dq, results["outcomes"])

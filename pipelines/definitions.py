@@ -1,7 +1,9 @@
 """The Dagster code location: one `defs` for `dagster dev -w workspace.yaml`.
 
-Import only reads the city's small YAML config (for the study window and time zone); no file
-is scanned and no database opened until a run starts. Paths come from ENGAGEMENT_EVAL_DATA,
+Import reads the city's small YAML config (for the study window and time zone) and, only
+when study_window.start is unset, the earliest date of each crime and survey file (the window
+then starts in the first month with data, warehouse.data_window); no database is opened until
+a run starts. Paths come from ENGAGEMENT_EVAL_DATA,
 ENGAGEMENT_EVAL_CONFIG, ENGAGEMENT_EVAL_OUT and ENGAGEMENT_EVAL_DUCKDB (see docs/configuration.md).
 """
 
@@ -23,6 +25,7 @@ from pipelines.partitions import monthly_partitions
 from pipelines.schedules import build_schedules, report_freshness
 from pipelines.sensors import build_sensors
 from pipelines.settings import Settings
+from warehouse.data_window import with_data_window
 
 
 def with_freshness(assets: list, policy: dg.FreshnessPolicy | None) -> list:
@@ -37,6 +40,8 @@ def build_definitions(
 ) -> dg.Definitions:
     if config is None:
         config = load_config(settings.config_path, settings.data_dir)
+    # unset study_window.start: the first month with crime or survey data (one min() per file)
+    config = with_data_window(config, settings.data_dir)
     partitions_def = monthly_partitions(config)
     assets = (
         build_ingest_assets(partitions_def)
@@ -55,9 +60,22 @@ def build_definitions(
         schedules=build_schedules(partitions_def, config.timezone),
         sensors=build_sensors(partitions_def, settings.data_dir),
         resources={
-            "city": CityResource(data_dir=settings.data_dir, config_path=settings.config_path),
+            "city": CityResource(
+                data_dir=settings.data_dir,
+                config_path=settings.config_path,
+                data_window_start=(
+                    f"{config.window_start:%Y-%m}"
+                    if config.window_source == "data" and config.window_start
+                    else None
+                ),
+            ),
             "warehouse": WarehouseResource(
-                path=settings.duckdb_path, lock_timeout_seconds=settings.lock_timeout_seconds
+                path=settings.duckdb_path,
+                lock_timeout_seconds=settings.lock_timeout_seconds,
+                memory_limit=settings.duckdb_memory_limit,
+                results_dir=settings.results_dir,
+                reports_dir=settings.reports_dir,
+                source_date_epoch=settings.source_date_epoch,
             ),
         },
         loggers=loggers,

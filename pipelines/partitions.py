@@ -7,19 +7,19 @@ from datetime import date
 import dagster as dg
 
 from engagement_eval.config import CityConfig
+from engagement_eval.grain import add_months
 
 PARTITION_FORMAT = "%Y-%m"
 
 
-def _next_month(d: date) -> date:
-    return date(d.year + d.month // 12, d.month % 12 + 1, 1)
-
-
 def monthly_partitions(config: CityConfig) -> dg.MonthlyPartitionsDefinition:
-    """From study_window.start to study_window.end, or to the last closed month when open."""
-    end = _next_month(config.window_end).strftime(PARTITION_FORMAT) if config.window_end else None
+    """From study_window.start (set, or drawn from the data: warehouse.data_window) to
+    study_window.end, or to the last closed month when open."""
+    end = add_months(config.window_end, 1).strftime(PARTITION_FORMAT) if config.window_end else None
+    # no start (unset and no crime or survey data yet): no closed month, so no partition
+    start = config.window_start or date.today().replace(day=1)
     return dg.MonthlyPartitionsDefinition(
-        start_date=config.window_start.strftime(PARTITION_FORMAT),
+        start_date=start.strftime(PARTITION_FORMAT),
         end_date=end,
         fmt=PARTITION_FORMAT,
         timezone=config.timezone,

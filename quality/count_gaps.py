@@ -9,14 +9,19 @@ one row per place x period of the study window with the number of rows delivered
 
 from __future__ import annotations
 
-from datetime import date
-
 import duckdb
 import pandas as pd
 
 from engagement_eval.config import CityConfig
 from engagement_eval.errors import UserError
-from engagement_eval.grain import MONTHS_PER_PERIOD, infer_grain, period_start, truncate
+from engagement_eval.grain import (
+    MONTHS_PER_PERIOD,
+    add_months,
+    first_whole_period,
+    infer_grain,
+    period_start,
+    truncate,
+)
 from quality import runner, store
 from quality.frames import Frame
 from quality.rules import ROW, WARNING, Rule
@@ -41,11 +46,6 @@ def gap_rule() -> Rule:
         "treated as missing rather than as zero crime",
         value_column="rows",
     )
-
-
-def _add_months(day: date, months: int) -> date:
-    total = day.year * 12 + day.month - 1 + months
-    return date(total // 12, total % 12 + 1, 1)
 
 
 def gap_frame(
@@ -73,16 +73,14 @@ def gap_frame(
         return pd.DataFrame(columns=columns)  # unreadable periods are the rules' business
     cells["month"] = [period_start(p, grain) for p in cells["period"]]
     cells = cells.dropna(subset=["month"])
-    first = truncate(settings.window_start.date(), grain)
-    if first < settings.window_start.date():
-        first = _add_months(first, MONTHS_PER_PERIOD[grain])
+    first = first_whole_period(settings.window_start.date(), grain)
     last = settings.latest_allowed.date() if settings.window_end else max(cells["month"])
     last = min(truncate(last, grain), max(cells["month"]))
     periods = []
     start = first
     while start <= last:
         periods.append(start)
-        start = _add_months(start, MONTHS_PER_PERIOD[grain])
+        start = add_months(start, MONTHS_PER_PERIOD[grain])
     n = cells.groupby(["place", "month"])["n"].sum()
     places = sorted(cells["place"].unique())
     if place == "district_id" and district_ids:

@@ -21,7 +21,7 @@ import pandas as pd
 from engagement_eval.config import CATEGORIES, CityConfig
 from engagement_eval.contract import INPUTS, resolve_columns
 from engagement_eval.errors import UserError
-from warehouse.sql import cast_sql, ident, table, table_columns, table_exists
+from warehouse.sql import TZ_PARAM, cast_sql, ident, table, table_columns, table_exists
 
 LINEAGE = ("_source_file", "_source_sha256", "_row_number", "_loaded_at", "_partition_key")
 
@@ -81,9 +81,11 @@ def build_frame(
         f"SELECT DISTINCT _source_file, _source_sha256 FROM ({current}) ORDER BY 1, 2", params
     ).fetchall()
     files = tuple(dict.fromkeys(f for f, _ in versions))
+    params[TZ_PARAM] = config.timezone  # timestamps with offsets -> the city's local time
     delivered = _delivered_columns(con, input_name, config, ", ".join(files) or input_name)
-    types = spec.columns(  # survey items, index scores and feedback items expanded
-        config.survey.items, tuple(config.survey.indices), config.feedback.items
+    survey = config.survey  # items, index scores, feedback items, groups
+    types = spec.columns(
+        survey.items, tuple(survey.indices), config.feedback.items, survey_groups=survey.groups
     )
     columns = {c: types[c] for c in types if c in delivered}
 
@@ -101,7 +103,7 @@ def build_frame(
             params[fmt_param] = fmt
         cast_to = "timestamp" if typ in ("date", "timestamp") else typ
         inner.append(f"{text} AS {ident(col + '__raw')}")
-        inner.append(f"{cast_sql(text, cast_to, fmt_param)} AS {ident(col)}")
+        inner.append(f"{cast_sql(text, cast_to, fmt_param, tz=True)} AS {ident(col)}")
         outer += [
             ident(col + "__raw"),
             ident(col),
@@ -122,7 +124,9 @@ def build_frame(
 
     content = [ident(c) if columns[c] == "text" else ident(c + "__raw") for c in columns]
     key_parts = [
-        ident(k) if columns[k] == "text" else ident(k + "__raw") for k in spec.key if k in columns
+        ident(k) if columns[k] == "text" else ident(k + "__raw")
+        for k in spec.key_columns(survey.groups)
+        if k in columns
     ]
     latest = "TRUE"
     if key_parts:

@@ -406,6 +406,10 @@ def run_gate(
 ) -> GateReport:
     """Validate the loaded raw tables; writes only to schema `quality` (and the clean views)."""
     run_id = run_id or datetime.now().strftime("%Y%m%dT%H%M%S-") + uuid.uuid4().hex[:6]
+    if config.window_start is None:  # unset study_window.start: the first month with data
+        from warehouse.data_window import first_month_in_staging
+
+        config = config.with_data_window(first_month_in_staging(con))
     settings = gate_settings(config, now)
     store.ensure_tables(con)
     # districts first: every other input is checked against its ids

@@ -1,8 +1,8 @@
 """The few numbers the gate needs, read once from the city config.
 
-Kept apart from `CityConfig` so the gate can be driven by a plain config in tests and so the
-gate's own knobs (reporting-gap sensitivity, chunk size) have one documented home. Extra keys
-under `quality:` in the city YAML are read here (the config loader passes them through).
+Kept apart from `CityConfig` so the gate can be driven by a plain record in tests; every
+`quality:` key (including the gate's own knobs, reporting-gap sensitivity and chunk size) is
+declared, with its default and range, in the config schema (`engagement_eval.config`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from engagement_eval.errors import UserError
+from engagement_eval.config import QualityConfig
+from engagement_eval.grain import add_months
 
 if TYPE_CHECKING:
     from engagement_eval.config import CityConfig
@@ -22,8 +23,9 @@ if TYPE_CHECKING:
 # failure in them stops the run instead of quarantining.
 DESIGN_INPUTS = ("districts", "programs", "units")  # units: the unit -> district crosswalk
 
-DEFAULT_GAP_MIN_TYPICAL = 20
-DEFAULT_CHUNK_ROWS = 1_000_000
+# The schema's defaults (declared once, in engagement_eval.config.QualityConfig).
+DEFAULT_GAP_MIN_TYPICAL = QualityConfig().gap_min_typical
+DEFAULT_CHUNK_ROWS = QualityConfig().chunk_rows
 
 
 @dataclass(frozen=True)
@@ -44,32 +46,24 @@ class GateSettings:
 
 
 def _month_end(first_day: date) -> datetime:
-    nxt = date(first_day.year + first_day.month // 12, first_day.month % 12 + 1, 1)
+    nxt = add_months(first_day, 1)
     return datetime.combine(nxt, datetime.min.time()) - timedelta(microseconds=1)
-
-
-def _positive_int(raw: dict, key: str, default: int) -> int:
-    value = raw.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise UserError(
-            f"quality.{key} = {value!r} is not a positive integer",
-            f"set quality.{key} to a whole number >= 1 (default {default})",
-        )
-    return value
 
 
 def gate_settings(config: CityConfig, now: datetime | None = None) -> GateSettings:
     """Settings for one gate run; `now` is injectable so tests do not depend on the clock."""
     if now is None:
         now = datetime.now(ZoneInfo(config.timezone)).replace(tzinfo=None)
-    extra = (config.raw or {}).get("quality") or {}
+    # An unset study_window.start that nobody filled from the data (warehouse.data_window)
+    # opens the window: the gate must not refuse data for lying before a start never given.
+    start = config.window_start or date(1, 1, 1)
     return GateSettings(
-        window_start=datetime.combine(config.window_start, datetime.min.time()),
+        window_start=datetime.combine(start, datetime.min.time()),
         window_end=None if config.window_end is None else _month_end(config.window_end),
         now=now,
         max_bad_row_share=float(config.quality.max_bad_row_share),
         attendees_ceiling=int(config.quality.attendees_ceiling),
         scale=(float(config.survey.scale[0]), float(config.survey.scale[1])),
-        gap_min_typical=_positive_int(extra, "gap_min_typical", DEFAULT_GAP_MIN_TYPICAL),
-        chunk_rows=_positive_int(extra, "chunk_rows", DEFAULT_CHUNK_ROWS),
+        gap_min_typical=config.quality.gap_min_typical,
+        chunk_rows=config.quality.chunk_rows,
     )

@@ -13,8 +13,9 @@ from pathlib import Path
 import duckdb
 
 from engagement_eval.config import CityConfig
-from engagement_eval.contract import INPUTS, check_data_dir, find_files
+from engagement_eval.contract import INPUTS, check_data_dir
 from engagement_eval.errors import UserError
+from warehouse.files import delivered_paths, open_bytes
 from warehouse.ingest import inspect_file
 from warehouse.sql import sha256_file
 
@@ -25,7 +26,7 @@ def check_utf8(path: Path) -> None:
     """Raise a UserError with line and byte position if a CSV is not valid UTF-8."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     line, offset = 1, 0
-    with open(path, "rb") as handle:
+    with open_bytes(path) as handle:  # gzip CSV is checked decompressed
         if handle.read(2) in (b"\xff\xfe", b"\xfe\xff"):
             raise UserError(
                 "the file is UTF-16, the contract expects UTF-8",
@@ -65,10 +66,10 @@ def check_delivery(data_dir: str | Path, config: CityConfig) -> list[str]:
     con = duckdb.connect()
     try:
         for spec in INPUTS.values():
-            files = find_files(root, spec)
+            files = delivered_paths(root, spec)
             seen: dict[str, Path] = {}
             for path in files:
-                if path.suffix.lower() == ".csv" and path.stat().st_size:
+                if path.suffix.lower() in (".csv", ".gz") and path.stat().st_size:
                     check_utf8(path)
                 inspect_file(con, path, spec, config)  # empty, unreadable, missing columns
                 digest = sha256_file(path)

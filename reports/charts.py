@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 
 from reports import svg
+from reports.names import plain_name
 from reports.wording import is_number
 
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
@@ -73,8 +74,9 @@ def timeline_chart(rollout: list[dict], start: int, end: int) -> Chart:
     started = []
     for i, r in enumerate(rows):
         y = frame.y1 + 12 + 24 * i
-        name = str(r.get("name") or r.get("district") or "?")
-        body.append(svg.text(frame.x0 - 8, y + 5, name[:20], class_="tick", text_anchor="end"))
+        name = plain_name(r.get("name") or r.get("district") or "?")
+        label = plain_name(r.get("name") or r.get("district") or "?", limit=20)
+        body.append(svg.text(frame.x0 - 8, y + 5, label, class_="tick", text_anchor="end"))
         s = month_index(r.get("start"))
         if s is None:  # no track line: the row reads as "nothing happens here"
             body.append(svg.text(frame.x0 + 6, y + 5, "comparison: no program", class_="note"))
@@ -121,7 +123,7 @@ def timeline_chart(rollout: list[dict], start: int, end: int) -> Chart:
         ["District", "Started"],
         [
             [
-                str(r.get("name") or r.get("district") or "?"),
+                plain_name(r.get("name") or r.get("district") or "?"),
                 month_name(month_index(r.get("start")))
                 if month_index(r.get("start")) is not None
                 else "never (comparison)",

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+from reports import groups_view
 from reports.files import atomic_write
 from reports.schema import DEFAULT_MIN_CELL_SIZE
 from reports.suppression import suppress_small_cells
@@ -194,6 +195,8 @@ for _name, _builder in (
     ("meetings", _meetings),
     ("data quality", _quality),
     ("since last report", _changes),
+    ("effects by group", groups_view.group_table),  # issue 15: Who changed
+    ("group gaps", groups_view.gap_table),
 ):
     register_sheet(_name, _builder)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
@@ -12,8 +11,10 @@ from pathlib import Path
 
 import jinja2
 
+from engagement_eval.names import file_stem
 from reports.export import write_data
 from reports.files import atomic_write
+from reports.names import name_html
 from reports.pdf import MISSING, print_pdf
 from reports.view import build_view
 
@@ -25,13 +26,15 @@ _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 @cache
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.PackageLoader("reports", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,  # a typo in a template fails loudly, not silently
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["name"] = name_html  # district/city names: <bdi>, shortened (reports/names.py)
+    return env
 
 
 def render(results: dict) -> str:
@@ -47,10 +50,9 @@ def render_brief(results: dict) -> str:
 
 
 def city_slug(city: str) -> str:
-    """ "São Paulo (pilot)" -> "sao-paulo-pilot": safe as a folder name everywhere."""
-    ascii_ = unicodedata.normalize("NFKD", str(city)).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_.lower()).strip("-")
-    return slug or "city"
+    """ "São Paulo (pilot)" -> "sao-paulo-pilot": safe as a folder name everywhere, and short
+    (a 286-character city name broke the report step; engagement_eval.names.file_stem)."""
+    return file_stem(city)
 
 
 def period_key(period) -> str:

@@ -6,8 +6,9 @@ here (and in `wording.py`), so tests can check them without parsing HTML.
 
 from __future__ import annotations
 
-from reports import context_view, feedback_view, outcome_view, summary_view
+from reports import context_view, feedback_view, groups_view, outcome_view, summary_view
 from reports.charts import month_name
+from reports.names import plain_name
 from reports.schema import CRIME_OUTCOMES, DEFAULT_MIN_CELL_SIZE, SURVEY_OUTCOMES
 from reports.suppression import suppress_small_cells
 from reports.wording import is_number, outcome_info
@@ -67,7 +68,7 @@ def build_view(results: dict) -> dict:
     return {
         "brief_chart": _brief_chart(crime["outcomes"] + survey["outcomes"], primary),
         "city": city,
-        "title": f"Community engagement program: council report for {city}",
+        "title": f"Community engagement program: council report for {plain_name(city)}",
         "subtitle": through,
         "generated_at": str(results.get("generated_at") or "not recorded"),
         "summary": summary,
@@ -78,6 +79,7 @@ def build_view(results: dict) -> dict:
         "program": context_view.program_section(results, window),
         "crime": crime,
         "survey": survey,
+        "who_changed": groups_view.who_changed(results, survey_keys),  # issue 15
         "min_cell_size": min_cell,
         "hidden_cells": hidden,
         "sure": [

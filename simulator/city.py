@@ -17,6 +17,7 @@ import yaml
 
 from simulator import beats as beats_model
 from simulator import feedback as feedback_model
+from simulator import groups as resident_groups
 from simulator import meetings as meetings_model
 from simulator.counts import counts_table
 from simulator.crime import CrimeModel, build_crime_model, draw_counts
@@ -41,6 +42,7 @@ STREAMS = (
     "beat_crime",
     "beat_meetings",
     "feedback",  # issue 15
+    "survey_groups",  # issue 15: years_in_neighborhood per respondent
 )
 CONTRACT_FILES = (
     "districts.csv",
@@ -105,6 +107,8 @@ def _city_config(design: Design, shape: OutputShape | None = None) -> dict:
     }
     if shape is not None and shape.survey == "scores":
         config["survey"] = {"scale": [_plain(v) for v in shape.score_scale]}
+    else:  # issue 15: responses carry the resident group columns; the demo turns them on
+        config["survey"] = {"groups": list(resident_groups.GROUP_COLUMNS)}
     return config
 
 
@@ -186,7 +190,7 @@ def write_city(params: CityParams, out_dir: str | Path, shape: OutputShape | Non
         _write_csv(beats.table(design), out / "units.csv")
     _write_csv(_programs(design, beats), out / "programs.csv")
     _write_crime(design, crime, shape, beats, rng, out)
-    responses = survey_responses(survey, design, rng["survey_responses"])
+    responses = survey_responses(survey, design, rng["survey_responses"], rng["survey_groups"])
     if shape.survey == "responses":
         _write_csv(responses, out / "survey_responses.csv", float_format="%.6f")
     else:
@@ -207,6 +211,11 @@ def write_city(params: CityParams, out_dir: str | Path, shape: OutputShape | Non
     if beats is not None:
         _add_beat_truth(truth, design, crime, beats)
     truth["meeting_feedback"] = feedback_model.feedback_truth(design, survey)  # issue 15
+    if shape.survey == "responses":
+        truth["survey_groups"] = {
+            **resident_groups.group_truth(survey, survey.event_time),
+            "definition": resident_groups.TRUTH_DEFINITION,
+        }
     (out / "truth.json").write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")
     return out
 

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr
 
+from simulator import groups as resident_groups
 from simulator.design import Design
 from simulator.params import STRATA, SURVEY_ITEMS, ramp
 
@@ -43,10 +44,21 @@ class SurveyModel:
     def sigma(self) -> float:
         return float(np.sqrt(1 + RESPONDENT_SD**2))
 
-    def expected_by_stratum(self, with_program: bool) -> np.ndarray:
-        """(district, quarter, item, stratum) expected answer on 1-5."""
-        latent = self.latent_with if with_program else self.latent_without
-        return 1.0 + ndtr((latent[..., None] - CUTPOINTS) / self.sigma).sum(axis=-1)
+    def expected_by_stratum(self, with_program: bool, tenure: int | None = None) -> np.ndarray:
+        """(district, quarter, item, stratum) expected answer on 1-5: averaged over the
+        years-in-neighborhood classes by their shares, or of one class (`tenure`), whose
+        latent level and share of the program's shift differ (`simulator.groups`)."""
+        g = resident_groups
+        shift = self.latent_with - self.latent_without
+        classes = range(len(g.TENURE)) if tenure is None else (tenure,)
+        out = 0.0
+        for k in classes:
+            latent = self.latent_without + g.TENURE_LEVEL[k]
+            if with_program:
+                latent = latent + shift * g.TENURE_EFFECT[k]
+            value = 1.0 + ndtr((latent[..., None] - CUTPOINTS) / self.sigma).sum(axis=-1)
+            out = out + (g.TENURE_SHARE[k] if tenure is None else 1.0) * value
+        return out
 
     def population_mean(self, by_stratum: np.ndarray) -> np.ndarray:
         """Average strata by their population shares: (district, quarter, item)."""
@@ -154,14 +166,22 @@ def build_survey_model(
         "common": {item: common[:, j].tolist() for j, item in enumerate(SURVEY_ITEMS)},
         "effect": dict(p.survey_effect),
         "ramp_quarters": p.ramp_quarters,
+        "resident_groups": resident_groups.parameters(),
     }
     return SurveyModel(
         without, with_program, event_time, design.strata_share, expected_n, parameters
     )
 
 
-def survey_responses(model: SurveyModel, design: Design, rng: np.random.Generator) -> pd.DataFrame:
-    """One row per respondent with post-stratification weights (mean 1 per district-quarter)."""
+def survey_responses(
+    model: SurveyModel,
+    design: Design,
+    rng: np.random.Generator,
+    groups_rng: np.random.Generator | None = None,
+) -> pd.DataFrame:
+    """One row per respondent with post-stratification weights (mean 1 per district-quarter)
+    and the group columns `age_group` and `years_in_neighborhood` (`simulator.groups`; the
+    tenure classes come from `groups_rng`, so `rng`'s draws are unchanged)."""
     cal = design.calendar
     counts = rng.poisson(model.expected_respondents)
     shape = counts.shape
@@ -169,10 +189,14 @@ def survey_responses(model: SurveyModel, design: Design, rng: np.random.Generato
     d, q, s = np.unravel_index(cell, shape)
     n = len(cell)
 
+    g = resident_groups
+    tenure = g.draw_tenure(groups_rng or np.random.default_rng(0), n)
     treated = model.event_time[d, q] >= 0
-    latent = np.where(
-        treated[:, None], model.latent_with[d, q, :, s], model.latent_without[d, q, :, s]
-    )
+    without = model.latent_without[d, q, :, s] + g.TENURE_LEVEL[tenure][:, None]
+    shift = (model.latent_with[d, q, :, s] - model.latent_without[d, q, :, s]) * g.TENURE_EFFECT[
+        tenure
+    ][:, None]
+    latent = np.where(treated[:, None], without + shift, without)
     u = rng.normal(0, RESPONDENT_SD, n)
     rho = SAFETY_SHARE_OF_RESPONDENT
     u_safe = rho * u + np.sqrt(1 - rho**2) * rng.normal(0, RESPONDENT_SD, n)
@@ -205,6 +229,8 @@ def survey_responses(model: SurveyModel, design: Design, rng: np.random.Generato
     for j, item in enumerate(SURVEY_ITEMS):
         frame[item] = answers[order, j].astype(np.int64)
     frame["weight"] = weight[order]
+    frame["age_group"] = np.asarray(STRATA, dtype=object)[s[order]]
+    frame["years_in_neighborhood"] = np.asarray(g.TENURE, dtype=object)[tenure[order]]
     return frame
 
 

@@ -25,9 +25,12 @@ from pathlib import Path
 import duckdb
 
 from engagement_eval.config import CityConfig
-from engagement_eval.contract import INPUTS, InputSpec, find_files, resolve_columns
+from engagement_eval.contract import INPUTS, InputSpec, resolve_columns
 from engagement_eval.errors import UserError
+from engagement_eval.grain import month_keys
+from warehouse.files import check_header, delivered_paths, duckdb_path, file_compression
 from warehouse.sql import (
+    TZ_PARAM,
     cast_sql,
     ensure_schemas,
     ident,
@@ -51,17 +54,20 @@ class DeliveredFile:
     fmt: str  # csv | parquet
     header: list[str]
     columns: dict[str, str]  # contract column -> delivered column
+    compression: str = "none"  # gzip CSV (by its bytes, whatever the name says) or none
 
     @property
     def name(self) -> str:
         return self.path.name
 
 
-def _reader(fmt: str) -> str:
+def _reader(fmt: str, compression: str = "none") -> str:
+    """SQL reading one file; `$path` is bound to `warehouse.files.duckdb_path` (no globbing)."""
     if fmt == "parquet":
         return "(SELECT COLUMNS(*)::VARCHAR FROM read_parquet($path))"
     # all_varchar keeps text exactly as delivered (leading zeros, odd dates) for the gate.
-    return "read_csv($path, all_varchar = true, header = true)"
+    assert compression in ("none", "gzip")  # a whitelisted literal, never delivered text
+    return f"read_csv($path, all_varchar = true, header = true, compression = '{compression}')"
 
 
 def _numbered_reader(file: DeliveredFile) -> str:
@@ -75,7 +81,7 @@ def _numbered_reader(file: DeliveredFile) -> str:
             "(SELECT COLUMNS(* EXCLUDE (file_row_number))::VARCHAR, file_row_number + 1 AS _rn"
             " FROM read_parquet($path, file_row_number = true))"
         )
-    return f"(SELECT *, row_number() OVER () AS _rn FROM {_reader(file.fmt)})"
+    return f"(SELECT *, row_number() OVER () AS _rn FROM {_reader(file.fmt, file.compression)})"
 
 
 def inspect_file(
@@ -88,9 +94,10 @@ def inspect_file(
             "deliver the file again with its header row and data",
             file=str(path),
         )
+    compression = file_compression(path, fmt)
     try:
         described = con.execute(
-            f"DESCRIBE SELECT * FROM {_reader(fmt)}", {"path": str(path)}
+            f"DESCRIBE SELECT * FROM {_reader(fmt, compression)}", {"path": duckdb_path(path)}
         ).fetchall()
     except duckdb.Error as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -104,22 +111,21 @@ def inspect_file(
             f"cannot read {spec.name} file: {first} ({detail})", fix, file=str(path)
         ) from exc
     header = [row[0] for row in described]
-    clash = [h for h in header if h in LINEAGE]
-    if clash:
-        raise UserError(
-            f"column(s) {clash} clash with lineage columns",
-            "rename them in the file",
-            file=str(path),
-        )
+    check_header(header, path)
     return DeliveredFile(
-        path, sha256_file(path), fmt, header, resolve_columns(spec, header, config, path)
+        path,
+        sha256_file(path),
+        fmt,
+        header,
+        resolve_columns(spec, header, config, path),
+        compression,
     )
 
 
 def delivered_files(
     con, spec: InputSpec, config: CityConfig, data_dir: str | Path
 ) -> list[DeliveredFile]:
-    return [inspect_file(con, p, spec, config) for p in find_files(data_dir, spec)]
+    return [inspect_file(con, p, spec, config) for p in delivered_paths(data_dir, spec)]
 
 
 def _ensure_raw_table(con, spec: InputSpec, header: list[str]) -> None:
@@ -143,7 +149,7 @@ def _ensure_raw_table(con, spec: InputSpec, header: list[str]) -> None:
 def owner_key_sql(file: DeliveredFile, spec: InputSpec, format_param: str | None) -> str:
     """SQL for a row's owner partition key (see module docstring); binds $first and $last."""
     delivered = ident(file.columns[spec.partition_column])
-    month = f"strftime({cast_sql(delivered, 'timestamp', format_param)}, '%Y-%m')"
+    month = f"strftime({cast_sql(delivered, 'timestamp', format_param, tz=True)}, '%Y-%m')"
     return f"CASE WHEN {month} < $first THEN $first WHEN {month} <= $last THEN {month} END"
 
 
@@ -206,13 +212,14 @@ def load_raw(
     try:
         for file in files:
             _ensure_raw_table(con, spec, file.header)
-            params: dict = {"file": file.name, "sha": file.sha256, "path": str(file.path)}
+            params: dict = {"file": file.name, "sha": file.sha256, "path": duckdb_path(file.path)}
             params["loaded_at"] = loaded_at
             if scope is None:
                 owned, key_sql = "TRUE", "CAST(NULL AS VARCHAR)"
             else:
                 fmt = config.date_format(spec.name, spec.partition_column)
                 params |= scope.params() | {"first": scope.first, "last": scope.last, "fmt": fmt}
+                params[TZ_PARAM] = config.timezone
                 owned = scope.where("_partition_key")
                 key_sql = owner_key_sql(file, spec, "fmt" if fmt else None)
             log_keys = (
@@ -294,7 +301,7 @@ def _insert_rows(con, spec, file, params, owned, key_sql, loaded_at) -> dict:
 
 def _owner_rule(file: DeliveredFile, spec: InputSpec, config: CityConfig) -> str:
     fmt = config.date_format(spec.name, spec.partition_column) or ""
-    return f"{file.columns[spec.partition_column]}\x1f{fmt}"
+    return f"{file.columns[spec.partition_column]}\x1f{fmt}\x1f{config.timezone}"
 
 
 def _reusable_counts(con, spec, file, scope, rule, log_keys, owned, params) -> dict | None:
@@ -352,12 +359,13 @@ def _typed_select(
     delivered name per contract column is used (the first file that has it). Where a cast fails
     the delivered text is kept in `_raw_<column>` so the quality gate can report it.
     """
-    params: dict = {}
+    params: dict = {TZ_PARAM: config.timezone}
     parts = []
-    # survey_scores (published aggregates) carry one column per index (and <index>_se),
-    # meeting_feedback one per feedback item
+    # survey_scores (published aggregates) carry one column per index (and <index>_se);
+    # feedback items and resident-group columns are expanded too
+    survey = config.survey
     for col, typ in spec.columns(
-        config.survey.items, tuple(config.survey.indices), config.feedback.items
+        survey.items, tuple(survey.indices), config.feedback.items, survey_groups=survey.groups
     ).items():
         delivered = next((f.columns[col] for f in files if col in f.columns), None)
         if delivered is None:
@@ -369,7 +377,7 @@ def _typed_select(
         if fmt:
             fmt_param = f"fmt_{len(params)}"
             params[fmt_param] = fmt
-        typed = cast_sql(src, typ, fmt_param)
+        typed = cast_sql(src, typ, fmt_param, tz=True)
         if col == "offense_category":
             parts.append(f"{src} AS offense_label")
             parts.append(
@@ -450,7 +458,7 @@ def build_staging(
     if scope is not None:
         params |= scope.params()
         scope_sql = scope.where("partition_key")
-    keys = [k for k in spec.key if any(k in f.columns for f in files)]
+    keys = [k for k in spec.key_columns(config.survey.groups) if any(k in f.columns for f in files)]
     required_keys = [k for k in keys if k in spec.required]
     # a count row's key holds the offense as delivered, not its mapped category
     keys = ["offense_label" if k == "offense_category" else k for k in keys]
@@ -524,16 +532,6 @@ def build_staging(
     return int(rows)
 
 
-def _all_months(config: CityConfig) -> list[str]:
-    first = config.window_start
-    last = config.window_end or date.today().replace(day=1)
-    keys, current = [], first
-    while current <= last:
-        keys.append(current.strftime("%Y-%m"))
-        current = date(current.year + current.month // 12, current.month % 12 + 1, 1)
-    return keys
-
-
 def ingest_city(
     con: duckdb.DuckDBPyConnection,
     data_dir: str | Path,
@@ -552,7 +550,12 @@ def ingest_city(
     """
     ensure_schemas(con)
     loaded_at = datetime.now(UTC).replace(tzinfo=None)
-    keys = _all_months(config)
+    if config.window_start is None:  # unset study_window.start: the first month with data
+        from warehouse.data_window import first_month_in_files
+
+        config = config.with_data_window(first_month_in_files(con, data_dir, config))
+    start = config.window_start or date.today()
+    keys = month_keys(start, config.window_end or date.today())
     rows: dict[str, int] = {}
     wanted = None if inputs is None else {"districts", *inputs}
     for spec in INPUTS.values():

@@ -28,11 +28,13 @@ import pyarrow.parquet as pq
 from engagement_eval.config import CityConfig
 from engagement_eval.errors import UserError
 from warehouse import shapes
+from warehouse.files import duckdb_path
 from warehouse.sql import (
     SURVEY_CELL_SUMS,
     clean_source,
     ident,
     rollback,
+    survey_index_selects,
     survey_se_sql,
     table_columns,
     table_exists,
@@ -72,14 +74,7 @@ def build_district_quarter_survey(con: duckdb.DuckDBPyConnection, config: CityCo
     has_weight = "weight" in table_columns(con, "staging", "survey_responses")
     weight = "weight" if has_weight else "1.0"
     params: dict = {"lo": lo, "hi": hi}
-    per_index = []
-    for i, (name, items) in enumerate(config.survey.indices.items()):
-        params[f"index_{i}"] = name
-        values = ", ".join(f"CAST({ident(item)} AS DOUBLE)" for item in items)
-        per_index.append(
-            f"SELECT district_id, quarter, w, $index_{i} AS index_name,"
-            f" list_avg(list_filter([{values}], lambda x: x BETWEEN $lo AND $hi)) AS y FROM resp"
-        )
+    per_index = survey_index_selects(config.survey.indices, params, "district_id, quarter, w")
     if not per_index:
         return 0
     con.execute("BEGIN TRANSACTION")
@@ -169,7 +164,7 @@ def read_panel(folder: str | Path, name: str) -> pd.DataFrame:
         raise ValueError(f"unknown panel {name!r}")
     con = duckdb.connect()
     try:
-        path = str(Path(folder) / f"{name}.parquet")
+        path = duckdb_path(Path(folder) / f"{name}.parquet")  # an --out like `out[2]` is no glob
         return con.execute("SELECT * FROM read_parquet($path)", {"path": path}).df()
     finally:
         con.close()

@@ -34,7 +34,9 @@ from engagement_eval.errors import UserError
 from engagement_eval.grain import (
     MIN_PRE_PERIODS,
     MONTHS_PER_PERIOD,
+    add_months,
     coarser,
+    first_whole_period,
     infer_grain,
     period_start_sql,
     trunc_sql,
@@ -154,27 +156,20 @@ def _window(con, config: CityConfig, shape: Shape, last_key: str | None) -> tupl
     """(first, last) period start: whole periods of the grain inside the study window, the
     open end being the last whole period with crime data (or survey data without crime)."""
     size = MONTHS_PER_PERIOD[shape.grain]
-    first = truncate(config.window_start, shape.grain)
-    if first < config.window_start:
-        first = _add_months(first, size)
+    first = first_whole_period(config.window_start, shape.grain)
     if config.window_end is not None:
         last_month = config.window_end
     else:
         last_month = _last_data_month(con, shape, config, last_key)
     last = truncate(last_month, shape.grain)
-    if _add_months(last, size - 1) > last_month:  # a period only partly observed
-        last = _add_months(last, -size)
+    if add_months(last, size - 1) > last_month:  # a period only partly observed
+        last = add_months(last, -size)
     if last < first:
         raise UserError(
             f"the study window holds no whole {shape.grain}",
             "widen study_window in the city config, or set a finer grain:",
         )
     return first, last
-
-
-def _add_months(day: date, months: int) -> date:
-    total = day.year * 12 + day.month - 1 + months
-    return date(total // 12, total % 12 + 1, 1)
 
 
 def _last_data_month(con, shape: Shape, config: CityConfig, last_key: str | None) -> date:
@@ -204,7 +199,7 @@ def _last_data_month(con, shape: Shape, config: CityConfig, last_key: str | None
     ).fetchone()
     if start is None:
         return config.window_start
-    return _add_months(start, MONTHS_PER_PERIOD[grain] - 1)
+    return add_months(start, MONTHS_PER_PERIOD[grain] - 1)
 
 
 def _crime_cells_sql(con, shape: Shape) -> tuple[str, str]:
@@ -301,7 +296,7 @@ def build_analysis_panel(
     params = {
         "start": first,
         "end": last,
-        "end_excl": _add_months(last, size),
+        "end_excl": add_months(last, size),
         "size": size,
         "threshold": config.attendance_threshold_per_1000,
         "grain": grain,
@@ -404,13 +399,13 @@ def build_survey_panel(con: duckdb.DuckDBPyConnection, config: CityConfig) -> in
     sg = shape.survey_grain
     size = MONTHS_PER_PERIOD[sg]
     (lo, hi) = con.execute("SELECT min(month), max(month) FROM marts.district_month").fetchone()
-    last_month = _add_months(hi, MONTHS_PER_PERIOD[shape.grain] - 1)
+    last_month = add_months(hi, MONTHS_PER_PERIOD[shape.grain] - 1)
     q0 = truncate(lo, sg)
     if q0 < lo:
-        q0 = _add_months(q0, size)
+        q0 = add_months(q0, size)
     q1 = truncate(last_month, sg)
-    if _add_months(q1, size - 1) > last_month:
-        q1 = _add_months(q1, -size)
+    if add_months(q1, size - 1) > last_month:
+        q1 = add_months(q1, -size)
     cells = (
         _score_cells(con, config, shape)
         if shape.survey == "scores"
@@ -510,6 +505,11 @@ def _score_cells(con, config: CityConfig, shape: Shape) -> str:
     cols = set(table_columns(con, "staging", "survey_scores"))
     grain = _period_grain(con, "survey_scores")
     start = period_start_sql("s.period", grain)
+    # issue 15: rows with a group value are that group's score (warehouse/groups.py); the
+    # headline reads the rows for everyone (all group columns empty)
+    everyone = "".join(
+        f" AND nullif(trim(s.{ident(g)}), '') IS NULL" for g in config.survey.groups if g in cols
+    )
     parts = []
     for name in config.survey.indices:
         if name not in cols:
@@ -522,7 +522,7 @@ def _score_cells(con, config: CityConfig, shape: Shape) -> str:
             f"SELECT s.district_id, {trunc_sql(start, shape.survey_grain)} AS quarter,"
             f" {literal} AS index_name, s.n_respondents AS n, s.{ident(name)} AS y, {se} AS se0"
             f" FROM {_source(con, 'survey_scores')} s"
-            f" WHERE s.{ident(name)} BETWEEN $lo AND $hi AND s.n_respondents >= 1"
+            f" WHERE s.{ident(name)} BETWEEN $lo AND $hi AND s.n_respondents >= 1{everyone}"
         )
     if not parts:
         raise UserError(

@@ -80,34 +80,54 @@ def table_columns(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> lis
     return [r[0] for r in rows]
 
 
-def parse_timestamp(column_sql: str, format_param: str | None) -> str:
+# ISO text ending in a UTC offset: `T20:03-06:00`, `20:03:00+09`, `20:03Z` (what tz-aware
+# Parquet timestamps become as text, too).
+_OFFSET_RE = r"'\d[T ]?\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|[+-]\d{2}(:?\d{2})?)$'"
+TZ_PARAM = "tz"  # the bound parameter holding the city's time zone (config `timezone`)
+
+
+def parse_timestamp(column_sql: str, format_param: str | None, tz: bool = False) -> str:
     """SQL turning delivered text into a TIMESTAMP, NULL when it cannot be parsed.
 
     With a configured format the text must match it; ISO text (what Parquet timestamps become
     as text) is accepted as a fallback because it is unambiguous.
+
+    With `tz` (binds `$tz`, the city's `timezone`), timestamps are the city's local clock
+    time: text with a UTC offset (`2020-03-08T20:03-06:00`, `...+09:00`, `...Z`) is converted
+    to it, so two offsets of one instant give one time and month boundaries follow local
+    time; text without an offset is taken as local time already (docs/data_contract.md).
     """
     iso = f"try_cast({column_sql} AS TIMESTAMP)"
+    if tz:
+        iso = (
+            f"CASE WHEN regexp_matches({column_sql}, {_OFFSET_RE}) THEN timezone(${TZ_PARAM},"
+            f" try_cast({column_sql} AS TIMESTAMPTZ)) ELSE {iso} END"
+        )
     if format_param is None:
         return iso
     return f"coalesce(try_strptime({column_sql}, ${format_param}), {iso})"
 
 
-def cast_sql(column_sql: str, typ: str, format_param: str | None = None) -> str:
+def cast_sql(column_sql: str, typ: str, format_param: str | None = None, tz: bool = False) -> str:
     """SQL casting delivered text to a contract type, NULL (never an error) when it fails."""
     if typ == "text":
         return column_sql
     if typ == "int":
+        # A fraction is not a whole number: DuckDB's text -> BIGINT cast rounds '20000.5' to
+        # 20001, so only whole values (7, 7.0, 1e3) are cast; a fraction stays NULL and the
+        # gate's `<column>_parseable` rule names its file, row and column (issue 13).
         as_double = f"try_cast({column_sql} AS DOUBLE)"
         return (
-            f"coalesce(try_cast({column_sql} AS BIGINT), CASE WHEN {as_double} = round({as_double})"
-            f" AND abs({as_double}) < 9e18 THEN CAST({as_double} AS BIGINT) END)"
+            f"CASE WHEN {as_double} = round({as_double}) THEN coalesce(try_cast({column_sql}"
+            f" AS BIGINT), CASE WHEN abs({as_double}) < 9e18 THEN CAST({as_double} AS BIGINT)"
+            " END) END"
         )
     if typ == "float":
         return f"try_cast({column_sql} AS DOUBLE)"
     if typ == "timestamp":
-        return parse_timestamp(column_sql, format_param)
+        return parse_timestamp(column_sql, format_param, tz)
     if typ == "date":
-        return f"CAST({parse_timestamp(column_sql, format_param)} AS DATE)"
+        return f"CAST({parse_timestamp(column_sql, format_param, tz)} AS DATE)"
     raise ValueError(f"unknown contract type {typ!r}")
 
 
@@ -119,6 +139,21 @@ SURVEY_CELL_SUMS = (
     "count(*) AS n, sum(w) AS sw, sum(w * y) / sum(w) AS mean, sum(w * w) AS sw2,"
     " sum(w * w * y) AS sw2y, sum(w * w * y * y) AS sw2y2"
 )
+
+
+def survey_index_selects(indices: dict, params: dict, columns: str) -> list[str]:
+    """One SELECT per survey index over the CTE `resp`: `columns`, the index name (bound as
+    `$index_<i>`, added to `params`) and `y`, the mean of the response's index items that lie
+    on the scale (`$lo`..`$hi`). Item names are validated plain names, quoted."""
+    out = []
+    for i, (name, items) in enumerate(indices.items()):
+        params[f"index_{i}"] = name
+        values = ", ".join(f"CAST({ident(item)} AS DOUBLE)" for item in items)
+        out.append(
+            f"SELECT {columns}, $index_{i} AS index_name,"
+            f" list_avg(list_filter([{values}], lambda x: x BETWEEN $lo AND $hi)) AS y FROM resp"
+        )
+    return out
 
 
 def survey_se_sql(cell: str = "") -> str:

@@ -118,10 +118,9 @@ def _environment_error(exc: BaseException) -> UserError | None:
     return None
 
 
-def _instance():
+def _instance(home: str | None):
     import dagster as dg
 
-    home = os.environ.get("DAGSTER_HOME")
     if not (home and Path(home).is_dir()):
         return dg.DagsterInstance.ephemeral()
     try:
@@ -172,15 +171,18 @@ def materialize(data: str, config_path: str | None, out: str | None, quiet: bool
 def _materialize(data: str, config_path: str | None, out: str | None, quiet: bool) -> dict:
     from engagement_eval.config import load_config
     from engagement_eval.contract import check_data_dir
+    from warehouse.data_window import with_data_window
 
     data_dir = check_data_dir(data)
     config = load_config(config_path, data_dir)
     for note in _preflight(data_dir, config):
         if not quiet:
             print(f"note: {note}")
+    config = with_data_window(config, data_dir)  # unset start: the first month with data
 
     from pipelines.definitions import build_definitions
     from pipelines.jobs import ALL_ASSETS_JOB
+    from pipelines.out_dir import check_out_dir, mark_out_dir
     from pipelines.partitions import monthly_partitions, range_tags
     from pipelines.run_guard import (
         cli_run_tags,
@@ -191,8 +193,16 @@ def _materialize(data: str, config_path: str | None, out: str | None, quiet: boo
     from pipelines.settings import Settings
 
     settings = Settings.from_env(str(data_dir), config_path, out)
+    check_out_dir(settings.out_dir, data_dir)
     _prepare_out(settings)
+    mark_out_dir(settings.out_dir)
     keys = monthly_partitions(config).get_partition_keys()
+    if config.window_start is None:
+        raise UserError(
+            f"no crime or survey data in {data_dir} to start the study window from",
+            "deliver crime_incidents / crime_counts or survey files, or set study_window.start "
+            "in the city config",
+        )
     if not keys:
         raise UserError(
             f"the study window starting {config.window_start:%Y-%m} has no complete month yet",
@@ -203,7 +213,7 @@ def _materialize(data: str, config_path: str | None, out: str | None, quiet: boo
         {"progress": _progress_logger(quiet)}
     )
     with exclusive_writer(settings.duckdb_path):
-        instance = _instance()
+        instance = _instance(settings.dagster_home)
         recovered = recover_stale_runs(instance)
         if recovered and not quiet:
             print(f"marked {len(recovered)} interrupted earlier run(s) as failed: {recovered}")
@@ -213,6 +223,7 @@ def _materialize(data: str, config_path: str | None, out: str | None, quiet: boo
                 f"{config.city}: months {keys[0]} .. {keys[-1]} from {data_dir}"
                 f" (config: {config.source})"
             )
+            print(f"  {window_statement(config)}")
         result = job.execute_in_process(
             tags=range_tags(keys[0], keys[-1]) | cli_run_tags(settings.duckdb_path),
             instance=instance,
@@ -233,6 +244,30 @@ def _materialize(data: str, config_path: str | None, out: str | None, quiet: boo
         "out": settings.out_dir,
         "partitions": [keys[0], keys[-1]],
     }
+
+
+def window_statement(config) -> str:
+    """One line: the study window, where its ends came from, the grain and the time zone."""
+    source = "from the data" if config.window_source == "data" else "from the config"
+    start = "none" if config.window_start is None else f"{config.window_start:%Y-%m}"
+    end = f"{config.window_end:%Y-%m}" if config.window_end else "the last closed month with data"
+    grain = config.grain or "inferred from the delivered periods"
+    return (
+        f"study window: start {start} ({source}), end {end};"
+        f" grain: {grain}; time zone: {config.timezone}"
+    )
+
+
+def _used_statement(results_path: Path) -> str:
+    """What the run used, from results.json: window (and where it came from), grain, zone."""
+    import json
+
+    doc = json.loads(results_path.read_text(encoding="utf-8"))
+    w = doc.get("data_window") or {}
+    return (
+        f"window {w.get('start')} .. {w.get('end')} (start from the {w.get('source')}, end from"
+        f" the {w.get('end_source')}), grain {doc.get('grain')}, time zone {doc.get('timezone')}"
+    )
 
 
 def _gate_messages(duckdb_path: str | None, run_id: str) -> list[str]:
@@ -319,6 +354,7 @@ def main(args) -> int:
     print(f"  DuckDB database: {where['duckdb']}  (schemas raw, staging, marts)")
     if (out / "results.json").exists():
         print(f"  results.json: {out / 'results.json'}")
+        print(f"  {_used_statement(out / 'results.json')}")
     if where.get("report"):
         print(f"  council report: {where['report']}")
         print(

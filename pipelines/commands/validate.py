@@ -6,7 +6,6 @@ blocking check fails, so it can guard a delivery in a script before the full run
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 
@@ -26,15 +25,19 @@ def main(args) -> int:
 
     from engagement_eval.config import load_config
     from engagement_eval.contract import check_data_dir
+    from pipelines.commands.run import window_statement
+    from pipelines.settings import validate_database
     from quality.gate import run_gate
     from quality.structural import check_delivery
+    from warehouse.data_window import with_data_window
     from warehouse.ingest import ingest_city
 
     data_dir = check_data_dir(args.data)
-    config = load_config(args.config, data_dir)
+    config = with_data_window(load_config(args.config, data_dir), data_dir)
+    print(window_statement(config))
     for note in check_delivery(data_dir, config):
         print(f"note: {note}")
-    db = args.db or os.environ.get("ENGAGEMENT_EVAL_DUCKDB") or ":memory:"
+    db = validate_database(args.db)
     if db != ":memory:":
         Path(db).parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(db)

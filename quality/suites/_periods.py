@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from datetime import date
 
-from engagement_eval.grain import GRAINS, MONTHS_PER_PERIOD, period_label, truncate
+from engagement_eval.grain import (
+    GRAINS,
+    MONTHS_PER_PERIOD,
+    add_months,
+    first_whole_period,
+    period_label,
+)
 from quality.rules import BLOCKING, ROW, WARNING, Rule
 from quality.suites.common import SuiteContext, fmt_date
 
@@ -21,20 +27,13 @@ def _labels_in_window(first: date, last: date) -> list[str]:
     out = []
     for grain in GRAINS:
         size = MONTHS_PER_PERIOD[grain]
-        start = truncate(first, grain)
-        if start < first:  # a period starting before the window is partly outside it
-            start = _add_months(start, size)
+        start = first_whole_period(first, grain)  # one starting earlier is partly outside
         while start <= last:
             out.append(period_label(start, grain))
             if grain == "quarter":
                 out.append(period_label(start, grain).replace("-Q", "Q"))
-            start = _add_months(start, size)
+            start = add_months(start, size)
     return out
-
-
-def _add_months(day: date, months: int) -> date:
-    total = day.year * 12 + day.month - 1 + months
-    return date(total // 12, total % 12 + 1, 1)
 
 
 def period_rules(ctx: SuiteContext) -> list[Rule]:

@@ -11,7 +11,8 @@ from engagement_eval.errors import UserError
 
 def test_defaults_match_the_documented_values():
     c = config_from_dict({})
-    assert c.window_start == date(2016, 1, 1) and c.window_end is None
+    assert c.window_start is None and c.window_end is None  # both drawn from the data
+    assert c.window_source == "data"
     assert c.survey.indices == {
         "trust_index": ("trust_police", "police_fair"),
         "safety_index": ("feel_safe",),

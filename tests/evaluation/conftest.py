@@ -6,13 +6,10 @@ import json
 
 import pytest
 import sim_panels
+from evaluation_sizes import FAST, SMALL
 
 from evaluation.run import evaluate
-from evaluation.settings import EvaluationSettings
 from simulator.city import simulate_city
-
-SMALL = dict(n_districts=14, months=48, incidents_per_1000=3.0, survey_responses_per_cell=30)
-FAST = EvaluationSettings(bootstrap_draws=199, ri_permutations=99, survey_sampling_draws=40)
 
 
 def _city(tmp_path_factory, name: str, **kw):

@@ -162,6 +162,8 @@ def expected_survey_panel(city: Path) -> pd.DataFrame:
     share = np.array([[s["strata_share"][d][k] for k in strata] for d in districts])  # (d, s)
     sigma = np.sqrt(1 + s["respondent_sd"] ** 2)
     cuts = np.asarray(s["cutpoints"])
+    no_groups = {"all": {"share": 1.0, "latent_level": 0.0, "effect_multiplier": 1.0}}
+    tenures = s.get("resident_groups", {}).get("years_in_neighborhood", no_groups)
     answer = {}
     for item in items:
         base = (
@@ -180,8 +182,13 @@ def expected_survey_panel(city: Path) -> pd.DataFrame:
             * ramp[:, :, None]
             * np.array([s["stratum_effect"][k] for k in strata])[None, None, :]
         )  # (d, q, s)
-        latent = base[:, :, None] + shift[None, None, :] + effect
-        by_stratum = 1 + ndtr((latent[..., None] - cuts) / sigma).sum(axis=-1)
+        latent = base[:, :, None] + shift[None, None, :]
+        by_stratum = 0.0
+        for t in tenures.values():  # issue 15: years-in-neighborhood classes
+            z = latent + t["latent_level"] + effect * t["effect_multiplier"]
+            by_stratum = by_stratum + t["share"] * (
+                1 + ndtr((z[..., None] - cuts) / sigma).sum(axis=-1)
+            )
         answer[item] = np.einsum("dqs,ds->dq", by_stratum, share)
     rows = []
     for name, index_items in INDICES.items():

@@ -7,7 +7,7 @@ import time
 
 import pytest
 import sim_panels
-from conftest import FAST, SMALL
+from evaluation_sizes import FAST, SMALL
 
 from evaluation.results_json import dumps
 from evaluation.run import evaluate

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 
 import duckdb
+import numpy as np
 import pytest
-from conftest import FAST
+from evaluation_sizes import FAST
 
 from evaluation.results_json import clean, dumps, shape_errors
 from evaluation.run import evaluate
@@ -71,9 +72,31 @@ def test_uniform_band_is_wider_than_pointwise(small_results):
 
 
 def test_survey_sampling_error_is_propagated(small_results):
-    d = small_results["outcomes"]["trust_index"]["details"]
+    """The exact sampling SE is reported with its share of the headline's variance. The
+    headline's jackknife SE holds the sampling noise in expectation, not in every city (few
+    districts, few df; the interval is no longer widened to it), so `se >= se_survey_sampling`
+    is checked over many cities below, not on this one (it failed here when the simulator's
+    answers changed with the resident groups of issue 15)."""
+    o = small_results["outcomes"]["trust_index"]
+    d = o["details"]
     assert d["se_survey_sampling"] > 0
-    assert small_results["outcomes"]["trust_index"]["se"] >= d["se_survey_sampling"] - 1e-12
+    share = min(1.0, (d["se_survey_sampling"] / o["se"]) ** 2)
+    assert d["sampling_variance_share"] == pytest.approx(share, rel=1e-6)
+
+
+def test_jackknife_variance_holds_the_sampling_variance_over_cities():
+    """Over 30 few-district cities with district-quarter shocks the headline's jackknife
+    variance exceeds the exact sampling variance on average (it holds both)."""
+    from evaluation.survey import fit_headline
+    from simulator.few_district import design, draw_city
+
+    jk, samp = [], []
+    for seed in range(30):
+        f = draw_city(design("g16_c123").with_(survey_effect=0.1), seed).survey
+        res = fit_headline(f, FAST, leads=0)
+        jk.append(res.se[0] ** 2)
+        samp.append(res.se_cell[0] ** 2)
+    assert np.mean(jk) > 1.2 * np.mean(samp), (np.mean(jk), np.mean(samp))
 
 
 def test_no_effect_city_intervals_contain_zero(null_city, null_results):

@@ -40,17 +40,22 @@ def _association(folder) -> tuple[dict, float]:
     finally:
         con.close()
     truth = json.loads((folder / "truth.json").read_text())["meeting_feedback"]
-    return association_with_trust(items, dq, 0.05, 1, 999), truth[
-        "trust_gain_per_felt_heard_point"
-    ]
+    return association_with_trust(items, dq, 0.05, 1, 999), truth["trust_gain_per_felt_heard_point"]
 
 
 @pytest.mark.slow  # ten small cities through ingest, gate and panels: a few minutes
 def test_slope_interval_holds_the_stated_truth_across_cities(tmp_path):
     held = []
     for seed in SEEDS:
-        folder = simulate_city(tmp_path / str(seed), seed=seed, n_districts=16, start="2018-01",
-                               months=48, incidents_per_1000=0.3, survey_responses_per_cell=40)
+        folder = simulate_city(
+            tmp_path / str(seed),
+            seed=seed,
+            n_districts=16,
+            start="2018-01",
+            months=48,
+            incidents_per_1000=0.3,
+            survey_responses_per_cell=40,
+        )
         out, truth = _association(folder)
         assert "reason" not in out, out
         held.append(out["ci_low"] <= truth <= out["ci_high"])

@@ -15,7 +15,7 @@ import math
 from dataclasses import replace
 
 import pytest
-from conftest import FAST
+from evaluation_sizes import FAST
 
 from estimators.callaway_santanna import att_gt
 from estimators.panel import prepare_panel

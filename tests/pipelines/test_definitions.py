@@ -111,15 +111,20 @@ def test_locked_database_fails_fast_with_a_clear_message(tmp_path):
         holder.wait()
 
 
-def test_duckdb_memory_limit_from_environment_is_applied_and_checked(tmp_path, monkeypatch):
-    from assets.resources import WarehouseResource
+def test_duckdb_memory_limit_from_environment_is_applied_and_checked(
+    city, tmp_path, monkeypatch
+):
+    """Read once by pipelines.settings, carried to the warehouse resource by the definitions."""
     from engagement_eval.errors import UserError
 
-    warehouse = WarehouseResource(path=str(tmp_path / "m.duckdb"))
+    def warehouse():
+        settings = Settings.from_env(str(city), None, str(tmp_path / "out"))
+        return build_definitions(settings).resources["warehouse"]
+
     monkeypatch.setenv("ENGAGEMENT_EVAL_DUCKDB_MEMORY_LIMIT", "1GB")
-    with warehouse.connect() as con:
+    with warehouse().connect() as con:
         setting = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
     assert setting == "953.6 MiB"  # DuckDB reports 10^9 bytes in MiB
     monkeypatch.setenv("ENGAGEMENT_EVAL_DUCKDB_MEMORY_LIMIT", "1GB'; DROP SCHEMA raw; --")
-    with pytest.raises(UserError, match="not a memory size"), warehouse.connect():
+    with pytest.raises(UserError, match="not a memory size"), warehouse().connect():
         pass

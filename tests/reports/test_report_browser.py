@@ -1,12 +1,14 @@
 """Open the report in headless Debian Chromium: no console errors, no network, prints to PDF.
 
-Screenshots and the PDF land in reports/output/_test/ (git-ignored) for a human to look at.
+Screenshots and the PDF land in <temp dir>/engagement-eval-report-test/ for a human to look at
+(outside the checkout: tests never write reports/output/, see tests/conftest.py).
 In CI (CI=true) a missing chromium is a failure, not a skip: the check must really run there.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,7 @@ from reports import render, write_council_pack
 
 pytestmark = pytest.mark.browser
 
-OUT = Path(__file__).resolve().parents[2] / "reports" / "output" / "_test"
+OUT = Path(tempfile.gettempdir()) / "engagement-eval-report-test"
 
 
 def _require_chromium():

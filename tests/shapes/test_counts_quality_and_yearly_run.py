@@ -112,6 +112,7 @@ def test_yearly_counts_run_end_to_end_with_years(tmp_path, monkeypatch):
     cfg["model"] = {"bootstrap_draws": 99, "ri_permutations": 19, "survey_sampling_draws": 20}
     (city / "city.yaml").write_text(yaml.safe_dump(cfg))
     (city / "meetings.csv").unlink()  # meetings are optional
+    (city / "meeting_feedback.csv").unlink()  # forms need the meetings to be placed
     monkeypatch.delenv("ENGAGEMENT_EVAL_OUT", raising=False)
     monkeypatch.delenv("ENGAGEMENT_EVAL_DUCKDB", raising=False)
     where = materialize(str(city), None, str(tmp_path / "out"), quiet=True)

@@ -74,7 +74,7 @@ def _estimated(outcome: dict) -> bool:
 
 
 def test_crime_only_city(base_city, tmp_path, capsys):
-    city = _city_without(base_city, tmp_path / "crime_only", "survey_responses*", "meetings*")
+    city = _city_without(base_city, tmp_path / "crime_only", "survey_responses*", "meeting*")
     code, err = _run(city, tmp_path / "out", capsys)
     assert code == 0, err
     results = json.loads((tmp_path / "out" / "results.json").read_text())
@@ -99,7 +99,7 @@ def test_crime_only_city(base_city, tmp_path, capsys):
 
 
 def test_surveys_only_city(base_city, tmp_path, capsys):
-    city = _city_without(base_city, tmp_path / "surveys_only", "crime_incidents*", "meetings*")
+    city = _city_without(base_city, tmp_path / "surveys_only", "crime_incidents*", "meeting*")
     assert (city / "programs.csv").exists()
     code, err = _run(city, tmp_path / "out", capsys)
     assert code == 0, err
@@ -129,7 +129,7 @@ def test_surveys_only_city(base_city, tmp_path, capsys):
 
 
 def test_no_programs_and_no_meetings_is_one_clear_message(base_city, tmp_path, capsys):
-    city = _city_without(base_city, tmp_path / "no_rollout", "programs.csv", "meetings*")
+    city = _city_without(base_city, tmp_path / "no_rollout", "programs.csv", "meeting*")
     code, err = _run(city, tmp_path / "out", capsys)
     assert code == 2
     assert err.count("error:") == 1 and "Traceback" not in err

@@ -100,6 +100,8 @@ def expected_survey(truth: dict) -> pd.DataFrame:
     quarters = pd.period_range(months[0].asfreq("Q"), months[-1].asfreq("Q"), freq="Q")
     sigma = math.sqrt(1 + s["respondent_sd"] ** 2)
     centre = s["trend_centre_quarter_index"]
+    no_groups = {"all": {"share": 1.0, "latent_level": 0.0, "effect_multiplier": 1.0}}
+    tenures = s.get("resident_groups", {}).get("years_in_neighborhood", no_groups)
     rows = []
     for district in truth["parameters"]["population"]:
         cohort = truth["cohorts"][district]
@@ -127,8 +129,14 @@ def expected_survey(truth: dict) -> pd.DataFrame:
                             * s["stratum_effect"][stratum]
                             * (1 - math.exp(-(e + 1) / s["ramp_quarters"]))
                         )
-                    m0 += share * likert_mean(latent, s["cutpoints"], sigma)
-                    m1 += share * likert_mean(latent + shift, s["cutpoints"], sigma)
+                    # issue 15: years-in-neighborhood classes (level, share of the shift)
+                    for tenure in tenures.values():
+                        w = share * tenure["share"]
+                        level = latent + tenure["latent_level"]
+                        m0 += w * likert_mean(level, s["cutpoints"], sigma)
+                        m1 += w * likert_mean(
+                            level + shift * tenure["effect_multiplier"], s["cutpoints"], sigma
+                        )
                 rows.append((district, str(quarter), item, e, m0, m1))
     return pd.DataFrame(rows, columns=["district_id", "quarter", "item", "e", "m0", "m1"])
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import yaml
-from conftest import SMALL, load_truth
+from simulator_cities import SMALL, load_truth
 
 from simulator.city import CONTRACT_FILES, simulate_city
 from simulator.design import NEVER, build_design
@@ -71,7 +71,12 @@ def check_contract(folder) -> dict:
         "police_fair",
         "feel_safe",
         "weight",
+        "age_group",  # issue 15: resident group columns
+        "years_in_neighborhood",
     ]
+    assert set(survey.age_group) == {"18-34", "35-64", "65+"}
+    assert set(survey.years_in_neighborhood) == {"0-4", "5+"}
+    assert config["survey"]["groups"] == ["age_group", "years_in_neighborhood"]
     assert survey.response_id.is_unique and set(survey.district_id) <= ids
     assert survey.response_date.str.match(ISO_DATE).all()
     assert survey.response_date.str.slice(0, 7).between(start, end).all()

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import load_truth
 from scipy import stats
+from simulator_cities import load_truth
 from simulator_reference import expected_crime, expected_survey, index_frame
 
 from simulator.city import simulate_city

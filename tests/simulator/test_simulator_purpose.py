@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
-from conftest import load_truth
+from simulator_cities import load_truth
 
 
 def _crime_panel(folder, truth) -> pd.DataFrame:

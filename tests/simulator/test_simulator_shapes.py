@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import SMALL, load_truth
+from simulator_cities import SMALL, load_truth
 from simulator_reference import (
     PANDAS_FREQ,
     crime_truth_at_grain,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import SMALL, load_truth
+from simulator_cities import SMALL, load_truth
 from simulator_reference import (
     crime_truth_from,
     expected_crime,
