@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import FAST
+from evaluation_sizes import FAST
 
 from engagement_eval.results import (
     ABSENT,

@@ -55,7 +55,7 @@ def test_partitioned_job_schedule_would_rerun_the_last_month_after_the_window(ti
     def monthly():
         return 1
 
-    job = dg.define_asset_job("j", selection=[monthly], partitions_def=pdef)
+    job = dg.define_asset_job("j", selection=[monthly])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         built = dg.build_schedule_from_partitioned_job(job, hour_of_day=6, day_of_month=3)
