@@ -23,7 +23,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from reports import groups_view
+from reports import feedback_view, groups_view
 from reports.files import atomic_write
 from reports.schema import DEFAULT_MIN_CELL_SIZE
 from reports.suppression import suppress_small_cells
@@ -195,7 +195,9 @@ for _name, _builder in (
     ("meetings", _meetings),
     ("data quality", _quality),
     ("since last report", _changes),
-    ("effects by group", groups_view.group_table),  # issue 15: Who changed
+    ("feedback ratings", feedback_view.ratings_sheet),  # What residents said at meetings
+    ("feedback themes", feedback_view.themes_sheet),
+    ("effects by group", groups_view.group_table),  # Who changed
     ("group gaps", groups_view.gap_table),
 ):
     register_sheet(_name, _builder)

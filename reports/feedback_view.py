@@ -8,7 +8,7 @@ is nothing to compare with, and the trust link is an association across district
 from __future__ import annotations
 
 from reports import svg
-from reports.charts import Chart, band_paths, line_paths, start_line
+from reports.charts import Chart, _cell, _table, band_paths, line_paths, start_line
 from reports.wording import is_number
 
 ITEM_LABELS = {
@@ -64,7 +64,57 @@ def rating_chart(chart_id: str, item: str, points: list[dict], scale: tuple[floa
         if shown
         else f"No quarter has enough {item} ratings to show."
     )
-    return Chart(chart_id, title, desc, svg.svg_root(chart_id, title, desc, frame, "".join(body)))
+    bands = {t: (a, b) for t, a, b in band}
+    ns = {p["event_time"]: p.get("n") for p in pts}
+
+    def num(v):
+        return f"{v:.2f}"
+
+    table = _table(
+        f"Residents who {_item_label(item)}: mean rating by quarter since the program started",
+        ["Quarters since start", "Mean rating", "Interval from", "Interval to", "Ratings"],
+        [
+            [
+                f"{t:+d}" if t else "0",
+                _cell(v, num),
+                _cell(bands.get(t, (None, None))[0], num),
+                _cell(bands.get(t, (None, None))[1], num),
+                _cell(ns.get(t), lambda n: f"{n:,}"),
+            ]
+            for t, v in est
+        ],
+    )
+    root = svg.svg_root(chart_id, title, desc, frame, "".join(body))
+    return Chart(chart_id, title, desc, root, "mean rating", table)
+
+
+def ratings_sheet(results: dict) -> tuple[list[str], list[list]]:
+    """council_data.xlsx "feedback ratings": every item's mean by quarter since roll-out, over
+    all treated districts and per cohort, as published in results.json (cells below the
+    minimum size carry their count only there, so they are blank here too)."""
+    cols = ["item", "cohort", "event_time", "mean", "ci_low", "ci_high", "n", "districts"]
+    fb = results.get("meeting_feedback") or {}
+    rows = []
+    for item, s in sorted((fb.get("items") or {}).items()):
+        series = [("all", s.get("by_period") or [])]
+        series += sorted((s.get("by_cohort") or {}).items())
+        for cohort, points in series:
+            for p in points:
+                rows.append([item, cohort, *(p.get(c) for c in cols[2:])])
+    return cols, rows
+
+
+def themes_sheet(results: dict) -> tuple[list[str], list[list]]:
+    """council_data.xlsx "feedback themes": each theme's share of topics, before and after
+    roll-out, and the change with its interval."""
+    cols = ["theme", "share", "before", "after", "change", "ci_low", "ci_high"]
+    themes = (results.get("meeting_feedback") or {}).get("themes") or {}
+    shares, shift = themes.get("shares") or {}, themes.get("shift") or {}
+    rows = [
+        [t, shares.get(t), *((shift.get(t) or {}).get(c) for c in cols[2:])]
+        for t in sorted(set(shares) | set(shift))
+    ]
+    return cols, rows
 
 
 def _association_sentence(a: dict) -> str:
