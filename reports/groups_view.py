@@ -10,7 +10,7 @@ having fewer than `model.min_cell_size` responses is shown here as withheld, wit
 from __future__ import annotations
 
 from reports import svg
-from reports.charts import Chart
+from reports.charts import Chart, _cell, _table
 from reports.wording import is_number, outcome_info
 
 
@@ -78,7 +78,17 @@ def dot_chart(chart_id: str, label: str, rows: list[dict]) -> Chart:
     ]
     desc = " ".join(parts)
     title = f"{label}: change by resident group"
-    return Chart(chart_id, title, desc, svg.svg_root(chart_id, title, desc, frame, "".join(body)))
+    table = _table(
+        f"{label}: estimated change by resident group (points on the survey scale)",
+        ["Group", "Estimate, points", "Interval from", "Interval to"],
+        [
+            [r["name"], *(_cell(r.get(x) if is_number(r.get(x)) else None, _pts)
+                          for x in ("estimate", "ci_low", "ci_high"))]
+            for r in rows
+        ],
+    )  # fmt: skip
+    root = svg.svg_root(chart_id, title, desc, frame, "".join(body))
+    return Chart(chart_id, title, desc, root, "change (points on the survey scale)", table)
 
 
 def gap_sentence(column: str, gaps: dict, label: str) -> str:

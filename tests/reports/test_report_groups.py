@@ -73,3 +73,13 @@ def test_section_has_chart_sentence_and_withheld_group():
 def test_no_groups_no_section():
     assert 'id="who-changed"' not in render(demo_results())
     assert not who_changed(demo_results(), ["trust_index"])["any"]
+
+
+def test_group_chart_has_its_numbers_in_a_details_table():
+    block = who_changed(_with_groups(), ["trust_index", "safety_index"])["blocks"][0]
+    rows = {r[0]: r[1:] for r in block["chart"].table["rows"]}
+    assert rows["tenure: new"] == ["+0.51", "+0.31", "+0.71"]
+    assert block["chart"].unit == "change (points on the survey scale)"
+    page = render(_with_groups())
+    assert f'id="{block["chart"].id}-data"' in page
+    assert rows["tenure: tiny"] == ["—", "—", "—"]  # a withheld cell shows no number
