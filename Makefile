@@ -27,7 +27,10 @@ demo: env
 		$(VENV)/bin/engagement-eval simulate --out "$(DEMO_DIR)"; \
 	else echo "demo city already at $(DEMO_DIR) (delete it to regenerate)"; fi
 
+# Chromium prints council_report.pdf and council_brief.pdf; without it the run says so in one
+# line and still writes the HTML, XLSX and CSVs (so a failed install does not stop the run).
 run: demo
+	@bash scripts/install_system_deps.sh || echo "chromium could not be installed: the run writes HTML, XLSX and CSV but no PDF"
 	$(VENV)/bin/engagement-eval run --data "$(DEMO_DIR)" --out "$(OUT_DIR)"
 
 # Installs chromium for the report's browser test first (quiet when present; sudo when not

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 import dagster as dg
 
+from assets.metadata import contract_type, mask_example, mask_text
 from engagement_eval.config import CityConfig
 from engagement_eval.contract import INPUTS
 from quality import frames, gate
@@ -34,7 +35,10 @@ def _expectation_text(rule: Rule) -> str:
     return f"{rule.expectation}({', '.join(f'{k}={v}' for k, v in kwargs.items())})"
 
 
-def _result(rule: Rule, rep: gate.InputReport, key: dg.AssetKey) -> dg.AssetCheckResult:
+def _result(
+    rule: Rule, rep: gate.InputReport, key: dg.AssetKey, config: CityConfig | None = None
+) -> dg.AssetCheckResult:
+    """One rule's check result; values typed into the data are masked (assets/metadata.py)."""
     found = {r.rule.name: r for r in rep.results}
     meta: dict = {
         "expectation": dg.MetadataValue.text(_expectation_text(rule)),
@@ -43,7 +47,7 @@ def _result(rule: Rule, rep: gate.InputReport, key: dg.AssetKey) -> dg.AssetChec
         "fix": dg.MetadataValue.text(rule.fix),
     }
     if rep.stop is not None:
-        meta["gate_message"] = dg.MetadataValue.text(rep.stop.message)
+        meta["gate_message"] = dg.MetadataValue.text(masked_message(rep, config))
     result = found.get(rule.name)
     if result is None:  # column not delivered, or the input stopped before this rule ran
         stopped = rep.stop is not None
@@ -56,10 +60,18 @@ def _result(rule: Rule, rep: gate.InputReport, key: dg.AssetKey) -> dg.AssetChec
             metadata=meta,
             severity=dg.AssetCheckSeverity.ERROR if not passed else dg.AssetCheckSeverity.WARN,
         )
+    column_type = contract_type(rep.input_name, rule.column, config)
     meta |= {
         "unexpected_count": dg.MetadataValue.int(result.unexpected_count),
         "element_count": dg.MetadataValue.int(result.element_count),
-        "examples": dg.MetadataValue.json({"examples": json.loads(json.dumps(result.examples))}),
+        "examples": dg.MetadataValue.json(
+            {
+                "examples": [
+                    mask_example(json.loads(json.dumps(e)), column_type) for e in result.examples
+                ],
+                "note": "values masked; the full values are in quality.quarantine (DuckDB)",
+            }
+        ),
     }
     if result.error:
         meta["error"] = dg.MetadataValue.text(result.error)
@@ -72,6 +84,15 @@ def _result(rule: Rule, rep: gate.InputReport, key: dg.AssetKey) -> dg.AssetChec
         metadata=meta,
         description=rule.description,
     )
+
+
+def masked_message(rep: gate.InputReport, config: CityConfig | None) -> str:
+    """The gate's stop message with the example values it quotes masked (the UI shows it)."""
+    message = rep.stop.message if rep.stop is not None else ""
+    for r in rep.results:
+        column_type = contract_type(rep.input_name, r.rule.column, config)
+        message = mask_text(message, r.examples, column_type)
+    return message
 
 
 def build_quality_checks(
@@ -97,7 +118,7 @@ def _input_check(input_name, config, asset_key_for, city_key, warehouse_key, poo
     key = asset_key_for(input_name)
     rules = declared_rules(input_name, config)
     extra_deps = [] if input_name == "districts" else [asset_key_for("districts")]
-    if "unit_id" in INPUTS[input_name].optional:  # issue 9: checked against units.csv
+    if "unit_id" in INPUTS[input_name].optional:  # checked against units.csv
         extra_deps.append(asset_key_for("units"))
     if input_name == "meeting_feedback":  # issue 15: forms are checked against the meetings
         extra_deps.append(asset_key_for("meetings"))
@@ -130,18 +151,17 @@ def _input_check(input_name, config, asset_key_for, city_key, warehouse_key, poo
             store.ensure_tables(con)
             districts_frame = frames.build_frame(con, "districts", city_config)
             ids = frames.district_ids(con, districts_frame)
-            units = gate.unit_crosswalk(con, city_config)  # issue 9: unit_id rules
+            units = gate.unit_crosswalk(con, city_config)  # for the unit_id rules
             rep, frame = gate.check_input(
                 con, input_name, city_config, settings, run_id, ids, units
             )
-            gate.record(con, run_id, rep)
-            store.create_clean_view(con, input_name)
+            gate.record(con, run_id, rep)  # the quality/quarantine asset sets the rows aside
             for f in (frame, districts_frame):
                 if f is not None:
                     frames.drop_frame(con, f)
         if rep.stop is not None:
-            context.log.error(rep.stop.message)
+            context.log.error(masked_message(rep, city_config))
         for rule in rules:
-            yield _result(rule, rep, key)
+            yield _result(rule, rep, key, city_config)
 
     return _check

@@ -7,9 +7,11 @@ at least `model.min_cell_size` ratings): no topic text and never a comment reach
 
 import dagster as dg
 
+from assets.metadata import table_preview
+from assets.quarantine import QUARANTINE_KEY
 from assets.resources import DUCKDB_POOL, CityResource, WarehouseResource
 from warehouse.feedback_panels import ITEMS_TABLE, build_feedback_panels, feedback_gaps
-from warehouse.sql import markdown_table, table_exists
+from warehouse.sql import table_exists
 
 GROUP = "panels"
 
@@ -20,6 +22,7 @@ GROUP = "panels"
         dg.AssetKey(["marts", "district_month"]),
         dg.AssetKey(["staging", "meeting_feedback"]),
         dg.AssetKey(["staging", "meetings"]),
+        QUARANTINE_KEY,
     ],
     group_name=GROUP,
     description="Meeting feedback panels: district x quarter mean rating per item with n and "
@@ -43,13 +46,13 @@ def meeting_feedback_panel(
             " count(DISTINCT district_id), CAST(min(quarter) AS VARCHAR),"
             f" CAST(max(quarter) AS VARCHAR) FROM {ITEMS_TABLE}"
         ).fetchone()
-        preview = markdown_table(
+        preview = table_preview(
             con,
             "SELECT quarter, item, round(sum(sum) / sum(n), 2) AS mean, sum(n) AS ratings"
             f" FROM {ITEMS_TABLE} WHERE n >= {min_cell} GROUP BY ALL"
             " ORDER BY quarter DESC, item LIMIT 6",
         )
-        themes = markdown_table(
+        themes = table_preview(
             con,
             "SELECT theme, sum(n) AS forms FROM marts.feedback_themes GROUP BY ALL"
             " ORDER BY forms DESC",
@@ -63,8 +66,8 @@ def meeting_feedback_panel(
             "time_range": dg.MetadataValue.text(f"{lo} .. {hi}"),
             "ratings_of_first_item": dg.MetadataValue.int(int(forms or 0)),
             "quarters_with_meetings_but_no_forms": dg.MetadataValue.int(gaps),
-            "preview": dg.MetadataValue.md(preview),
-            "themes": dg.MetadataValue.md(themes),
+            "preview": preview,
+            "themes": themes,
         }
     )
 

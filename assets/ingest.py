@@ -12,10 +12,11 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
+from assets.metadata import table_preview
 from assets.resources import DUCKDB_POOL, CityResource, WarehouseResource
 from engagement_eval.contract import INPUTS, InputSpec
 from warehouse.ingest import PartitionScope, build_staging, delivered_files, load_raw
-from warehouse.sql import markdown_table, table_exists
+from warehouse.sql import table_exists
 
 GROUP = "ingest"
 
@@ -40,7 +41,7 @@ PREVIEWS = {
         " FROM staging.meetings GROUP BY ALL ORDER BY meetings DESC LIMIT 6"
     ),
 }
-PREVIEWS |= {  # issue 9: other input shapes
+PREVIEWS |= {  # the published-aggregate shapes and the units crosswalk
     "crime_counts": (
         "SELECT period, sum(count) AS incidents, count(*) AS rows"
         " FROM staging.crime_counts GROUP BY ALL ORDER BY period DESC NULLS FIRST LIMIT 6"
@@ -146,14 +147,14 @@ def _staging_asset(spec: InputSpec, partitions_def: dg.PartitionsDefinition) -> 
         with warehouse.connect() as con:
             files = delivered_files(con, spec, config, city.data_dir)
             written = build_staging(con, spec, config, files, scope)
-            metadata = _staging_metadata(con, spec, written)
+            metadata = _staging_metadata(con, spec, written, config)
         context.log.info(f"staging.{spec.name}: {written:,} rows written")
         return dg.MaterializeResult(metadata=metadata)
 
     return _staging
 
 
-def _staging_metadata(con, spec: InputSpec, written: int) -> dict:
+def _staging_metadata(con, spec: InputSpec, written: int, config=None) -> dict:
     meta: dict = {"rows_written": dg.MetadataValue.int(written)}
     if not table_exists(con, "staging", spec.name):
         meta["note"] = dg.MetadataValue.text("no file delivered; nothing staged")
@@ -171,7 +172,7 @@ def _staging_metadata(con, spec: InputSpec, written: int) -> dict:
         ).fetchone()
         meta["time_range"] = dg.MetadataValue.text(f"{lo} .. {hi}")
         meta["unparseable_dates"] = dg.MetadataValue.int(int(bad))
-    meta["preview"] = dg.MetadataValue.md(markdown_table(con, PREVIEWS[spec.name]))
+    meta["preview"] = table_preview(con, PREVIEWS[spec.name], spec.name, config)
     return meta
 
 

@@ -1,22 +1,21 @@
 """Model assets (group `models`): estimate every configured outcome from the `marts` panels.
 
-Thin: reads the panels and metadata from DuckDB, calls `evaluation.run.evaluate`, writes
-`results.*` (one transaction) and `OUT/results.json`, and shows the headline table and the
-event-study charts in the asset metadata. Settings come from the city config's `model:`
+Thin: reads the panels and metadata from DuckDB, calls `evaluation.run.build_document` (which
+decides every section of the results document), writes `results.*` (one transaction) and
+`OUT/results.json`, and shows the headline table and the event-study charts in the asset
+metadata. Settings come from the city config's `model:`
 section; `ModelRunConfig` fields set in the launchpad override them for a single run.
 """
 
-import dataclasses
 import time
 
 import dagster as dg
-import pandas as pd
 
 from assets.resources import DUCKDB_POOL, CityResource, WarehouseResource
+from engagement_eval.results import ABSENT, ResultsDocument
 from evaluation import history, summary
-from evaluation.feedback import meeting_feedback
-from evaluation.groups import add_group_results
-from evaluation.run import evaluate
+from evaluation.results_json import generated_at, write_results_json
+from evaluation.run import build_document
 from evaluation.settings import settings_from_config
 from evaluation.store import frames
 from evaluation.versions import code_version, package_versions
@@ -41,7 +40,7 @@ class ModelRunConfig(dg.PermissiveConfig):
     deps=[
         dg.AssetKey(["marts", "district_month"]),
         dg.AssetKey(["marts", "district_quarter_survey"]),
-        dg.AssetKey(["marts", "meeting_feedback"]),  # issue 15
+        dg.AssetKey(["marts", "meeting_feedback"]),
     ],
     group_name=GROUP,
     description="Programme effects on crime (Poisson, proportional) and trust/safety "
@@ -56,31 +55,29 @@ def evaluation_results(
     city: CityResource,
     warehouse: WarehouseResource,
 ):
-    from evaluation.results_json import generated_at, write_results_json
-
     overrides = {k: v for k, v in config.model_dump().items() if v is not None}
     cfg = city.load().with_overrides({"model": overrides} if overrides else None)
     settings = settings_from_config(cfg)
     clock = time.perf_counter()
     with warehouse.connect(read_only=True) as con:
         dm, dq = read_panels(con)
-        dqg = read_group_panel(con)  # issue 15: survey panel by resident group
+        dqg = read_group_panel(con)
         inputs, quality, names = input_files(con), quality_section(con), district_names(con)
-        shape = describe_shape(con, cfg)  # issue 9: grain and unit of the panels
-        previous = previous_history(con, cfg.city, context.run.run_id)  # issue 14
-        feedback, feedback_gaps_found = read_feedback(con), feedback_gaps(con)  # issue 15
-    settings = dataclasses.replace(
-        settings,
-        grain=shape["grain"],
-        survey_grain=shape["survey_grain"],
-        analysis_unit=shape["analysis_unit"],
-        notes=(*settings.notes, *shape_notes(shape)),
-    )
+        shape = describe_shape(con, cfg)
+        previous = previous_history(con, cfg.city, context.run.run_id)
+        feedback, feedback_gaps_found = read_feedback(con), feedback_gaps(con)
     read_seconds = time.perf_counter() - clock
-    results = evaluate(
+    built = build_document(
         dm,
         dq,
         settings,
+        shape=shape,
+        shape_notes=shape_notes(shape),
+        previous=previous,
+        feedback=feedback,
+        feedback_gaps=feedback_gaps_found,
+        group_panel=dqg,
+        city_config=cfg,
         city=cfg.city,
         config=cfg.raw,
         generated_at=generated_at(None, warehouse.source_date_epoch),
@@ -91,39 +88,19 @@ def evaluation_results(
         code_version=code_version(),
         versions=package_versions(),
     )
-    results["meeting_feedback"] = meeting_feedback(  # issue 15
-        feedback,
-        dq,
-        results["outcomes"],
-        alpha=settings.alpha,
-        min_cell_size=settings.min_cell_size,
-        seed=settings.seed,
-        gaps=feedback_gaps_found,
-    )
-    clock = time.perf_counter()
-    add_group_results(results, dqg, settings)  # issue 15: by_group / group_gaps
-    timings = {"read_panels": read_seconds, **results.pop("_timings")}
-    timings["resident_groups"] = time.perf_counter() - clock
-    results["shape"] = shape  # issue 9
-    # issue 13: the window, grain and time zone this run used, and where they came from
-    last = dm["month"].max() if "month" in dm and len(dm) else None
-    results["data_window"] = cfg.window_record(None if last is None else pd.Timestamp(last).date())
-    results["grain"], results["timezone"] = shape["grain"], cfg.timezone
-    if not shape["meetings"]:  # the panel's zeros are "not delivered", not "no meetings held"
-        results["meetings"] = []
-    cells = history.fingerprints(dm, dq, results["outcomes"])
-    results.update(history.compare(results, previous, cells))  # previous_run, changes
-    path = write_results_json(results, warehouse.results_folder() / "results.json")
-    results["run"]["timings"] = timings
-    rows = frames(results, context.run.run_id)
-    rows["history"] = history.history_rows(results, context.run.run_id, cells)
+    doc = built.document
+    timings = {"read_panels": read_seconds, **built.timings}
+    path = write_results_json(doc, warehouse.results_folder() / "results.json")
+    rows = frames(doc.with_timings(timings), context.run.run_id)
+    rows["history"] = history.history_rows(doc.to_dict(), context.run.run_id, built.cells)
     with warehouse.connect() as con:
         counts = write_results(con, rows)
-    by_outcome = {}  # issue 17: where the model step's time goes (RI, HonestDiD, power...)
-    for name, o in results["outcomes"].items():
-        by_outcome[name] = {k: round(v, 2) for k, v in o.pop("_timings", {}).items()}
+    by_outcome = {}  # where the model step's time goes (RI, HonestDiD, power, ...)
+    for name, o in doc.outcomes.items():
+        by_outcome[name] = {k: round(v, 2) for k, v in o.private.get("_timings", {}).items()}
         stages = ", ".join(f"{k} {v:.1f} s" for k, v in by_outcome[name].items())
         context.log.info(f"{name}: {stages}")
+    results = doc.to_dict()
     charts = "\n\n".join(
         summary.event_study_png(n, o)
         for n, o in sorted(results["outcomes"].items())
@@ -131,7 +108,7 @@ def evaluation_results(
     )
     return dg.MaterializeResult(
         metadata={
-            "headline": dg.MetadataValue.md(summary.headline_markdown(results)),
+            "headline": headline_table(doc),
             "event_studies": dg.MetadataValue.md(charts or "no event study"),
             "results_json": dg.MetadataValue.path(str(path)),
             "rollout_source": dg.MetadataValue.text(results["rollout_source"]),
@@ -141,6 +118,40 @@ def evaluation_results(
             **headline_metadata(results),
         }
     )
+
+
+_HEADLINE = dg.TableSchema(
+    columns=[
+        dg.TableColumn("outcome", "string"),
+        dg.TableColumn("verdict", "string", description="strong | some | none | unavailable"),
+        dg.TableColumn("concerns", "string", description="codes in docs/evaluation.md"),
+        dg.TableColumn("scale", "string", description="proportional (0.05 = +5%) or points"),
+        dg.TableColumn("estimate", "float"),
+        dg.TableColumn("ci_low", "float"),
+        dg.TableColumn("ci_high", "float"),
+        dg.TableColumn("p_value", "float"),
+        dg.TableColumn("ri_p", "float", description="randomization inference"),
+        dg.TableColumn("pre_trend_p", "float"),
+        dg.TableColumn("twfe_estimate", "float"),
+        dg.TableColumn("mde", "float", description="smallest detectable effect, 80% power"),
+        dg.TableColumn("honestdid_breakdown", "float", description="largest Mbar that holds"),
+        dg.TableColumn("reason", "string", description="why there is no estimate"),
+    ]
+)
+
+
+def headline_table(doc: ResultsDocument) -> dg.MetadataValue:
+    """One row per outcome: the verdict evaluation decided and the numbers behind it."""
+    records = []
+    for name, o in sorted(doc.outcomes.items()):
+        verdict = o.verdict if o.verdict is not ABSENT else None
+        row = {"outcome": name, "verdict": verdict.level if verdict else None}
+        row["concerns"] = ", ".join(verdict.concerns or []) if verdict else None
+        for column in _HEADLINE.columns[3:]:
+            value = o.get(column.name)
+            row[column.name] = value if isinstance(value, str | int | float) else None
+        records.append(dg.TableRecord(row))
+    return dg.MetadataValue.table(records=records, schema=_HEADLINE)
 
 
 def headline_metadata(results: dict) -> dict:

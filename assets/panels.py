@@ -4,14 +4,16 @@ aggregates ever reach Python. Definitions: warehouse/panels.py and warehouse/sha
 
 import dagster as dg
 
+from assets.metadata import table_preview
+from assets.quarantine import QUARANTINE_KEY
 from assets.resources import DUCKDB_POOL, CityResource, WarehouseResource
 from warehouse.groups import build_survey_group_panel, group_panel_metadata
 from warehouse.panels import build_district_month, build_district_quarter_survey
-from warehouse.sql import markdown_table, table_exists
+from warehouse.sql import table_exists
 
 GROUP = "panels"
 STAGING = ["districts", "programs", "crime_incidents", "meetings"]
-STAGING += ["crime_counts", "units"]  # issue 9: other input shapes
+STAGING += ["crime_counts", "units"]  # counts instead of incidents; unit -> district
 
 
 def _panel_metadata(con, name: str, time_col: str, rows: int, preview_sql: str) -> dict:
@@ -23,14 +25,14 @@ def _panel_metadata(con, name: str, time_col: str, rows: int, preview_sql: str) 
         "dagster/row_count": dg.MetadataValue.int(rows),
         "districts": dg.MetadataValue.int(int(units)),
         "time_range": dg.MetadataValue.text(f"{lo} .. {hi}"),
-        "preview": dg.MetadataValue.md(markdown_table(con, preview_sql)),
+        "preview": table_preview(con, preview_sql),
     }
 
 
 def build_panel_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
     @dg.asset(
         key=["marts", "district_month"],
-        deps=[dg.AssetKey(["staging", n]) for n in STAGING],
+        deps=[*(dg.AssetKey(["staging", n]) for n in STAGING), QUARANTINE_KEY],
         group_name=GROUP,
         description="District x month panel: incidents by category, rates per 1,000 residents, "
         "meetings and attendees per 1,000, program cohort and treatment, `reported` flag.",
@@ -53,7 +55,7 @@ def build_panel_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.Asset
                 " sum(treated) AS treated_districts, count(*) FILTER (WHERE NOT reported) AS gaps"
                 " FROM marts.district_month GROUP BY month ORDER BY month DESC LIMIT 6",
             )
-            from warehouse.shapes import describe_shape  # issue 9: say which grain
+            from warehouse.shapes import describe_shape  # say which grain and unit
 
             shape = describe_shape(con, config)
         context.log.info(
@@ -68,8 +70,9 @@ def build_panel_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.Asset
         deps=[
             dg.AssetKey(["marts", "district_month"]),
             dg.AssetKey(["staging", "survey_responses"]),
-            dg.AssetKey(["staging", "survey_scores"]),  # issue 9
+            dg.AssetKey(["staging", "survey_scores"]),  # scores instead of responses
             dg.AssetKey(["staging", "units"]),
+            QUARANTINE_KEY,
         ],
         group_name=GROUP,
         description="District x quarter survey panel: weighted mean per index, linearised "
@@ -83,7 +86,7 @@ def build_panel_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.Asset
         config = city.load()
         with warehouse.connect() as con:
             rows = build_district_quarter_survey(con, config)
-            if not table_exists(con, "marts", "district_quarter_survey"):  # issue 9: optional
+            if not table_exists(con, "marts", "district_quarter_survey"):  # no survey input
                 context.log.info("no survey data delivered: survey panel not built")
                 return dg.MaterializeResult(metadata={"note": "no survey data delivered"})
             meta = _panel_metadata(

@@ -13,6 +13,7 @@ import dagster as dg
 
 from assets.models import RESULTS_KEY
 from assets.resources import CityResource, WarehouseResource
+from engagement_eval.results import ResultsDocument
 from reports import write_council_pack
 
 GROUP = "report"
@@ -35,9 +36,9 @@ def council_report(
         ).fetchone()
     if row is None:
         raise dg.Failure("no evaluation results yet: materialize results/evaluation first")
-    results = json.loads(row[0])
-    results.setdefault("run", {})["timings"] = json.loads(row[1]) if row[1] else {}
-    pack = write_council_pack(results, warehouse.reports_folder(), city.load().city)
+    doc = ResultsDocument.from_dict(json.loads(row[0]))
+    doc = doc.with_timings(json.loads(row[1]) if row[1] else {})
+    pack = write_council_pack(doc.to_dict(), warehouse.reports_folder(), city.load().city)
     context.log.info(f"council report written to {pack.report}")
     if pack.pdf_note:
         context.log.warning(pack.pdf_note)

@@ -54,7 +54,7 @@ def meetings(dm: pd.DataFrame) -> list[dict]:
 
 def study_window(dm: pd.DataFrame) -> dict:
     end = dm["month"].max()
-    if "grain" in dm and len(dm) and not pd.isna(end):  # issue 9: last month of last period
+    if "grain" in dm and len(dm) and not pd.isna(end):  # last month of the last period
         months = {"quarter": 2, "year": 11}.get(str(dm["grain"].iloc[0]), 0)
         end = pd.Timestamp(end) + pd.DateOffset(months=months)
     return {"start": _month(dm["month"].min()), "end": _month(end)}

@@ -301,7 +301,7 @@ def evaluate_crime(dm: pd.DataFrame, spec: OutcomeSpec, s: EvaluationSettings) -
 
     clock = time.perf_counter()
     mde = dg.mde(head.se, s.alpha)
-    q_per, q_months = dg.grain_bins(s.grain, 3)  # issue 9: quarters, or the grain if coarser
+    q_per, q_months = dg.grain_bins(s.grain, 3)  # quarters, or the grain if coarser
     q_units = {3: "quarter", 12: "year"}.get(q_months, "month")
     es_q_fit = poisson_event_study(counts, s, q_per)
     es_q = as_event_study(es_q_fit, s.window(q_units), s.alpha, s.seed)

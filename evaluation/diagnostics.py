@@ -163,7 +163,7 @@ HONEST_BIN_MONTHS = 6  # HonestDiD event-study bins: half-years (see `honest`)
 
 def grain_bins(grain: str, bin_months: int) -> tuple[int, int]:
     """(periods per bin, months per bin) of `bin_months`-month bins at a panel grain: at a
-    grain coarser than the bin, one period per bin (issue 9: yearly panels)."""
+    grain coarser than the bin, one period per bin (yearly panels)."""
     from engagement_eval.grain import MONTHS_PER_PERIOD, periods_per_bin
 
     per = periods_per_bin(grain, bin_months)

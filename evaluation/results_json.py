@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from engagement_eval.results import ResultsDocument, Section
+
 SIGNIFICANT_DIGITS = 10
 PRIVATE_PREFIX = "_"
 
@@ -52,14 +54,16 @@ def generated_at(explicit: str | None = None, source_date_epoch: str | None = No
     return moment.replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-def dumps(results: dict) -> str:
+def dumps(results: dict | Section) -> str:
+    if isinstance(results, Section):
+        results = results.to_dict()
     return (
         json.dumps(clean(results), sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
         + "\n"
     )
 
 
-def write_results_json(results: dict, path: str | Path) -> Path:
+def write_results_json(results: dict | Section, path: str | Path) -> Path:
     """Write atomically (temp file in the same folder, then replace)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -78,38 +82,9 @@ def write_results_json(results: dict, path: str | Path) -> Path:
     return path
 
 
-REQUIRED_OUTCOME_KEYS = (
-    "scale",
-    "estimator",
-    "estimate",
-    "ci_low",
-    "ci_high",
-    "p_value",
-    "pre_trend_p",
-    "twfe_estimate",
-    "mde",
-    "honestdid_breakdown",
-    "event_study",
-)
-
-
-def shape_errors(doc: dict) -> list[str]:
-    """Differences from the issue-5 shape (empty when the document conforms)."""
-    errors = [
-        f"missing top-level key {k!r}"
-        for k in ("city", "generated_at", "inputs", "outcomes", "quality")
-        if k not in doc
-    ]
-    for i, item in enumerate(doc.get("inputs") or []):
-        if set(item) < {"file", "sha256", "rows"}:
-            errors.append(f"inputs[{i}] lacks file/sha256/rows")
-    for name, o in (doc.get("outcomes") or {}).items():
-        if "reason" in o:
-            continue
-        errors += [f"outcomes.{name} lacks {k!r}" for k in REQUIRED_OUTCOME_KEYS if k not in o]
-        if o.get("scale") not in ("proportional", "points"):
-            errors.append(f"outcomes.{name}.scale is {o.get('scale')!r}")
-        for j, p in enumerate(o.get("event_study") or []):
-            if set(p) < {"event_time", "estimate", "ci_low", "ci_high"}:
-                errors.append(f"outcomes.{name}.event_study[{j}] lacks a key")
-    return errors
+def shape_errors(doc: dict | ResultsDocument) -> list[str]:
+    """Departures from the document type `engagement_eval.results.ResultsDocument` (empty when
+    the document conforms): missing required keys and keys the type does not name."""
+    if not isinstance(doc, ResultsDocument):
+        doc = ResultsDocument.from_dict(doc)
+    return doc.problems()

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import traceback
+from typing import NamedTuple
 
 import pandas as pd
 
-from evaluation import context
+from engagement_eval.config import CityConfig
+from engagement_eval.results import ResultsDocument
+from evaluation import context, history
 from evaluation.crime import evaluate_crime
 from evaluation.dose import dose_response
+from evaluation.feedback import meeting_feedback
+from evaluation.groups import add_group_results
 from evaluation.outcomes import spec
 from evaluation.permutations import randomization_step
 from evaluation.results_json import generated_at as stamp
@@ -35,7 +41,7 @@ def evaluate_outcome(
     """One outcome; a failure becomes `reason` (the report says why) instead of a crash."""
     sp = spec(name)
     try:
-        if sp.kind == "crime" and not has_crime_data(dm):  # issue 9: a surveys-only city
+        if sp.kind == "crime" and not has_crime_data(dm):  # a surveys-only city
             return with_verdict({"scale": "proportional", "reason": "no crime data delivered"})
         if sp.kind == "crime":
             out = evaluate_crime(dm, sp, settings)
@@ -149,3 +155,72 @@ def evaluate(
         "notes": notes,
         "_timings": timings,
     }
+
+
+class Built(NamedTuple):
+    """What `build_document` returns: the document, its stage timings (seconds; kept in DuckDB,
+    not in results.json) and the per-outcome panel-cell hashes for `results.history`."""
+
+    document: ResultsDocument
+    timings: dict[str, float]
+    cells: dict[str, dict]
+
+
+def build_document(
+    dm: pd.DataFrame,
+    dq: pd.DataFrame | None,
+    settings: EvaluationSettings,
+    *,
+    shape: dict,
+    shape_notes: list[str] = (),
+    previous: pd.DataFrame | None = None,
+    feedback: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+    feedback_gaps: list[dict] | None = None,
+    group_panel: pd.DataFrame | None = None,
+    city_config: CityConfig | None = None,
+    **meta,
+) -> Built:
+    """The typed results document for one run (see `engagement_eval.results`).
+
+    `shape` (grain, analysis unit, which inputs were delivered; `warehouse.shapes.describe_shape`)
+    sets the settings' grains and goes into the document whole, with `shape_notes` among the
+    notes; `previous` (the previous run's `results.history` rows) gives `previous_run` and
+    `changes`; `feedback` and `feedback_gaps` (the meeting-feedback panels) give
+    `meeting_feedback`; `group_panel` (the survey panel by resident group) gives
+    `outcomes.<index>.by_group` and `group_gaps`; `city_config` gives `data_window` and
+    `timezone` (the window and zone the run used, and where they came from). `meta` is passed to `evaluate` (city, config, inputs, quality, names,
+    threshold, versions, ...). Every section results.json holds is decided here, so the asset
+    only reads its inputs and writes what this returns; a new section is one more line below.
+    """
+    settings = dataclasses.replace(
+        settings,
+        grain=shape["grain"],
+        survey_grain=shape["survey_grain"],
+        analysis_unit=shape["analysis_unit"],
+        notes=(*settings.notes, *shape_notes),
+    )
+    results = evaluate(dm, dq, settings, **meta)
+    timings = results.pop("_timings")
+    results["meeting_feedback"] = meeting_feedback(
+        feedback,
+        dq,
+        results["outcomes"],
+        alpha=settings.alpha,
+        min_cell_size=settings.min_cell_size,
+        seed=settings.seed,
+        gaps=feedback_gaps,
+    )
+    clock = time.perf_counter()
+    add_group_results(results, group_panel, settings)
+    timings["resident_groups"] = time.perf_counter() - clock
+    results["shape"] = shape
+    if city_config is not None:
+        last = dm["month"].max() if "month" in dm and len(dm) else None
+        last_month = None if last is None else pd.Timestamp(last).date()
+        results["data_window"] = city_config.window_record(last_month)
+        results["grain"], results["timezone"] = shape["grain"], city_config.timezone
+    if not shape["meetings"]:  # the panel's zeros are "not delivered", not "no meetings held"
+        results["meetings"] = []
+    cells = history.fingerprints(dm, dq, results["outcomes"])
+    results.update(history.compare(results, previous, cells))  # previous_run, changes
+    return Built(ResultsDocument.from_dict(results), timings, cells)

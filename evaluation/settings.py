@@ -34,7 +34,7 @@ class EvaluationSettings:
     honestdid_grid: tuple[float, ...] = (0.0, 0.5, 1.0, 1.5, 2.0)
     honestdid_pre: int = 3
     honestdid_post: int = 0
-    # issue 9: grain of the analysis panel and of the survey panel, and the analysis unit
+    # grain of the analysis panel and of the survey panel, and the analysis unit
     # (set from the panels' shape by assets/models.py; warehouse/shapes.describe_shape)
     grain: str = "month"
     survey_grain: str = "quarter"

@@ -17,6 +17,7 @@ import json
 
 import pandas as pd
 
+from engagement_eval.results import Section
 from evaluation.results_json import clean, dumps
 
 DIAGNOSTIC_KEYS = (
@@ -33,8 +34,11 @@ DIAGNOSTIC_KEYS = (
 OPTIONAL_DIAGNOSTIC_KEYS = ("mde_simulated", "mde_simulations", "mde_false_positive_rate")
 
 
-def frames(results: dict, run_id: str) -> dict[str, pd.DataFrame]:
-    """The four tables' rows for one results document."""
+def frames(results: dict | Section, run_id: str) -> dict[str, pd.DataFrame]:
+    """The four tables' rows for one results document (`ResultsDocument.with_timings` adds the
+    run's timings, which DuckDB keeps but results.json does not)."""
+    if isinstance(results, Section):
+        results = results.to_dict()
     est, es, diag = [], [], []
     for name, o in sorted((results.get("outcomes") or {}).items()):
         if "reason" in o:

@@ -1,41 +1,14 @@
 """Small human-readable views of a results document for the Dagster UI (no Dagster here).
 
-`headline_markdown` is the table of headline numbers; `event_study_png` a small chart of one
-outcome's event study with its band, as a PNG data URI (Markdown metadata with an embedded
-image is what the Dagster UI renders; it does not render Vega-Lite specs).
+`event_study_png` is a small chart of one outcome's event study with its band, as a PNG data
+URI (Markdown metadata with an embedded image is what the Dagster UI renders; it does not render
+Vega-Lite specs). The headline numbers are a table in the model asset's metadata.
 """
 
 from __future__ import annotations
 
 import base64
 import io
-
-
-def _fmt(v, scale: str | None = None) -> str:
-    if v is None:
-        return "–"
-    if scale == "proportional":
-        return f"{100 * v:+.1f}%"
-    return f"{v:+.3f}" if scale == "points" else f"{v:.3g}"
-
-
-def headline_markdown(results: dict) -> str:
-    lines = [
-        "| outcome | estimate | interval | p | RI p | pre-trend p | TWFE | MDE | HonestDiD M̄ |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for name, o in sorted((results.get("outcomes") or {}).items()):
-        if "reason" in o:
-            lines.append(f"| {name} | {o['reason']} |" + " |" * 7)
-            continue
-        s = o.get("scale")
-        lines.append(
-            f"| {name} | {_fmt(o.get('estimate'), s)} | [{_fmt(o.get('ci_low'), s)}, "
-            f"{_fmt(o.get('ci_high'), s)}] | {_fmt(o.get('p_value'))} | {_fmt(o.get('ri_p'))} | "
-            f"{_fmt(o.get('pre_trend_p'))} | {_fmt(o.get('twfe_estimate'), s)} | "
-            f"{_fmt(o.get('mde'), s)} | {_fmt(o.get('honestdid_breakdown'))} |"
-        )
-    return "\n".join(lines)
 
 
 def event_study_png(name: str, outcome: dict) -> str:

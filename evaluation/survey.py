@@ -82,7 +82,7 @@ def half_years(f: pd.DataFrame, grain: str = "quarter") -> pd.DataFrame:
     """District half-year means: the two quarters' means weighted by their sum of survey
     weights (response counts when absent), i.e. the weighted mean of all the half-year's
     answers. A half-year is treated from the one holding the first treated quarter."""
-    per_bin, _ = dg.grain_bins(grain, dg.HONEST_BIN_MONTHS)  # issue 9: survey grain
+    per_bin, _ = dg.grain_bins(grain, dg.HONEST_BIN_MONTHS)  # bins in survey-grain periods
     w = f["sum_weights"] if "sum_weights" in f else f["n_responses"]
     g = (
         f.assign(bin=(f["period"] - 1) // per_bin + 1, w=w, wy=w * f["mean"])

@@ -16,15 +16,23 @@ from assets.feedback import build_feedback_assets
 from assets.ingest import build_ingest_assets
 from assets.models import build_model_assets
 from assets.panels import build_panel_assets
+from assets.quarantine import build_quarantine_assets
 from assets.report import build_report_assets
 from assets.resources import CityResource, WarehouseResource
 from engagement_eval.config import CityConfig, load_config
 from pipelines.jobs import build_jobs
 from pipelines.partitions import monthly_partitions
-from pipelines.schedules import build_schedules
+from pipelines.schedules import build_schedules, report_freshness
 from pipelines.sensors import build_sensors
 from pipelines.settings import Settings
 from warehouse.data_window import with_data_window
+
+
+def with_freshness(assets: list, policy: dg.FreshnessPolicy | None) -> list:
+    """The assets with `policy` as their freshness policy (unchanged when None)."""
+    if policy is None:
+        return assets
+    return dg.map_asset_specs(lambda spec: spec.replace_attributes(freshness_policy=policy), assets)
 
 
 def build_definitions(
@@ -37,10 +45,13 @@ def build_definitions(
     partitions_def = monthly_partitions(config)
     assets = (
         build_ingest_assets(partitions_def)
+        + build_quarantine_assets()
         + build_panel_assets(partitions_def)
         + build_feedback_assets()  # issue 15
         + build_model_assets()
-        + build_report_assets()
+        + with_freshness(
+            build_report_assets(), report_freshness(config.timezone, config.window_end is None)
+        )
     )
     return dg.Definitions(
         assets=assets,

@@ -1,4 +1,4 @@
-"""Reporting gaps in published counts (issue 9): a place-period without any count row.
+"""Reporting gaps in published counts: a place-period without any count row.
 
 A published table lists every place, period and offense, zeros included, so a place-period
 with no row at all is a gap in the publication, not zero crime. The panel marks it

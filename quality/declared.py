@@ -22,7 +22,7 @@ def declared_rules(input_name: str, config: CityConfig) -> list[Rule]:
         settings=gate_settings(config),
         columns=spec.columns(
             config.survey.items, tuple(config.survey.indices), config.feedback.items
-        ),  # issue 9, 15
+        ),  # survey items, indices and feedback items expanded
         survey_items=tuple(config.survey.items),
         date_formats=dict(config.date_formats.get(input_name, {})),
         feedback_scale=config.feedback.scale,
@@ -30,7 +30,7 @@ def declared_rules(input_name: str, config: CityConfig) -> list[Rule]:
     rules = SUITES[input_name](ctx)
     if input_name == "crime_incidents":
         rules.append(gaps.gap_rule(ctx.settings))
-    if input_name == "crime_counts":  # issue 9
+    if input_name == "crime_counts":  # offenses as published, mapped like incidents
         from quality.count_gaps import gap_rule as count_gap_rule
 
         rules.append(count_gap_rule())

@@ -83,7 +83,7 @@ def build_frame(
     files = tuple(dict.fromkeys(f for f, _ in versions))
     params[TZ_PARAM] = config.timezone  # timestamps with offsets -> the city's local time
     delivered = _delivered_columns(con, input_name, config, ", ".join(files) or input_name)
-    survey = config.survey  # issue 9: scores; issue 15: feedback items, group columns
+    survey = config.survey  # items, index scores, feedback items, groups
     types = spec.columns(
         survey.items, tuple(survey.indices), config.feedback.items, survey_groups=survey.groups
     )
@@ -208,7 +208,7 @@ def district_ids(con: duckdb.DuckDBPyConnection, districts: Frame | None) -> tup
 
 @dataclass(frozen=True)
 class Crosswalk:
-    """units.csv as the other inputs' rules need it (issue 9)."""
+    """units.csv as the other inputs' rules need it (unit ids and their districts)."""
 
     pairs: tuple[tuple[str, str], ...]  # (unit_id, district_id) as delivered
 

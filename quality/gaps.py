@@ -46,7 +46,7 @@ def gap_frame(
 
     Months run from the study start to the study end (or, when open, the last month with
     data); only parseable, non-future dates of known districts are counted. Incidents given
-    per unit only (issue 9) count in the district units.csv gives their unit.
+    per unit only count in the district units.csv gives their unit.
     """
     columns = ["_rid", "district_id", "month", "incidents", "typical_incidents"]
     per_unit = "district_id" not in incidents.columns

@@ -25,6 +25,7 @@ from engagement_eval.config import CityConfig
 from engagement_eval.contract import INPUTS
 from engagement_eval.errors import UserError
 from quality import count_gaps, frames, gaps, reduce, runner, store
+from quality.quarantine import set_aside
 from quality.rules import BLOCKING, INFO, ROW, TABLE, WARNING
 from quality.settings import DESIGN_INPUTS, GateSettings, gate_settings
 from quality.suites import SUITES, SuiteContext
@@ -32,7 +33,7 @@ from warehouse.sql import ident
 
 INPUT_ORDER = (
     "districts",
-    "units",  # issue 9: optional inputs and alternative shapes
+    "units",  # before the inputs whose unit_id rules read its crosswalk
     "programs",
     "crime_incidents",
     "crime_counts",
@@ -235,7 +236,7 @@ def check_input(
         return rep, None
     if frame is None:
         rep.status = MISSING
-        if INPUTS[input_name].file_required:  # issue 9: optional inputs and shapes
+        if INPUTS[input_name].file_required:  # optional inputs and alternative shapes pass
             rep.status = FAILED
             rep.stop = UserError(
                 f"{input_name} has not been loaded", f"deliver {input_name}.csv in the data folder"
@@ -281,12 +282,11 @@ def check_input(
         if r.rule.severity == BLOCKING:
             bad = np.union1d(bad, r.rids)
         _examples_from_frame(con, frame, r)
-    rep.bad_rows = len(bad)
-    store.replace_quarantined_rows(con, frame.table, bad, run_id, input_name)
+    rep.bad_rows = len(bad)  # set aside by quality.quarantine.set_aside (its own step)
 
     if input_name == "crime_incidents":
         rep.results += _check_gaps(con, frame, district_ids, settings, run_id, units)
-    if input_name == "crime_counts":  # issue 9: a missing count row is a reporting gap
+    if input_name == "crime_counts":  # a missing count row is a reporting gap
         rep.results += count_gaps.check(con, frame, config, settings, run_id, district_ids)
 
     table_failures = [
@@ -383,7 +383,7 @@ def record(con, run_id: str, rep: InputReport, started_at: datetime | None = Non
 
 
 def unit_crosswalk(con: duckdb.DuckDBPyConnection, config: CityConfig) -> frames.Crosswalk | None:
-    """units.csv's ids and pairs for the place rules of the other inputs (issue 9)."""
+    """units.csv's ids and pairs for the place rules of the other inputs."""
     try:
         units_frame = frames.build_frame(con, "units", config)
     except UserError:  # unreadable: the units check itself reports it
@@ -427,7 +427,7 @@ def run_gate(
         else:
             rep, frame = check_input(con, name, config, settings, run_id, ids, units)
         record(con, run_id, rep, started_at)
-        store.create_clean_view(con, name)
+        set_aside(con, name)
         if frame is not None and frame is not district_frame:
             frames.drop_frame(con, frame)
         reports[name] = rep

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 # Inputs whose rows define the study design (one row per district / per roll-out). Dropping
 # one silently would turn a treated district into a comparison one, so any blocking row
 # failure in them stops the run instead of quarantining.
-DESIGN_INPUTS = ("districts", "programs", "units")  # units: issue 9 crosswalk
+DESIGN_INPUTS = ("districts", "programs", "units")  # units: the unit -> district crosswalk
 
 # The schema's defaults (declared once, in engagement_eval.config.QualityConfig).
 DEFAULT_GAP_MIN_TYPICAL = QualityConfig().gap_min_typical

@@ -99,29 +99,6 @@ def insert_quarantine(
         con.unregister("_gate_rids")
 
 
-def replace_quarantined_rows(
-    con: duckdb.DuckDBPyConnection,
-    frame_table: str,
-    rids: np.ndarray,
-    run_id: str,
-    input_name: str,
-) -> None:
-    con.execute("DELETE FROM quality.quarantined_rows WHERE input = ?", [input_name])
-    if not len(rids):
-        return
-    con.complete()  # DuckDB 2: register() refuses while a fetchone() result is open
-    con.register("_gate_rids", pd.DataFrame({"_rid": np.unique(np.asarray(rids, dtype="int64"))}))
-    try:
-        con.execute(
-            f"""INSERT INTO quality.quarantined_rows
-                SELECT $input, f._source_file, f._row_number, $run_id
-                FROM {frame_table} f JOIN _gate_rids b USING (_rid)""",
-            {"input": input_name, "run_id": run_id},
-        )
-    finally:
-        con.unregister("_gate_rids")
-
-
 def create_clean_view(con: duckdb.DuckDBPyConnection, input_name: str) -> bool:
     """`staging.<input>_clean`: staging minus the rows the latest gate run set aside.
 

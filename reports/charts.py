@@ -203,6 +203,59 @@ def _segments(xy: list[tuple[float, float | None]]) -> list[list[tuple[float, fl
     return segs
 
 
+def band_paths(band, xs, ys, clamp: tuple[float, float] | None = None) -> list[str]:
+    """The interval band as filled paths, one per run of consecutive event times (a gap in the
+    band is left open rather than bridged); `clamp` keeps a band inside the axis."""
+
+    def y(v: float) -> float:
+        return ys(min(max(v, clamp[0]), clamp[1]) if clamp else v)
+
+    out = []
+    for seg in _segments([(t, 0) for t, *_ in band]):
+        ts = {t for t, _ in seg}
+        piece = [b for b in band if b[0] in ts]
+        upper = [(xs(t), y(b)) for t, _, b in piece]
+        lower = [(xs(t), y(a)) for t, a, _ in reversed(piece)]
+        out.append(
+            svg.el(
+                "path",
+                d=svg.path_d(upper + lower) + " Z",
+                fill=svg.SKY,
+                fill_opacity="0.35",
+                stroke="none",
+            )
+        )
+    return out
+
+
+def start_line(frame, x: float) -> str:
+    """The dashed line where the program starts (between event times -1 and 0)."""
+    return svg.el(
+        "line",
+        x1=x,
+        x2=x,
+        y1=float(frame.y1),
+        y2=float(frame.y0),
+        stroke=svg.VERMILLION,
+        stroke_width="2",
+        stroke_dasharray="6 4",
+    )
+
+
+def line_paths(est, xs, ys) -> list[str]:
+    """The estimate as a line, broken where a value is missing."""
+    return [
+        svg.el(
+            "path",
+            d=svg.path_d([(xs(x), ys(y)) for x, y in seg]),
+            fill="none",
+            stroke=svg.BLUE,
+            stroke_width="2",
+        )
+        for seg in _segments(est)
+    ]
+
+
 def trend_chart(
     chart_id: str,
     label: str,
@@ -351,20 +404,7 @@ def event_study_chart(
         svg.y_axis(frame, ys, yt, tick_fmt, y_label),
         svg.x_axis(frame, xs, xt, f"{units}s since the program started"),
     ]
-    for seg in _segments([(t, 0) for t, *_ in band]):  # contiguous band pieces only
-        ts = {t for t, _ in seg}
-        piece = [b for b in band if b[0] in ts]
-        upper = [(xs(t), ys(b)) for t, _, b in piece]
-        lower = [(xs(t), ys(a)) for t, a, _ in reversed(piece)]
-        body.append(
-            svg.el(
-                "path",
-                d=svg.path_d(upper + lower) + " Z",
-                fill=svg.SKY,
-                fill_opacity="0.35",
-                stroke="none",
-            )
-        )
+    body += band_paths(band, xs, ys)
     body.append(
         svg.el(
             "line",
@@ -377,31 +417,11 @@ def event_study_chart(
         )
     )
     xr = xs(-0.5)
-    body.append(
-        svg.el(
-            "line",
-            x1=xr,
-            x2=xr,
-            y1=float(frame.y1),
-            y2=float(frame.y0),
-            stroke=svg.VERMILLION,
-            stroke_width="2",
-            stroke_dasharray="6 4",
-        )
-    )
+    body.append(start_line(frame, xr))
     body.append(
         svg.text(xr + 5, frame.y1 + 14, "program starts", class_="note", fill=svg.VERMILLION)
     )
-    for seg in _segments(est):
-        body.append(
-            svg.el(
-                "path",
-                d=svg.path_d([(xs(x), ys(y)) for x, y in seg]),
-                fill="none",
-                stroke=svg.BLUE,
-                stroke_width="2",
-            )
-        )
+    body += line_paths(est, xs, ys)
     for t, v in est:
         if v is not None:  # hollow before roll-out, filled after: shape, not only colour
             body.append(

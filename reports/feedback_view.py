@@ -8,7 +8,7 @@ is nothing to compare with, and the trust link is an association across district
 from __future__ import annotations
 
 from reports import svg
-from reports.charts import Chart, _segments
+from reports.charts import Chart, band_paths, line_paths, start_line
 from reports.wording import is_number
 
 ITEM_LABELS = {
@@ -49,43 +49,9 @@ def rating_chart(chart_id: str, item: str, points: list[dict], scale: tuple[floa
         svg.y_axis(frame, ys, yt, svg.tick_formatter(yt), "mean rating"),
         svg.x_axis(frame, xs, xt, "quarters since the program started"),
     ]
-    for seg in _segments([(t, 0) for t, *_ in band]):
-        ts = {t for t, _ in seg}
-        piece = [b for b in band if b[0] in ts]
-        upper = [(xs(t), ys(min(max(b, yt[0]), yt[-1]))) for t, _, b in piece]
-        lower = [(xs(t), ys(min(max(a, yt[0]), yt[-1]))) for t, a, _ in reversed(piece)]
-        body.append(
-            svg.el(
-                "path",
-                d=svg.path_d(upper + lower) + " Z",
-                fill=svg.SKY,
-                fill_opacity="0.35",
-                stroke="none",
-            )
-        )
-    xr = xs(-0.5)
-    body.append(
-        svg.el(
-            "line",
-            x1=xr,
-            x2=xr,
-            y1=float(frame.y1),
-            y2=float(frame.y0),
-            stroke=svg.VERMILLION,
-            stroke_width="2",
-            stroke_dasharray="6 4",
-        )
-    )
-    for seg in _segments(est):
-        body.append(
-            svg.el(
-                "path",
-                d=svg.path_d([(xs(x), ys(y)) for x, y in seg]),
-                fill="none",
-                stroke=svg.BLUE,
-                stroke_width="2",
-            )
-        )
+    body += band_paths(band, xs, ys, clamp=(yt[0], yt[-1]))
+    body.append(start_line(frame, xs(-0.5)))
+    body += line_paths(est, xs, ys)
     body.append(
         svg.legend([("mean rating", svg.BLUE, ""), ("interval", svg.SKY, "band")], frame.x0, 20)
     )

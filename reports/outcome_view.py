@@ -363,19 +363,13 @@ def _twfe_text(o: dict, scale: str) -> str:
     differs = (twfe * est < 0) or abs(twfe - est) > 0.25 * max(half, 1e-12)
     if not differs:
         return text + " The two agree closely, so the choice of method does not drive the answer."
-    bad = [b for b in o.get("twfe_bacon") or [] if _is_forbidden(str(b.get("type", "")))]
-    w = sum(b.get("weight") or 0 for b in bad if is_number(b.get("weight")))
+    # evaluation puts the weight on already-treated comparisons in the document
+    w = (o.get("details") or {}).get("twfe_forbidden_weight")
     text += (
         " They differ because the simpler method also compares districts that started "
         "later with districts that had already started, which misleads when the effect "
         "changes over time."
     )
-    if bad:
+    if is_number(w) and w > 0:
         text += f" Such comparisons carry {w * 100:.0f}% of its weight (table below)."
     return text
-
-
-def _is_forbidden(kind: str) -> bool:
-    """Bacon comparisons that use already-treated districts as controls."""
-    k = kind.lower()
-    return "later vs earlier" in k or "already" in k or "forbidden" in k

@@ -22,11 +22,16 @@ def environment_reads(source: str) -> list[int]:
     `from os import environ` and the like)."""
     lines = []
     for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Attribute) and node.attr in READERS:
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr in READERS
+            or (
+                isinstance(node, ast.ImportFrom)
+                and node.module == "os"
+                and any(alias.name in READERS for alias in node.names)
+            )
+        ):
             lines.append(node.lineno)
-        elif isinstance(node, ast.ImportFrom) and node.module == "os":
-            if any(alias.name in READERS for alias in node.names):
-                lines.append(node.lineno)
     return lines
 
 

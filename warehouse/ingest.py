@@ -368,8 +368,9 @@ def _typed_select(
     """
     params: dict = {TZ_PARAM: config.timezone}
     parts = []
-    # issue 9: survey_scores carry one column per index (and <index>_se)
-    survey = config.survey  # issue 15: feedback items, group columns
+    # survey_scores (published aggregates) carry one column per index (and <index>_se);
+    # feedback items and resident-group columns are expanded too
+    survey = config.survey
     for col, typ in spec.columns(
         survey.items, tuple(survey.indices), config.feedback.items, survey_groups=survey.groups
     ).items():
@@ -466,7 +467,7 @@ def build_staging(
         scope_sql = scope.where("partition_key")
     keys = [k for k in spec.key_columns(config.survey.groups) if any(k in f.columns for f in files)]
     required_keys = [k for k in keys if k in spec.required]
-    # issue 9: a count row's key holds the offense as delivered, not its mapped category
+    # a count row's key holds the offense as delivered, not its mapped category
     keys = ["offense_label" if k == "offense_category" else k for k in keys]
     required_keys = ["offense_label" if k == "offense_category" else k for k in required_keys]
     null_key = " OR ".join(f"{ident(k)} IS NULL" for k in required_keys) or "FALSE"

@@ -1,4 +1,4 @@
-"""Panels for issue 9's input shapes: crime counts, survey scores, beats, quarterly/yearly grain.
+"""Panels for every input shape: records or published aggregates (crime counts, survey scores), per district or per unit (beats), at a monthly, quarterly or yearly grain.
 
 `warehouse.panels` hands over to this module when a city is not "monthly incidents per
 district" (see `needs_shapes`). The output tables keep the names and columns of the default

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-import math
 import os
 import time
 from pathlib import Path
@@ -194,23 +193,3 @@ def _sha256(path: str, chunk: int) -> str:
         while block := handle.read(chunk):
             digest.update(block)
     return digest.hexdigest()
-
-
-def _cell(value) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value).replace("|", "\\|").replace("\n", " ")
-
-
-def markdown_table(
-    con: duckdb.DuckDBPyConnection, sql: str, params: list | dict | None = None
-) -> str:
-    """Render a small query result as a Markdown table (for Dagster UI metadata)."""
-    cur = con.execute(sql, params or [])
-    names = [d[0] for d in cur.description]
-    rows = cur.fetchall()
-    lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
-    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)

@@ -170,12 +170,14 @@ def materialize(data: str, config_path: str | None, out: str | None, quiet: bool
 
 def _materialize(data: str, config_path: str | None, out: str | None, quiet: bool) -> dict:
     from engagement_eval.config import load_config
-    from engagement_eval.contract import INPUTS, check_data_dir
+    from engagement_eval.contract import check_data_dir
     from warehouse.data_window import with_data_window
 
     data_dir = check_data_dir(data)
     config = load_config(config_path, data_dir)
-    _preflight(data_dir, config, INPUTS)
+    for note in _preflight(data_dir, config):
+        if not quiet:
+            print(f"note: {note}")
     config = with_data_window(config, data_dir)  # unset start: the first month with data
 
     from pipelines.definitions import build_definitions
@@ -229,7 +231,7 @@ def _materialize(data: str, config_path: str | None, out: str | None, quiet: boo
             raise_on_error=False,
         )
     if not result.success:
-        raise _failure_reason(result)
+        raise _failure_reason(result, settings.duckdb_path)
     report, pdf_note = None, ""
     for mat in result.asset_materializations_for_node("report__council_report"):
         report = mat.metadata["path"].value
@@ -268,7 +270,28 @@ def _used_statement(results_path: Path) -> str:
     )
 
 
-def _failure_reason(result) -> UserError:
+def _gate_messages(duckdb_path: str | None, run_id: str) -> list[str]:
+    """The gate's stop messages of this run as recorded in DuckDB (`quality.run_summary`), with
+    the values they quote in full: this is the evaluator's own terminal, while the check
+    metadata that every Dagster UI user sees holds them masked."""
+    if not duckdb_path or not Path(duckdb_path).exists():
+        return []
+    import duckdb
+
+    try:
+        with duckdb.connect(duckdb_path, read_only=True) as con:
+            rows = con.execute(
+                "SELECT DISTINCT message, min(started_at) AS t FROM quality.run_summary"
+                " WHERE run_id = ? AND status = 'failed' AND message IS NOT NULL"
+                " GROUP BY message ORDER BY t",
+                [run_id],
+            ).fetchall()
+    except duckdb.Error:  # no quality tables (the run stopped before the gate)
+        return []
+    return [message for message, _ in rows]
+
+
+def _failure_reason(result, duckdb_path: str | None = None) -> UserError:
     """One message for a failed run: the quality gate's verdict, else the step's own cause.
 
     Runs execute with raise_on_error=False so a blocking asset check (which Dagster raises as an
@@ -280,8 +303,8 @@ def _failure_reason(result) -> UserError:
         if not e.passed and e.severity.value == "ERROR"
     ]
     if stopped:
-        messages = []
-        for evaluation in stopped:
+        messages = _gate_messages(duckdb_path, result.run_id)
+        for evaluation in [] if messages else stopped:
             entry = evaluation.metadata.get("gate_message")
             text = entry.value if entry is not None else None
             if text and text not in messages:
@@ -315,18 +338,12 @@ def _failure_reason(result) -> UserError:
     return UserError("the pipeline run failed", "see the step errors above")
 
 
-def _preflight(data_dir: Path, config, inputs) -> None:
-    """Cheap structural checks before Dagster starts: files present, required columns found."""
-    import duckdb
+def _preflight(data_dir: Path, config) -> list[str]:
+    """Structural checks before Dagster starts (files present and readable, UTF-8, required
+    columns found): the quality gate's own `check_delivery`, so the two cannot drift."""
+    from quality.structural import check_delivery
 
-    from warehouse.ingest import delivered_files
-
-    con = duckdb.connect()
-    try:
-        for spec in inputs.values():
-            delivered_files(con, spec, config, data_dir)
-    finally:
-        con.close()
+    return check_delivery(data_dir, config)
 
 
 def main(args) -> int:

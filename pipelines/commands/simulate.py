@@ -47,7 +47,7 @@ def add_arguments(parser) -> None:
         help="mean survey responses per district-quarter (default 60); shrink it to get "
         "survey scores from fewer respondents",
     )
-    shapes = parser.add_argument_group("input shapes (issue 9)")
+    shapes = parser.add_argument_group("input shapes (aggregates, beats, grain)")
     shapes.add_argument(
         "--crime-shape",
         choices=("incidents", "counts"),

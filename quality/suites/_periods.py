@@ -1,4 +1,4 @@
-"""Rules about `period` labels of published counts and scores (issue 9).
+"""Rules about `period` labels of published counts and scores (the aggregate input shapes).
 
 A period is `YYYY-MM`, `YYYY-Qn` or `YYYY`. An unreadable label cannot be placed in the panel,
 so it blocks; a readable period outside the study window is left out of the analysis and

@@ -30,7 +30,7 @@ class SuiteContext:
     survey_items: tuple[str, ...] = ()
     district_ids: tuple[str, ...] = ()
     date_formats: dict[str, str] = field(default_factory=dict)
-    # issue 9, units.csv: its unit ids and "<unit> in district <district>" pairs. Without a
+    # units.csv: its unit ids and "<unit> in district <district>" pairs. Without a
     # crosswalk (units_delivered False) a unit_id can place a row only if nothing else does.
     unit_ids: tuple[str, ...] = ()
     unit_districts: tuple[str, ...] = ()
@@ -272,7 +272,7 @@ UNIT_DISTRICT = "_unit_district"  # gate frame column, see quality.frames.mark_u
 
 
 def place_rules(ctx: SuiteContext) -> list[Rule]:
-    """Where a row is: a known district, or (issue 9) a unit that units.csv maps to one.
+    """Where a row is: a known district, or a unit that units.csv maps to one.
 
     Inputs per beat carry unit_id instead of district_id; the panels map units to districts
     through the crosswalk, so a unit missing there would drop out of the panel unnoticed:

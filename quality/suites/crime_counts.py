@@ -1,4 +1,4 @@
-"""Published crime counts (issue 9): one row per place, period and offense.
+"""Published crime counts (the aggregate crime shape): one row per place, period and offense.
 
 A count is an outcome cell: a negative or fractional count, an unknown place or two different
 counts for the same cell would change the panel, so they block (the row is set aside, which

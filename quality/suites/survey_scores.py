@@ -1,4 +1,4 @@
-"""Survey scores (issue 9): one row per district and period, one column per index.
+"""Survey scores (the published-aggregate survey shape): one row per district and period, one column per index.
 
 A score outside the configured scale, a respondent count below one, or a negative standard
 error would move or mis-weight the district's mean, so they block. Scale columns, when

@@ -1,4 +1,4 @@
-"""Units crosswalk (issue 9): which district each beat (unit) belongs to.
+"""Units crosswalk: which district each beat (unit) belongs to.
 
 Every unit must map to exactly one known district; otherwise its incidents, meetings and
 programs would land in the wrong district or nowhere. Part of the study design, so any

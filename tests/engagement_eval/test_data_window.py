@@ -35,9 +35,9 @@ def castle_city(folder: Path, first_year: int = 2003) -> Path:
     panel = panel[panel["year"] >= first_year]
     folder.mkdir()
     states = sorted(panel["sid"].unique())
-    pd.DataFrame(
-        {"district_id": [f"s{s:02d}" for s in states], "population": 10_000_000}
-    ).to_csv(folder / "districts.csv", index=False)
+    pd.DataFrame({"district_id": [f"s{s:02d}" for s in states], "population": 10_000_000}).to_csv(
+        folder / "districts.csv", index=False
+    )
     counts = pd.DataFrame(
         {
             "district_id": [f"s{s:02d}" for s in panel["sid"]],
@@ -175,9 +175,7 @@ def test_the_data_window_scan_follows_the_delivery_folder_rules(tmp_path):
     (the 2001 file beside it must not be read through it)."""
     outside = tmp_path / "elsewhere"
     outside.mkdir()
-    (outside / "crime_incidents.csv").write_text(
-        HEADER + "1,1999-03-04T10:00:00,01,violent\n"
-    )
+    (outside / "crime_incidents.csv").write_text(HEADER + "1,1999-03-04T10:00:00,01,violent\n")
     city = tmp_path / "city"
     city.mkdir()
     (city / "crime_incidents.csv").symlink_to(outside / "crime_incidents.csv")
@@ -185,12 +183,8 @@ def test_the_data_window_scan_follows_the_delivery_folder_rules(tmp_path):
     assert first_month_in_files(duckdb.connect(), city, config) is None
 
     (city / "crime_incidents.csv").unlink()
-    (city / "crime_incidents_*.csv").write_text(
-        HEADER + "1,2012-05-04T10:00:00,01,violent\n"
-    )
-    (city / "crime_incidents_old.csv").write_text(
-        HEADER + "2,2001-01-04T10:00:00,01,violent\n"
-    )
+    (city / "crime_incidents_*.csv").write_text(HEADER + "1,2012-05-04T10:00:00,01,violent\n")
+    (city / "crime_incidents_old.csv").write_text(HEADER + "2,2001-01-04T10:00:00,01,violent\n")
     assert first_month_in_files(duckdb.connect(), city, config) == date(2001, 1, 1)
     (city / "crime_incidents_old.csv").unlink()
     assert first_month_in_files(duckdb.connect(), city, config) == date(2012, 5, 1)

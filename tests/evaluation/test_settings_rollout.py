@@ -9,7 +9,7 @@ from engagement_eval.config import config_from_dict
 from engagement_eval.errors import UserError
 from evaluation import context
 from evaluation.settings import settings_from_config
-from evaluation.summary import event_study_png, headline_markdown
+from evaluation.summary import event_study_png
 
 
 def test_settings_read_documented_and_extra_model_keys():
@@ -53,9 +53,6 @@ def test_rollout_derived_from_attendance_is_labelled():
 
 
 def test_summary_views(small_results):
-    md = headline_markdown(small_results)
-    assert md.count("\n") == 1 + len(small_results["outcomes"])
-    assert "crime_total" in md and "%" in md
     img = event_study_png("crime_total", small_results["outcomes"]["crime_total"])
     assert img.startswith("![crime_total event study](data:image/png;base64,")
 

@@ -111,9 +111,7 @@ def test_locked_database_fails_fast_with_a_clear_message(tmp_path):
         holder.wait()
 
 
-def test_duckdb_memory_limit_from_environment_is_applied_and_checked(
-    city, tmp_path, monkeypatch
-):
+def test_duckdb_memory_limit_from_environment_is_applied_and_checked(city, tmp_path, monkeypatch):
     """Read once by pipelines.settings, carried to the warehouse resource by the definitions."""
     from engagement_eval.errors import UserError
 

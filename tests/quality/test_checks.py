@@ -44,7 +44,7 @@ def test_specs_mirror_rule_severity(city):
         "districts",
         "programs",
         "crime_incidents",
-        "crime_counts",  # issue 9
+        "crime_counts",  # the aggregate shapes and the units crosswalk
         "survey_scores",
         "units",
         "survey_responses",

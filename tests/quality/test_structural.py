@@ -62,7 +62,7 @@ def test_wrong_encoding_names_line_and_fix(city):
 
 
 def test_missing_required_file(city):
-    input_file(city, "districts").unlink()  # meetings became optional (issue 9)
+    input_file(city, "districts").unlink()  # districts.csv stays required (meetings did not)
     err = _stop(city)
     assert "districts" in err.message and "districts.csv" in err.message
 

@@ -69,3 +69,22 @@ def test_page_width_stays_bounded_with_a_3000_character_name(tmp_path):
     result = check_page(page, tmp_path / "profile")
     for view, w in result.layout.items():
         assert w["scroll"] <= w["inner"], f"{view}: page wider than the window {w}"
+
+
+@pytest.mark.parametrize("city", ["S" * 286, "Ville de Saint-Étienne / Ñuñoa: ../../etc " * 8])
+def test_a_long_or_odd_city_name_still_writes_the_council_pack(tmp_path, city):
+    """A 286-character city name broke the report step (file name too long) after the models
+    ran; the folder is named by a safe stem, and every file of the pack is written inside the
+    output folder."""
+    from reports import write_council_pack
+
+    r = demo_results()
+    r["city"] = city
+    pack = write_council_pack(r, tmp_path / "reports", city, pdf=False)
+    assert pack.report.is_file()
+    out = (tmp_path / "reports").resolve()
+    for path in [pack.report, *pack.files]:
+        resolved = Path(path).resolve()
+        assert resolved.is_relative_to(out)
+        assert all(len(part.encode()) <= 255 for part in resolved.parts)
+    assert html.escape(city[:40]) in pack.report.read_text(encoding="utf-8")

@@ -95,6 +95,8 @@ def _outcome(
                 "estimate": round(-estimate * 0.4, 5),
             },
         ],
+        # evaluation writes the weight on already-treated comparisons (here: the last row)
+        "details": {"twfe_forbidden_weight": 0.21},
         # robust intervals widen linearly in M and touch zero exactly at the breakdown value
         "honestdid": [
             {"m": m, "ci_low": round(lo - m * widen, 5), "ci_high": round(hi + m * widen, 5)}

@@ -147,7 +147,7 @@ def index_frame(expected: pd.DataFrame, items: list[str]) -> pd.DataFrame:
     return rows.groupby(["district_id", "quarter", "e"], as_index=False)[["m0", "m1"]].mean()
 
 
-# --- Other grains (issue 9): pandas periods, written apart from simulator/truth.py. ---------
+# --- Other grains: pandas periods, written apart from simulator/truth.py. --------------------
 
 PANDAS_FREQ = {"month": "M", "quarter": "Q", "year": "Y"}
 
