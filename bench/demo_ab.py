@@ -7,7 +7,7 @@ The earlier commit is exported with `git archive` into bench/tmp/ and run with t
 interpreter (`python -m` finds that tree's packages first, see `bench.measure.run_measured`).
 Each side has one unmeasured warm-up run first. Prints one line per run (wall, CPU, load,
 stages) and the results.json numbers of both sides compared, ignoring generated_at,
-code_version and run timings; writes bench/results/demo_ab.json.
+code_version and paths (`scripts/compare_results.py`); writes bench/results/demo_ab.json.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from pathlib import Path
 from bench import cities
 from bench.measure import ROOT, load_average
 from bench.run_all import whole_run
+from scripts.compare_results import IGNORED_KEYS, differences
 
 WORK = ROOT / "bench" / "tmp" / "demo_ab"
-VOLATILE = {"generated_at", "code_version"}
 
 
 def export(commit: str, dest: Path) -> Path:
@@ -38,14 +38,6 @@ def export(commit: str, dest: Path) -> Path:
     with tarfile.open(fileobj=BytesIO(blob)) as tar:
         tar.extractall(dest, filter="data")
     return dest
-
-
-def _stable(doc):
-    if isinstance(doc, dict):
-        return {k: _stable(v) for k, v in doc.items() if k not in VOLATILE}
-    if isinstance(doc, list):
-        return [_stable(v) for v in doc]
-    return doc
 
 
 def _run(side: str, tree: Path, data: Path, tag: str) -> dict:
@@ -61,7 +53,7 @@ def _run(side: str, tree: Path, data: Path, tag: str) -> dict:
         run_all.run_measured = original
     if figures["exit"] != 0:
         raise SystemExit(f"{side} run failed:\n{figures['stderr_tail']}")
-    figures["results"] = _stable(json.loads((out / "results.json").read_text()))
+    figures["results"] = json.loads((out / "results.json").read_text())
     shutil.rmtree(out, ignore_errors=True)
     return figures
 
@@ -90,9 +82,10 @@ def main(argv: list[str] | None = None) -> dict:
                 + ", ".join(f"{k} {v:.1f}" for k, v in f["stages"].items()),
                 flush=True,
             )
-    same = numbers["before"] == numbers["after"]
-    print(f"results.json numbers identical (ignoring {sorted(VOLATILE)}): {same}")
-    summary = {"before": args.before, "runs": rows, "results_identical": same}
+    diffs = differences(numbers["before"], numbers["after"])
+    print("\n".join(diffs[:20]))
+    print(f"results.json identical (ignoring {sorted(IGNORED_KEYS)} and paths): {not diffs}")
+    summary = {"before": args.before, "runs": rows, "results_identical": not diffs}
     summary["load_average_after"] = load_average()
     (ROOT / "bench" / "results").mkdir(exist_ok=True)
     (ROOT / "bench" / "results" / "demo_ab.json").write_text(json.dumps(summary, indent=2) + "\n")
