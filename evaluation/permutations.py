@@ -41,6 +41,7 @@ from evaluation.inference import (
     ri_entry,
 )
 from evaluation.outcomes import spec
+from evaluation.ri_batch import BatchedCS
 from evaluation.settings import EvaluationSettings
 from evaluation.survey import survey_frame
 
@@ -153,8 +154,19 @@ def _draws(fam: Family, name: str, orders: np.ndarray, stat: StudentizedCS) -> n
     unit_place = None if fast is None else pd.Index(fam.places).get_indexer(fast.unit_ids)
     out = np.empty(len(orders))
     frame = panel.frame.copy()
-    for b, order in enumerate(orders):
-        cohorts = cohort_of_place[order]
+    # all draws at once where the array path covers them exactly (evaluation/ri_batch.py);
+    # the rest one by one as before
+    batch = (
+        None
+        if fast is None
+        else BatchedCS.build(fast.design, stat.control_group, stat.anticipation)
+    )
+    pending = np.ones(len(orders), bool)
+    if batch is not None:
+        values, pending = batch(cohort_of_place[orders][:, unit_place])
+        out[~pending] = values[~pending]
+    for b in np.flatnonzero(pending):
+        cohorts = cohort_of_place[orders[b]]
         value = None if fast is None else fast(cohorts[unit_place])
         if value is None:  # refit the whole panel (a sample rule may apply to this draw)
             frame[panel.cohort] = cohorts[rows]
