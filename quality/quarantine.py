@@ -17,7 +17,7 @@ import duckdb
 from engagement_eval.contract import INPUTS
 from quality import store
 from quality.rules import BLOCKING
-from warehouse.sql import rollback
+from warehouse.sql import transaction
 
 
 @dataclass(frozen=True)
@@ -67,11 +67,6 @@ def set_aside(con: duckdb.DuckDBPyConnection, input_name: str) -> SetAside:
 
 def set_aside_all(con: duckdb.DuckDBPyConnection) -> list[SetAside]:
     """`set_aside` for every contract input, in one transaction (the panels see all or none)."""
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         out = [set_aside(con, name) for name in INPUTS]
-        con.execute("COMMIT")
-    except BaseException:
-        rollback(con)
-        raise
     return out

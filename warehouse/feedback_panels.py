@@ -23,7 +23,7 @@ import pandas as pd
 
 from engagement_eval.config import CityConfig
 from engagement_eval.feedback import THEMES
-from warehouse.sql import clean_source, ident, rollback, table_columns, table_exists
+from warehouse.sql import clean_source, ident, table_columns, table_exists, transaction
 
 ITEMS_TABLE = "marts.feedback_items"
 THEMES_TABLE = "marts.feedback_themes"
@@ -128,17 +128,12 @@ def build_feedback_panels(con: duckdb.DuckDBPyConnection, config: CityConfig) ->
                 WHERE m.district_id IS NOT NULL GROUP BY ALL)
             {design} ORDER BY district_id, quarter""",
     ]
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         for sql in statements:
             con.execute(sql, _used(params, sql))
         con.execute("DROP TABLE _fb_forms")
         con.execute("DROP TABLE _fb_meetings")
         rows = con.execute(f"SELECT count(*) FROM {ITEMS_TABLE}").fetchone()[0]
-        con.execute("COMMIT")
-    except BaseException:
-        rollback(con)
-        raise
     return int(rows)
 
 

@@ -32,11 +32,11 @@ from warehouse.sql import (
     SURVEY_CELL_SUMS,
     clean_source,
     ident,
-    rollback,
     survey_index_selects,
     survey_se_sql,
     table_columns,
     table_exists,
+    transaction,
 )
 
 TABLE = "district_quarter_survey_groups"
@@ -62,8 +62,7 @@ def build_survey_group_panel(con: duckdb.DuckDBPyConnection, config: CityConfig)
     params: dict = {"lo": config.survey.scale[0], "hi": config.survey.scale[1]}
     build = _response_cells if source == "survey_responses" else _score_cells
     cells = build(con, config, groups, staged, grain, params)
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute(
             f"""
             CREATE TABLE marts.{ident(TABLE)} AS
@@ -79,10 +78,6 @@ def build_survey_group_panel(con: duckdb.DuckDBPyConnection, config: CityConfig)
             params,
         )
         rows = con.execute(f"SELECT count(*) FROM marts.{ident(TABLE)}").fetchone()[0]
-        con.execute("COMMIT")
-    except BaseException:
-        rollback(con)
-        raise
     return int(rows)
 
 

@@ -34,11 +34,11 @@ from warehouse.sql import (
     cast_sql,
     ensure_schemas,
     ident,
-    rollback,
     sha256_file,
     table,
     table_columns,
     table_exists,
+    transaction,
 )
 
 LINEAGE = ("_source_file", "_source_sha256", "_row_number", "_loaded_at", "_partition_key")
@@ -208,8 +208,7 @@ def load_raw(
         )
     raw = table("raw", spec.name)
     summaries = []
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         for file in files:
             _ensure_raw_table(con, spec, file.header)
             params: dict = {"file": file.name, "sha": file.sha256, "path": duckdb_path(file.path)}
@@ -268,10 +267,6 @@ def load_raw(
                     "reused": reused,
                 }
             )
-        con.execute("COMMIT")
-    except BaseException:
-        rollback(con)
-        raise
     return summaries
 
 
@@ -480,8 +475,7 @@ def build_staging(
     )
     order += "_source_file DESC, _row_number DESC"
     mapping = [[label.strip().upper(), cat] for label, cat in config.offense_map.items()]
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute("CREATE OR REPLACE TEMP TABLE _offense_map (label VARCHAR, category VARCHAR)")
         if mapping:
             con.executemany("INSERT INTO _offense_map VALUES (?, ?)", mapping)
@@ -536,10 +530,6 @@ def build_staging(
             + ("" if scope is None else f" WHERE {scope.where('_partition_key')}"),
             {} if scope is None else scope.params(),
         ).fetchone()[0]
-        con.execute("COMMIT")
-    except BaseException:
-        rollback(con)
-        raise
     return int(rows)
 
 

@@ -33,11 +33,11 @@ from warehouse.sql import (
     SURVEY_CELL_SUMS,
     clean_source,
     ident,
-    rollback,
     survey_index_selects,
     survey_se_sql,
     table_columns,
     table_exists,
+    transaction,
 )
 
 
@@ -77,8 +77,7 @@ def build_district_quarter_survey(con: duckdb.DuckDBPyConnection, config: CityCo
     per_index = survey_index_selects(config.survey.indices, params, "district_id, quarter, w")
     if not per_index:
         return 0
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute(
             f"""
             CREATE OR REPLACE TABLE marts.district_quarter_survey AS
@@ -120,10 +119,6 @@ def build_district_quarter_survey(con: duckdb.DuckDBPyConnection, config: CityCo
             params,
         )
         rows = con.execute("SELECT count(*) FROM marts.district_quarter_survey").fetchone()[0]
-        con.execute("COMMIT")
-    except BaseException:
-        rollback(con)
-        raise
     return int(rows)
 
 

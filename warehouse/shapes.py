@@ -46,10 +46,10 @@ from warehouse.sql import (
     SURVEY_CELL_SUMS,
     clean_source,
     ident,
-    rollback,
     survey_se_sql,
     table_columns,
     table_exists,
+    transaction,
 )
 
 
@@ -360,15 +360,10 @@ def build_analysis_panel(
         FROM base b LEFT JOIN programs pr USING (place)
         ORDER BY b.place, b.month
     """
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         used = {k: v for k, v in params.items() if f"${k}" in sql}
         con.execute(sql, used)
         rows = con.execute("SELECT count(*) FROM marts.district_month").fetchone()[0]
-        con.execute("COMMIT")
-    except BaseException:
-        rollback(con)
-        raise
     check_pre_periods(con, shape.grain)
     return int(rows)
 
@@ -457,14 +452,9 @@ def build_survey_panel(con: duckdb.DuckDBPyConnection, config: CityConfig) -> in
     """
     params = {"q0": q0, "q1": q1, "grain": sg, "lo": config.survey.scale[0]}
     params["hi"] = config.survey.scale[1]
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute(sql, {k: v for k, v in params.items() if f"${k}" in sql})
         rows = con.execute("SELECT count(*) FROM marts.district_quarter_survey").fetchone()[0]
-        con.execute("COMMIT")
-    except BaseException:
-        rollback(con)
-        raise
     if shape.survey == "scores":
         estimate_unknown_se(con)
     return int(rows)

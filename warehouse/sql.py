@@ -38,6 +38,19 @@ def ensure_schemas(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {ident(schema)}")
 
 
+@contextlib.contextmanager
+def transaction(con: duckdb.DuckDBPyConnection):
+    """One step's writes as one transaction: committed together, or rolled back on any error
+    (also KeyboardInterrupt), so a killed or failed step leaves the previous table content."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+        con.execute("COMMIT")
+    except BaseException:
+        rollback(con)
+        raise
+
+
 def rollback(con: duckdb.DuckDBPyConnection) -> None:
     """Roll back if a transaction is still open. DuckDB already aborts a transaction whose
     COMMIT failed (e.g. disk full); a second ROLLBACK would raise and hide that cause."""
