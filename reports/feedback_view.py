@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from reports import svg
 from reports.charts import Chart, _cell, _table, band_paths, line_paths, start_line
-from reports.wording import is_number
+from reports.wording import is_number, verdict
 
 ITEM_LABELS = {
     "felt_heard": "felt heard",
@@ -180,11 +180,16 @@ def feedback_section(
         if row.get("crime_moved") is None or not is_number(row.get("share_change")):
             continue
         est = row.get("crime_estimate")
-        crime = (
-            f"{'fell' if est < 0 else 'rose'} clearly ({100 * est:+.0f}%)"
-            if row["crime_moved"] and is_number(est)
-            else "did not change clearly"
-        )
+        # the crime change is worded from that outcome's verdict, so this sentence never
+        # sounds surer than the summary at the top of the report
+        level = verdict((results.get("outcomes") or {}).get(row.get("outcome")) or {}).level
+        if level in ("strong", "some") and row["crime_moved"] and is_number(est):
+            moved = f"{'fell' if est < 0 else 'rose'} by about {abs(100 * est):.0f}%"
+            crime = (
+                f"{moved} (strong evidence)" if level == "strong" else f"{moved} (some evidence)"
+            )
+        else:
+            crime = "did not change clearly"
         sentences.append(
             f"Concerns about {_theme_label(row['theme'])} went "
             f"{'up' if row['share_change'] > 0 else 'down'} as a share of topics; recorded "

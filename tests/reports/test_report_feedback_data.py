@@ -63,3 +63,24 @@ def test_feedback_sheets_carry_every_published_point():
     themes = {row[0]: row for row in book["feedback themes"].iter_rows(values_only=True)}
     assert themes["property"][1:5] == (0.4, 0.5, 0.3, -0.2)
     assert themes["traffic"][1] == 0.6 and themes["traffic"][4] is None
+
+
+def test_concerns_sentence_is_never_surer_than_the_crime_verdict():
+    from reports.feedback_view import feedback_section
+
+    r = _results()
+    r["meeting_feedback"]["concerns_vs_crime"] = [
+        {"theme": "violence", "outcome": "crime_violent", "crime_label": "violent",
+         "share_change": -0.03, "crime_estimate": -0.08, "crime_moved": True},
+    ]  # fmt: skip
+    words = {}
+    for level in ("strong", "some", "none", "unavailable"):
+        r["outcomes"]["crime_violent"]["verdict"] = {"level": level, "text": "x", "concerns": []}
+        (sentence,) = [s for s in feedback_section(r)["sentences"] if "Concerns about" in s]
+        words[level] = sentence.split("recorded violent crime ")[1]
+    assert words == {
+        "strong": "fell by about 8% (strong evidence).",
+        "some": "fell by about 8% (some evidence).",
+        "none": "did not change clearly.",
+        "unavailable": "did not change clearly.",
+    }
