@@ -114,6 +114,11 @@ def gap_sentence(column: str, gaps: dict, label: str) -> str:
                 f"than for {value} residents (interval {_pts(d['ci_low'])} to "
                 f"{_pts(d['ci_high'])}): it narrowed the gap"
             )
+            if is_number(before) and is_number(after) and before > 0 > after:
+                why = why.replace(  # the gap did not just shrink: it closed and turned round
+                    "it narrowed the gap",
+                    f"it closed the gap, and {ref} residents now score higher than {value} residents",
+                )
         elif verdict == "widened":
             why = (
                 f"the program raised it by {_pts(-d['estimate'])} points more for {value} "

@@ -83,3 +83,13 @@ def test_group_chart_has_its_numbers_in_a_details_table():
     page = render(_with_groups())
     assert f'id="{block["chart"].id}-data"' in page
     assert rows["tenure: tiny"] == ["—", "—", "—"]  # a withheld cell shows no number
+
+
+def test_a_gap_that_closed_and_turned_round_is_not_called_merely_narrowed():
+    from reports.groups_view import gap_sentence
+
+    gaps = copy.deepcopy(_with_groups()["outcomes"]["trust_index"]["group_gaps"]["tenure"])
+    assert gap_sentence("tenure", gaps, "trust index").endswith("it narrowed the gap.")
+    gaps["pairs"]["old"]["gap_after"] = -0.25
+    sentence = gap_sentence("tenure", gaps, "trust index")
+    assert "it closed the gap, and new residents now score higher than old residents" in sentence
