@@ -63,10 +63,11 @@ def check_delivery(data_dir: str | Path, config: CityConfig) -> list[str]:
     """Raise on the first structural problem; return notes on harmless oddities."""
     root = check_data_dir(data_dir)
     notes: list[str] = []
+    delivered: dict[str, list[Path]] = {}
     con = duckdb.connect()
     try:
         for spec in INPUTS.values():
-            files = delivered_paths(root, spec)
+            files = delivered[spec.name] = delivered_paths(root, spec)
             seen: dict[str, Path] = {}
             for path in files:
                 if path.suffix.lower() in (".csv", ".gz") and path.stat().st_size:
@@ -81,4 +82,19 @@ def check_delivery(data_dir: str | Path, config: CityConfig) -> list[str]:
                 seen.setdefault(digest, path)
     finally:
         con.close()
+    _feedback_needs_meetings(delivered)
     return notes
+
+
+def _feedback_needs_meetings(delivered: dict[str, list[Path]]) -> None:
+    """Feedback forms are placed in a district and quarter through their meeting; without any
+    meetings file every form would fail `meeting_known`, so say the one thing that is wrong."""
+    forms = delivered.get("meeting_feedback") or []
+    if forms and not delivered.get("meetings"):
+        raise UserError(
+            f"{forms[0].name} was delivered but no meetings file: feedback forms are placed in a "
+            "district and quarter through their meeting",
+            "deliver meetings.csv (or .parquet) with the meetings the forms name, or remove "
+            f"{', '.join(f.name for f in forms)} from the data folder",
+            file=str(forms[0]),
+        )

@@ -72,6 +72,22 @@ def test_missing_optional_programs_is_fine(city):
     assert check_delivery(city, load_config(None, city)) == []
 
 
+def test_feedback_without_meetings_is_one_clear_error(city):
+    """Without any meetings file every form would fail meeting_known (100% of rows): say the
+    one thing that is wrong instead."""
+    for path in city.glob("meeting_feedback*"):
+        path.unlink()
+    input_file(city, "meetings").unlink()
+    assert check_delivery(city, load_config(None, city)) == []  # no feedback, no meetings: fine
+    (city / "meeting_feedback.csv").write_text(
+        "feedback_id,meeting_id,submitted_date,felt_heard,concerns_addressed,would_attend_again\n"
+        "f1,m1,2020-01-05,4,3,5\n"
+    )
+    err = _stop(city)
+    assert "meeting_feedback.csv was delivered but no meetings file" in err.message
+    assert "deliver meetings.csv" in err.fix
+
+
 def test_identical_second_file_is_a_note(city):
     path = input_file(city, "districts")
     (city / "districts_copy.csv").write_bytes(path.read_bytes())
