@@ -224,6 +224,12 @@ class ModelConfig:
         "outcomes to estimate; unset: all of evaluation.outcomes",
     )
     ri_permutations: int = key(999, integer(0), "randomization-inference draws")
+    jackknife_groups: int = key(
+        50,
+        integer(2),
+        "the jackknife leaves out one district at a time up to this many districts; with more, "
+        "this many groups of districts in turn (docs/evaluation.md, 'Many districts')",
+    )
     power_simulations: int = key(0, integer(0), "> 0: MDE also by simulation on the city's panel")
     survey_sampling_draws: int = key(
         200, integer(0), "draws propagating the survey cells' standard errors"

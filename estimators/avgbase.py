@@ -43,7 +43,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from estimators.few_clusters import jackknife_groups
+
 JACKKNIFE = "cluster jackknife (leave one district out)"
+
+
+def grouped_jackknife_label(n_groups: int) -> str:
+    return f"grouped cluster jackknife ({n_groups} groups of districts left out in turn)"
 
 
 @dataclass
@@ -205,6 +211,7 @@ def fit_avg_base(
     horizons: tuple[int, int] | None = None,
     cell_var: str | None = None,
     small_sample: bool = True,
+    jackknife_max_groups: int | None = None,
 ) -> AvgBaseResult:
     """Average-of-pre-base DiD (imputation form) with cluster-jackknife inference.
 
@@ -214,6 +221,8 @@ def fit_avg_base(
     freedom by Satterthwaite, both under a working model of independent equal-variance cells
     (`jackknife_dof`; the Bell-McCaffrey recipe applied to the jackknife). Off: the plain
     jackknife with t(G - 1). See the module docstring for why the jackknife.
+    `jackknife_max_groups`: with more clusters than this, groups of clusters are left out
+    (`estimators.few_clusters.jackknife_groups`; G then counts groups); None: one at a time.
     """
     f = frame.loc[frame[outcome].notna()].reset_index(drop=True)
     u = np.unique(f[unit].to_numpy(), return_inverse=True)[1]
@@ -222,13 +231,14 @@ def fit_avg_base(
     y = f[outcome].to_numpy(float)
     fit = linear_weights(u, t, c, anticipation=anticipation, leads=leads, horizons=horizons)
     fit.estimates = _estimates(fit, y)
-    cl_codes = np.unique(f[cluster or unit].to_numpy(), return_inverse=True)[1]
+    cl_codes = np.unique(f[cluster or unit].to_numpy(), return_inverse=True)[1].ravel()
     n_cl = int(cl_codes.max() + 1)
+    groups, n_groups = jackknife_groups(cl_codes, c, jackknife_max_groups)
     k = len(fit.labels)
-    reps = np.full((n_cl, k), np.nan)
-    rep_w = np.zeros((n_cl, len(y), k))
-    for gidx in range(n_cl):
-        keep = cl_codes != gidx
+    reps = np.full((n_groups, k), np.nan)
+    rep_w = np.zeros((n_groups, len(y), k))
+    for gidx in range(n_groups):
+        keep = groups != gidx
         sub = linear_weights(
             u[keep], t[keep], c[keep], anticipation=anticipation, leads=leads, labels=fit.labels
         )
@@ -255,14 +265,15 @@ def fit_avg_base(
             f"({', '.join(f'{a} {b}' for a, b in bad[:5])}{'...' if len(bad) > 5 else ''})"
         )
     # Whole degrees of freedom, rounded down (results report an integer; never narrower).
-    dfs = np.where(np.isfinite(se), np.floor(dfs) if small_sample else n_cl - 1.0, np.nan)
+    dfs = np.where(np.isfinite(se), np.floor(dfs) if small_sample else n_groups - 1.0, np.nan)
     dfs = np.where(np.isfinite(dfs), np.maximum(dfs, 1.0), np.nan)
     return AvgBaseResult(
         fit,
         se,
         vcov,
         dfs,
-        JACKKNIFE + (", bias-corrected, Satterthwaite df" if small_sample else ", t(G-1)"),
+        (JACKKNIFE if n_groups == n_cl else grouped_jackknife_label(n_groups))
+        + (", bias-corrected, Satterthwaite df" if small_sample else ", t(G-1)"),
         n_cl,
         dict(sorted(sizes.items())),
         se_cell,
@@ -296,8 +307,9 @@ def jackknife_dof(weights: np.ndarray, rep_w: np.ndarray) -> tuple[np.ndarray, n
     g = rep_w.shape[0]
     c = (g - 1) / g
     dev = rep_w - rep_w.mean(axis=0, keepdims=True)  # G x n x k
-    tr_a = c * np.einsum("gnk,gnk->k", dev, dev)
-    gram = np.einsum("gnk,hnk->kgh", dev, dev)
+    dev = np.ascontiguousarray(dev.transpose(2, 0, 1))  # k x G x n: one BLAS product per k
+    tr_a = c * np.einsum("kgn,kgn->k", dev, dev)
+    gram = np.matmul(dev, dev.transpose(0, 2, 1))  # k x G x G
     tr_a2 = c**2 * np.einsum("kgh,kgh->k", gram, gram)
     with np.errstate(invalid="ignore", divide="ignore"):
         df = tr_a**2 / tr_a2

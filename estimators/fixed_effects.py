@@ -11,6 +11,7 @@ months is a 240 x 240 solve.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import scipy.linalg as sla
@@ -45,8 +46,6 @@ class TwoWayFE:
         self.n_a = int(n_a if n_a is not None else self.a.max() + 1)
         self.n_b = int(n_b if n_b is not None else self.b.max() + 1)
         self.w = np.ones(len(self.a)) if weights is None else np.asarray(weights, float)
-        self.ind_a = indicator(self.a, self.n_a)
-        self.ind_b = indicator(self.b, self.n_b)
         da = np.bincount(self.a, self.w, self.n_a)
         db = np.bincount(self.b, self.w, self.n_b)
         cross = np.bincount(self.a * self.n_b + self.b, self.w, self.n_a * self.n_b)
@@ -89,9 +88,21 @@ class TwoWayFE:
             xa, xb = xa[:, 0], xb[:, 0]
         return (xb, xa) if self._swap else (xa, xb)
 
+    @cached_property
+    def ind_a(self) -> sp.csr_matrix:
+        return indicator(self.a, self.n_a)
+
+    @cached_property
+    def ind_b(self) -> sp.csr_matrix:
+        return indicator(self.b, self.n_b)
+
     def level_sums(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Weighted sums of `values` within each level of a and of b."""
-        wv = values * (self.w if values.ndim == 1 else self.w[:, None])
+        """Weighted sums of `values` within each level of a and of b (one column: bincounts;
+        several: the sparse indicators, built on first use; IRLS needs only the first)."""
+        if values.ndim == 1:
+            wv = values * self.w
+            return np.bincount(self.a, wv, self.n_a), np.bincount(self.b, wv, self.n_b)
+        wv = values * self.w[:, None]
         return self.ind_a @ wv, self.ind_b @ wv
 
     def coefficients(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

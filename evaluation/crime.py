@@ -111,6 +111,7 @@ def poisson_event_study(
             vcov=vcov,
             leads=True,
             bin_months=bin_periods,
+            jackknife_max_groups=s.jackknife_groups,
         )
 
 
@@ -277,6 +278,7 @@ def evaluate_crime(dm: pd.DataFrame, spec: OutcomeSpec, s: EvaluationSettings) -
             anticipation=s.anticipation,
             alpha=s.alpha,
             vcov=HEADLINE_VCOV,
+            jackknife_max_groups=s.jackknife_groups,
         )
     head = pois.overall
     inference, inf_notes = inference_status(sizes, HEADLINE_VCOV, pois.inference["df"])

@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from estimators.avgbase import jackknife_dof, jackknife_vcov, linear_weights
+from estimators.few_clusters import jackknife_groups
 from estimators.twfe import t_estimate
 from evaluation.outcomes import spec
 from evaluation.settings import EvaluationSettings
@@ -60,14 +61,24 @@ def group_frames(dqg: pd.DataFrame, index_name: str, column: str) -> dict[str, p
     return out
 
 
-def combination(frames: list[pd.DataFrame], coefs: list[float], anticipation: int = 0) -> dict:
-    """sum_k coefs[k] * (overall effect on frames[k]) with the headline's jackknife.
+def combination(
+    frames: list[pd.DataFrame],
+    coefs: list[float],
+    anticipation: int = 0,
+    max_groups: int | None = None,
+) -> dict:
+    """sum_k coefs[k] * (overall effect on frames[k]) with the headline's jackknife (over
+    groups of districts when there are more than `max_groups`, as the headline's).
 
     Returns {"estimate", "se", "df", "valid"}; `valid` is false (se and df None) when a
     replicate cannot be computed (e.g. a single treated district in a group).
     """
-    districts = np.unique(np.concatenate([f["district_id"].astype(str).to_numpy() for f in frames]))
-    n_g = len(districts)
+    ids = np.concatenate([f["district_id"].astype(str).to_numpy() for f in frames])
+    cohorts = np.concatenate([f["cohort_period"].to_numpy(np.int64) for f in frames])
+    districts, district_code = np.unique(ids, return_inverse=True)
+    row_group, n_g = jackknife_groups(district_code.ravel(), cohorts, max_groups)
+    group_of = np.zeros(len(districts), np.int64)
+    group_of[district_code.ravel()] = row_group
     weights, rep_w = [], []
     estimate = 0.0
     reps = np.zeros(n_g)
@@ -85,7 +96,7 @@ def combination(frames: list[pd.DataFrame], coefs: list[float], anticipation: in
         estimate += coef * float(w @ y)
         rw = np.zeros((n_g, len(y)))
         for g in range(n_g):
-            keep = u != g
+            keep = group_of[u] != g
             if keep.all():  # district absent from this group: its fit is unchanged
                 rw[g] = w
                 reps[g] += coef * float(w @ y)
@@ -151,7 +162,7 @@ def group_effect(f: pd.DataFrame, s: EvaluationSettings) -> dict:
             "not published",
         }
     units = f.groupby("district_id")["cohort_period"].first()
-    res = _interval(combination([f], [1.0], s.anticipation), s.alpha)
+    res = _interval(combination([f], [1.0], s.anticipation, s.jackknife_groups), s.alpha)
     if res["estimate"] is None:
         return {
             "estimate": None,
@@ -209,7 +220,8 @@ def column_gaps(
             continue
         pre, post = _pre_post(frames[v], s.anticipation)
         diff = _interval(
-            combination([frames[ref], frames[v]], [1.0, -1.0], s.anticipation), s.alpha
+            combination([frames[ref], frames[v]], [1.0, -1.0], s.anticipation, s.jackknife_groups),
+            s.alpha,
         )
         before, after = _gap(pre, ref_pre, s.min_cell_size), _gap(post, ref_post, s.min_cell_size)
         if diff["ci_low"] is None:

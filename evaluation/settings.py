@@ -28,6 +28,7 @@ class EvaluationSettings:
     event_window: tuple[int, int] = (-12, 24)  # months; quarters use ceil(months / 3)
     min_cell_size: int = 10
     ri_permutations: int = 999
+    jackknife_groups: int = 50  # model.jackknife_groups (estimators.few_clusters)
     power_simulations: int = 0
     survey_sampling_draws: int = 200
     dose_bins: int = 3
@@ -86,6 +87,7 @@ def settings_from_config(config: CityConfig, overrides: dict | None = None) -> E
         event_window=m.event_window,
         min_cell_size=m.min_cell_size,
         ri_permutations=m.ri_permutations,
+        jackknife_groups=m.jackknife_groups,
         power_simulations=m.power_simulations,
         survey_sampling_draws=m.survey_sampling_draws,
         dose_bins=m.dose_bins,

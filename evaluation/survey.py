@@ -150,6 +150,7 @@ def fit_headline(f: pd.DataFrame, s: EvaluationSettings, leads: int | None = Non
         anticipation=s.anticipation,
         leads=max(0, -lo) if leads is None else leads,
         cell_var="_var",
+        jackknife_max_groups=s.jackknife_groups,
     )
 
 
