@@ -185,3 +185,30 @@ def design(name: str) -> Design:
         if d.name == name:
             return d
     raise KeyError(f"no design named {name!r}; known: {', '.join(d.name for d in BATTERY)}")
+
+
+def many_districts(n_districts: int, n_months: int = 72, **changes) -> Design:
+    """A city with many districts (beat scale), for the grouped cluster jackknife's coverage
+    (`bench.coverage_jackknife_groups`): half the districts never get the program, the other
+    half roll out in five cohorts six months apart, of one, two and then the rest split
+    1:2:3. Why these: the one- and two-district cohorts are the hard case for any jackknife
+    (their cells rest on one or two districts), and the large unequal cohorts are what a
+    beat-level city looks like. Roll-out starts half-way through the panel, so the last
+    cohort still has a year of post months at 72. Name `g{n}_many`; `changes` go to Design.
+    """
+    if n_districts < 12:
+        raise ValueError("many_districts needs at least 12 districts (5 cohorts and never)")
+    treated = n_districts // 2
+    rest = treated - 3
+    small = rest // 6
+    mid = (2 * rest) // 6
+    cohorts = (1, 2, small, mid, rest - small - mid)
+    first = n_months // 2 + 1
+    return Design(
+        f"g{n_districts}_many",
+        cohorts,
+        n_districts - treated,
+        n_months=n_months,
+        first_rollout=first,
+        **changes,
+    )
