@@ -24,10 +24,11 @@ SE over the SD of the estimate's error, mean interval width and its ratio to lea
 on the same cities, the paired coverage difference to leave-one-out (with its MC SE), mean
 df and seconds per city. `--loo-reps R`: leave-one-out only on the first R cities (it costs
 G refits, and the survey's df algebra G^2: 13 s a city at G=300); the grouped methods run on
-all. `--minutes M`: stop drawing cities for a design after M minutes (stated in the JSON;
+all. `--survey-loo-reps`: the same for the survey alone. `--minutes M`: stop drawing cities for a design after M minutes (stated in the JSON;
 the stop depends on the clock, never on results). Seeds are seed0, seed0+1, ... with no
 selection; the same cities serve every method. Progress lines go to stdout, and the JSON is
-rewritten every 20 cities.
+rewritten every 20 cities. `--merge a.json b.json --out c.json`: one result per design from
+runs over consecutive seed ranges (every city's numbers are kept under `raw`).
 """
 
 from __future__ import annotations
@@ -80,8 +81,14 @@ def fit_city(
                     panel, exposure="population", vcov="jackknife", jackknife_max_groups=k
                 )
             o = fit.overall
-            row[m] = (o.estimate, o.se, o.ci_low, o.ci_high, fit.inference["df"],
-                      time.perf_counter() - clock)  # fmt: skip
+            row[m] = (
+                o.estimate,
+                o.se,
+                o.ci_low,
+                o.ci_high,
+                fit.inference["df"],
+                time.perf_counter() - clock,
+            )
         out["crime"] = row
     if "survey" in outcomes:
         f = survey_frame(city.survey, spec("trust_index"))
@@ -145,42 +152,45 @@ def run_design(
     reps: int,
     seed0: int = 0,
     methods: dict[str, int | None] = METHODS,
-    loo_reps: int | None = None,
+    loo_reps: int | dict[str, int] | None = None,
     minutes: float | None = None,
     outcomes=OUTCOMES,
     progress=None,
 ) -> dict:
     """Fit `reps` cities of `d` (seeds seed0 ...), leave-one-out ("loo" in `methods`) only on
-    the first `loo_reps`; stop early after `minutes`. `progress(result)` is called every 20
-    cities with the running summary (e.g. to checkpoint)."""
+    the first `loo_reps` (a number, or one per outcome); stop early after `minutes`.
+    `progress(result)` is called every 20 cities with the running result (to checkpoint).
+    The result keeps every city's numbers (`raw`), so runs over consecutive seeds merge
+    (`merge`)."""
     clock = time.perf_counter()
     raw = {o: {"truth": [], **{m: [] for m in methods}} for o in outcomes}
-    loo_reps = reps if loo_reps is None else loo_reps
+    if not isinstance(loo_reps, dict):
+        loo_reps = dict.fromkeys(outcomes, reps if loo_reps is None else loo_reps)
     done, stopped = 0, False
     for i in range(reps):
         if minutes is not None and time.perf_counter() - clock > 60 * minutes:
             stopped = True
             break
-        use = {m: k for m, k in methods.items() if not (m == "loo" and i >= loo_reps)}
-        res = fit_city(d, seed0 + i, use, outcomes)
         for o in outcomes:
-            raw[o]["truth"].append(res[o]["truth"])
+            use = {m: k for m, k in methods.items() if not (m == "loo" and i >= loo_reps[o])}
+            res = fit_city(d, seed0 + i, use, (o,))[o]
+            raw[o]["truth"].append(res["truth"])
             for m in use:
-                raw[o][m].append(res[o][m])
+                raw[o][m].append(list(res[m]))
         done += 1
         if progress is not None and (done % 20 == 0):
-            progress(_result(d, seed0, done, raw, methods, outcomes, clock, False))
-    return _result(d, seed0, done, raw, methods, outcomes, clock, stopped)
+            progress(_result(d, seed0, done, raw, time.perf_counter() - clock, False))
+    return _result(d, seed0, done, raw, time.perf_counter() - clock, stopped)
 
 
-def _result(d, seed0, done, raw, methods, outcomes, clock, stopped) -> dict:
+def _result(d: Design, seed0: int, done: int, raw: dict, seconds: float, stopped: bool) -> dict:
     res = {}
-    for o in outcomes:
-        loo = raw[o].get("loo")
+    for o, cols in raw.items():
+        loo = cols.get("loo")
         res[o] = {
-            m: summarise(raw[o][m], raw[o]["truth"][: len(raw[o][m])], loo if m != "loo" else None)
-            for m in methods
-            if raw[o][m]
+            m: summarise(rows, cols["truth"][: len(rows)], loo if m != "loo" else None)
+            for m, rows in cols.items()
+            if m != "truth" and rows
         }
     return {
         "design": d.name,
@@ -192,9 +202,46 @@ def _result(d, seed0, done, raw, methods, outcomes, clock, stopped) -> dict:
         "seed0": seed0,
         "cities": done,
         "stopped_by_time": stopped,
-        "seconds": round(time.perf_counter() - clock, 1),
+        "seconds": round(seconds, 1),
         "outcomes": res,
+        "raw": raw,
     }
+
+
+def merge(parts: list[dict]) -> dict:
+    """One result from runs of the same design over consecutive seed ranges (a study
+    resumed after a time budget ran out). Leave-one-out rows must come from a prefix of the
+    cities (the paired comparison aligns them by position), so a later part may carry a
+    method only if every earlier part carried it on all its cities."""
+    parts = sorted(parts, key=lambda r: r["seed0"])
+    for a, b in zip(parts, parts[1:], strict=False):
+        if a["design"] != b["design"] or a["seed0"] + a["cities"] != b["seed0"]:
+            raise ValueError(
+                f"not consecutive: {a['design']} {a['seed0']}+{a['cities']}, "
+                f"{b['design']} {b['seed0']}"
+            )
+    raw: dict = {}
+    for p in parts:
+        for o, cols in p["raw"].items():
+            into = raw.setdefault(o, {})
+            before = len(into.get("truth", []))
+            for m, rows in cols.items():
+                have = into.setdefault(m, [])
+                if m != "truth" and rows and len(have) < before:
+                    raise ValueError(f"{o} {m}: rows would not be a prefix of the cities")
+                have.extend(rows)
+    first = parts[0]
+    d = many_districts(first["n_districts"], first["n_months"], **EFFECT)
+    out = _result(
+        d,
+        first["seed0"],
+        sum(p["cities"] for p in parts),
+        raw,
+        sum(p["seconds"] for p in parts),
+        any(p["stopped_by_time"] for p in parts),
+    )
+    out["merged_from"] = [[p["seed0"], p["cities"]] for p in parts]
+    return out
 
 
 def table(results: list[dict]) -> str:
@@ -226,16 +273,32 @@ def main(argv=None) -> None:
     ap.add_argument("--designs", default="100,150,300", help="district counts, comma-separated")
     ap.add_argument("--reps", type=int, default=400)
     ap.add_argument("--loo-reps", type=int, default=None, help="leave-one-out on the first R")
+    ap.add_argument("--survey-loo-reps", type=int, default=None, help="the same for the survey")
     ap.add_argument("--minutes", type=float, default=None, help="time budget per design")
     ap.add_argument("--months", type=int, default=72)
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--outcomes", default=",".join(OUTCOMES))
     ap.add_argument("--seed0", type=int, default=0)
     ap.add_argument("--out", default="bench/results/coverage_jackknife_groups.json")
+    ap.add_argument("--merge", nargs="+", help="JSON files of this study to merge into --out")
     a = ap.parse_args(argv)
+    out = Path(a.out)
+    if a.merge:
+        by_design: dict[str, list[dict]] = {}
+        for path in a.merge:
+            for r in json.loads(Path(path).read_text())["results"]:
+                by_design.setdefault(r["design"], []).append(r)
+        merged = [merge(parts) for parts in by_design.values()]
+        merged.sort(key=lambda r: r["n_districts"])
+        out.write_text(json.dumps({"effect": EFFECT, "results": merged}, indent=1))
+        out.with_suffix(".md").write_text(table(merged) + "\n")
+        print(table(merged))
+        return
     methods = {m: METHODS[m] for m in a.methods.split(",")}
     outcomes = tuple(a.outcomes.split(","))
-    out = Path(a.out)
+    loo_reps = dict.fromkeys(outcomes, a.reps if a.loo_reps is None else a.loo_reps)
+    if a.survey_loo_reps is not None and "survey" in loo_reps:
+        loo_reps["survey"] = a.survey_loo_reps
     out.parent.mkdir(parents=True, exist_ok=True)
     results: list[dict] = []
 
@@ -255,9 +318,7 @@ def main(argv=None) -> None:
 
     for g in a.designs.split(","):
         d = city_design(int(g), a.months)
-        results.append(
-            run_design(d, a.reps, a.seed0, methods, a.loo_reps, a.minutes, outcomes, save)
-        )
+        results.append(run_design(d, a.reps, a.seed0, methods, loo_reps, a.minutes, outcomes, save))
         save()
         print(f"{d.name}: done, {results[-1]['cities']} cities", flush=True)
     out.with_suffix(".md").write_text(table(results) + "\n")
