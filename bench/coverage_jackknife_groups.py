@@ -28,7 +28,7 @@ all. `--survey-loo-reps`: the same for the survey alone. `--minutes M`: stop dra
 the stop depends on the clock, never on results). Seeds are seed0, seed0+1, ... with no
 selection; the same cities serve every method. Progress lines go to stdout, and the JSON is
 rewritten every 20 cities. `--merge a.json b.json --out c.json`: one result per design from
-runs over consecutive seed ranges (every city's numbers are kept under `raw`).
+runs over disjoint seed ranges (every city's numbers are kept under `raw`).
 """
 
 from __future__ import annotations
@@ -160,7 +160,7 @@ def run_design(
     """Fit `reps` cities of `d` (seeds seed0 ...), leave-one-out ("loo" in `methods`) only on
     the first `loo_reps` (a number, or one per outcome); stop early after `minutes`.
     `progress(result)` is called every 20 cities with the running result (to checkpoint).
-    The result keeps every city's numbers (`raw`), so runs over consecutive seeds merge
+    The result keeps every city's numbers (`raw`), so runs over disjoint seed ranges merge
     (`merge`)."""
     clock = time.perf_counter()
     raw = {o: {"truth": [], **{m: [] for m in methods}} for o in outcomes}
@@ -209,15 +209,16 @@ def _result(d: Design, seed0: int, done: int, raw: dict, seconds: float, stopped
 
 
 def merge(parts: list[dict]) -> dict:
-    """One result from runs of the same design over consecutive seed ranges (a study
-    resumed after a time budget ran out). Leave-one-out rows must come from a prefix of the
+    """One result from runs of the same design over disjoint seed ranges fixed before they
+    ran (a study resumed after a time budget ran out, or a grouped-only run on further
+    cities beside a slow leave-one-out run). Rows must come from a prefix of the
     cities (the paired comparison aligns them by position), so a later part may carry a
     method only if every earlier part carried it on all its cities."""
     parts = sorted(parts, key=lambda r: r["seed0"])
     for a, b in zip(parts, parts[1:], strict=False):
-        if a["design"] != b["design"] or a["seed0"] + a["cities"] != b["seed0"]:
+        if a["design"] != b["design"] or a["seed0"] + a["cities"] > b["seed0"]:
             raise ValueError(
-                f"not consecutive: {a['design']} {a['seed0']}+{a['cities']}, "
+                f"overlapping seeds: {a['design']} {a['seed0']}+{a['cities']}, "
                 f"{b['design']} {b['seed0']}"
             )
     raw: dict = {}
