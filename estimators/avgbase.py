@@ -43,14 +43,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from estimators.few_clusters import jackknife_groups
+from estimators.few_clusters import grouped_jackknife_label, jackknife_groups
 from estimators.fixed_effects import TwoWayFE, indicator
 
 JACKKNIFE = "cluster jackknife (leave one district out)"
-
-
-def grouped_jackknife_label(n_groups: int) -> str:
-    return f"grouped cluster jackknife ({n_groups} groups of districts left out in turn)"
 
 
 @dataclass
