@@ -54,7 +54,7 @@ import numpy as np
 
 from estimators._design import PanelArrays, RegressionDiDResult, panel_arrays
 from estimators.few_clusters import grouped_jackknife_label, jackknife_groups, jackknife_vcov
-from estimators.fixed_effects import TwoWayFE, pair_sums, small_sample_factor
+from estimators.fixed_effects import TwoWayFE, pair_sums, small_sample_factor, unique_ints
 from estimators.panel import EstimationInputError, PanelData
 from estimators.results import Estimate
 from estimators.twfe import t_estimate, t_record
@@ -146,22 +146,6 @@ class _Fit:
     notes: list = field(default_factory=list)
 
 
-def _unique_ints(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """`np.unique(values, return_inverse=True)` for integers, through a bincount over their
-    range when it is small (no sort: the jackknife's refits call this several times each)."""
-    v = np.asarray(values, np.int64).ravel()
-    if not len(v):
-        return v, v
-    low = v.min()
-    span = int(v.max() - low) + 1
-    if span > 4 * len(v) + 1024:
-        uniq, inverse = np.unique(v, return_inverse=True)
-        return uniq, inverse.ravel()
-    present = np.bincount(v - low, minlength=span) > 0
-    rank = np.cumsum(present) - 1
-    return np.flatnonzero(present) + low, rank[v - low]
-
-
 def _cell_keys(cohort: np.ndarray, time: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distinct (cohort, time) pairs in lexicographic order, and each row's pair index: what
     `np.unique(..., axis=0)` gives, through one integer code per pair (several times faster;
@@ -171,7 +155,7 @@ def _cell_keys(cohort: np.ndarray, time: np.ndarray) -> tuple[np.ndarray, np.nda
     if not len(cohort):
         return np.zeros((0, 2), np.int64), np.zeros(0, np.int64)
     low, span = time.min(), int(time.max() - time.min()) + 1
-    codes, cell = _unique_ints((cohort - cohort.min()) * span + (time - low))
+    codes, cell = unique_ints((cohort - cohort.min()) * span + (time - low))
     keys = np.column_stack([codes // span + cohort.min(), codes % span + low])
     return keys, cell
 
@@ -497,8 +481,8 @@ class _Aggregations:
 
     def __init__(self, is_post: np.ndarray, event_bin: np.ndarray, cohort: np.ndarray):
         self.is_post = is_post
-        events, self.event_idx = _unique_ints(event_bin)
-        cohorts, self.post_cohort_idx = _unique_ints(cohort[is_post])
+        events, self.event_idx = unique_ints(event_bin)
+        cohorts, self.post_cohort_idx = unique_ints(cohort[is_post])
         self.n_events, self.n_cohorts = len(events), len(cohorts)
         self.labels = (
             [("overall", 0)]
