@@ -269,6 +269,27 @@ def table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def dump(results: list[dict]) -> str:
+    """The study's JSON: one line per design's summaries, every city's numbers (`raw`,
+    rounded to 10 significant digits) on one line each, so the file stays readable and small."""
+    lines = [f'{{"effect": {json.dumps(EFFECT)}, "results": [']
+    for i, r in enumerate(results):
+        raw = {
+            o: {m: [_round(v) for v in rows] for m, rows in cols.items()}
+            for o, cols in r["raw"].items()
+        }
+        head = json.dumps({k: v for k, v in r.items() if k != "raw"})
+        sep = "," if i < len(results) - 1 else ""
+        lines.append(f'{head[:-1]}, "raw": {json.dumps(raw, separators=(",", ":"))}}}{sep}')
+    return "\n".join([*lines, "]}"]) + "\n"
+
+
+def _round(v):
+    if isinstance(v, list):
+        return [_round(x) for x in v]
+    return float(f"{v:.10g}") if isinstance(v, float) and math.isfinite(v) else v
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--designs", default="100,150,300", help="district counts, comma-separated")
@@ -291,7 +312,7 @@ def main(argv=None) -> None:
                 by_design.setdefault(r["design"], []).append(r)
         merged = [merge(parts) for parts in by_design.values()]
         merged.sort(key=lambda r: r["n_districts"])
-        out.write_text(json.dumps({"effect": EFFECT, "results": merged}, indent=1))
+        out.write_text(dump(merged))
         out.with_suffix(".md").write_text(table(merged) + "\n")
         print(table(merged))
         return
@@ -305,7 +326,7 @@ def main(argv=None) -> None:
 
     def save(partial: dict | None = None) -> None:
         rows = results + ([partial] if partial else [])
-        out.write_text(json.dumps({"effect": EFFECT, "results": rows}, indent=1))
+        out.write_text(dump(rows))
         if partial:
             print(
                 f"{partial['design']}: {partial['cities']} cities, {partial['seconds']} s; "
