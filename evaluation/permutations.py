@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 
 import numpy as np
 import pandas as pd
@@ -219,8 +220,13 @@ def randomization_step(
         n_draws = permutations_for(settings.ri_permutations, len(fam.places))
         orders = permutation_orders(n_draws, len(fam.places), [settings.seed, k])
         for n in fam.members:
+            clock = time.perf_counter()
             observed[n] = stat(fam.members[n][0])
             all_draws[n] = _draws(fam, n, orders, stat)
+            # the RI cost per outcome (issue 17), beside the outcome's other `_timings`
+            outcomes[n].setdefault("_timings", {})["randomization_inference"] = (
+                time.perf_counter() - clock
+            )
         for n in fam.members:
             outcomes[n]["ri"] = ri_entry(
                 observed[n], all_draws[n], statistic=STATISTIC_ON[spec(n).kind], exact=exact

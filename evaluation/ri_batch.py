@@ -22,8 +22,12 @@ Sums run in another order than the per-cell code, so values agree to rounding (~
 relative; tested to 1e-10 in tests/evaluation/test_ri_batch.py, and the demo's p-values and
 Romano-Wolf adjusted p-values are identical: bench/ri_demo.py).
 
+An unbalanced panel (R's repeated-cross-section cells) is batched by `BatchedRC`
+(evaluation/ri_batch_rc.py), which `build` returns for it. Draws per block are bounded by
+`BLOCK_ELEMENTS` so that the draws x cells x units temporaries stay ~32 MB each at beat scale.
+
 A draw this path does not cover exactly is marked for the per-draw path instead (`fallback`):
-an unbalanced panel or covariates (the whole panel), a cohort treated from the first period or
+covariates (the whole panel), a cohort treated from the first period or
 no never-treated unit (R's sample rules), a cohort without a pre-period, a cell with no
 treated or comparison weight or near the 0.995 trimming bound, no post cell, a non-finite
 value or an SE near the degenerate bound.
