@@ -42,7 +42,7 @@ from evaluation.inference import (
     ri_entry,
 )
 from evaluation.outcomes import spec
-from evaluation.ri_batch import BatchedCS
+from evaluation.ri_batch_rc import build_batch
 from evaluation.settings import EvaluationSettings
 from evaluation.survey import survey_frame
 
@@ -158,9 +158,7 @@ def _draws(fam: Family, name: str, orders: np.ndarray, stat: StudentizedCS) -> n
     # all draws at once where the array path covers them exactly (evaluation/ri_batch.py);
     # the rest one by one as before
     batch = (
-        None
-        if fast is None
-        else BatchedCS.build(fast.design, stat.control_group, stat.anticipation)
+        None if fast is None else build_batch(fast.design, stat.control_group, stat.anticipation)
     )
     pending = np.ones(len(orders), bool)
     if batch is not None:

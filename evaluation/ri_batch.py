@@ -23,8 +23,9 @@ relative; tested to 1e-10 in tests/evaluation/test_ri_batch.py, and the demo's p
 Romano-Wolf adjusted p-values are identical: bench/ri_demo.py).
 
 An unbalanced panel (R's repeated-cross-section cells) is batched by `BatchedRC`
-(evaluation/ri_batch_rc.py), which `build` returns for it. Draws per block are bounded by
-`BLOCK_ELEMENTS` so that the draws x cells x units temporaries stay ~32 MB each at beat scale.
+(evaluation/ri_batch_rc.py; `build_batch` there picks the path for a design). Draws per
+block are bounded by `BLOCK_ELEMENTS` so that the draws x cells x units temporaries stay
+~32 MB each at beat scale.
 
 A draw this path does not cover exactly is marked for the per-draw path instead (`fallback`):
 covariates (the whole panel), a cohort treated from the first period or
@@ -64,15 +65,12 @@ class BatchedCS:
 
     @classmethod
     def build(cls, design: CSDesign, control_group: str, anticipation: int) -> BatchedCS | None:
-        """None when the design is outside this path (covariates, non-finite y); an unbalanced
-        panel gets `BatchedRC` (evaluation/ri_batch_rc.py)."""
-        if control_group not in ("never", "notyet"):
+        """None when the design is outside this path (unbalanced: `BatchedRC` in
+        evaluation/ri_batch_rc.py, whose `build_batch` picks the path; covariates; a
+        non-finite y)."""
+        if not design.balanced or design.x_wide.shape[2] != 1:
             return None
-        if not design.balanced:
-            from evaluation.ri_batch_rc import BatchedRC
-
-            return BatchedRC.build_rc(design, control_group, anticipation)
-        if design.x_wide.shape[2] != 1 or not np.isfinite(design.y_wide).all():
+        if control_group not in ("never", "notyet") or not np.isfinite(design.y_wide).all():
             return None
         return cls(design, control_group, anticipation)
 

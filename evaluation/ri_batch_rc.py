@@ -60,6 +60,8 @@ class BatchedRC(BatchedCS):
     def build_rc(cls, design: CSDesign, control_group: str, anticipation: int) -> BatchedRC | None:
         """None with covariates, a non-finite outcome, a weight that is not positive (an
         empty cell must be a zero sum) or a unit observed twice in a period."""
+        if design.balanced or control_group not in ("never", "notyet"):
+            return None
         if design.row_x is None or design.row_x.shape[1] != 1:
             return None
         if not np.isfinite(design.row_y).all() or not (design.unit_weight > 0).all():
@@ -147,3 +149,11 @@ class BatchedRC(BatchedCS):
         a_sum = w * own_count - total[:, None]
         psi += a_coef / total[:, None] - a_sum * (pk_att / total**2)[:, None]
         return self._studentize(est, psi, bad)
+
+
+def build_batch(design: CSDesign, control_group: str, anticipation: int) -> BatchedCS | None:
+    """The batched statistic for a design: `BatchedCS` (balanced), `BatchedRC` (unbalanced),
+    or None when neither covers it (every draw then goes through the per-draw path)."""
+    if design.balanced:
+        return BatchedCS.build(design, control_group, anticipation)
+    return BatchedRC.build_rc(design, control_group, anticipation)

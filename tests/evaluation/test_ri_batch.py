@@ -20,7 +20,7 @@ from estimators.cs_core import estimate_cells, plan_cells
 from evaluation.inference import ReassignedCS, StudentizedCS
 from evaluation.permutations import outcome_panel, randomization_step
 from evaluation.ri_batch import BatchedCS
-from evaluation.ri_batch_rc import BatchedRC
+from evaluation.ri_batch_rc import BatchedRC, build_batch
 from evaluation.settings import EvaluationSettings
 from simulator.few_district import design
 
@@ -29,7 +29,7 @@ def _pair(name, control, anticipation, design_name="g16_c123", seed=4):
     crime, survey = ri_sim.five_outcome_city(design(design_name), seed)
     stat = StudentizedCS(control, anticipation)
     fast = ReassignedCS.build(stat, outcome_panel(name, crime, survey))
-    return fast, BatchedCS.build(fast.design, control, anticipation)
+    return fast, build_batch(fast.design, control, anticipation)
 
 
 @pytest.mark.parametrize("name", ["crime_total", "trust_index"])
@@ -91,7 +91,7 @@ def _unbalanced_pair(name, control, anticipation, crime, survey):
         StudentizedCS(control, anticipation), outcome_panel(name, crime, survey)
     )
     assert not fast.design.balanced
-    return fast, BatchedCS.build(fast.design, control, anticipation)
+    return fast, build_batch(fast.design, control, anticipation)
 
 
 def _assert_batch_matches(fast, batch, draws):
@@ -154,11 +154,11 @@ def test_covariates_are_not_batched():
     fast, _ = _unbalanced_pair("crime_total", "notyet", 0, *_unbalanced_city())
     d = fast.design
     with_x = dataclasses.replace(d, row_x=np.column_stack([d.row_x, d.row_y**2]))
-    assert BatchedCS.build(with_x, "notyet", 0) is None
+    assert build_batch(with_x, "notyet", 0) is None
     balanced, _ = _pair("crime_total", "notyet", 0)
     d = balanced.design
     assert (
-        BatchedCS.build(dataclasses.replace(d, x_wide=np.repeat(d.x_wide, 2, axis=2)), "notyet", 0)
+        build_batch(dataclasses.replace(d, x_wide=np.repeat(d.x_wide, 2, axis=2)), "notyet", 0)
         is None
     )
 
@@ -193,7 +193,7 @@ def test_randomization_step_numbers_unchanged(monkeypatch, design_name, control,
     new = {n: {} for n in ri_sim.OUTCOMES}
     new_section = randomization_step(crime, survey, s, new)
     new_draws = dict(recorded)
-    monkeypatch.setattr(BatchedCS, "build", classmethod(lambda cls, *a: None))
+    monkeypatch.setattr(permutations, "build_batch", lambda *a: None)
     old = {n: {} for n in ri_sim.OUTCOMES}
     old_section = randomization_step(crime, survey, s, old)
     assert new_section == old_section
