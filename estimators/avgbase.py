@@ -38,18 +38,16 @@ always comes from the fit without excluded leads (all pre periods in the base).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from estimators.few_clusters import jackknife_groups
+from estimators.few_clusters import grouped_jackknife_label, jackknife_groups
+from estimators.fixed_effects import TwoWayFE, indicator, unique_ints
 
 JACKKNIFE = "cluster jackknife (leave one district out)"
-
-
-def grouped_jackknife_label(n_groups: int) -> str:
-    return f"grouped cluster jackknife ({n_groups} groups of districts left out in turn)"
 
 
 @dataclass
@@ -138,6 +136,7 @@ def linear_weights(
         labels += [("event", int(x)) for x in ev]
         labels += [("group", int(x)) for x in np.unique(g[treated])]
     n, k = len(unit), len(labels)
+    codes = _Codes.of(unit, time)
     weights = np.zeros((n, k))
     n_target = np.zeros(k, dtype=np.int64)
     fits = {False: [j for j, (kind, _) in enumerate(labels) if kind in ("overall", "group")]}
@@ -149,7 +148,7 @@ def linear_weights(
             continue
         target = treated | lead_cells if with_leads else treated
         untreated = ~target
-        ok = _imputable(unit, time, untreated) & target
+        ok = _imputable(codes, untreated) & target
         w1 = np.zeros((n, len(cols)))
         for c, j in enumerate(cols):
             kind, key = labels[j]
@@ -165,36 +164,48 @@ def linear_weights(
             n_target[j] = int(sel.sum())
             if n_target[j]:
                 w1[sel, c] = 1.0 / n_target[j]
-        v0 = _untreated_weights(unit, time, untreated, ok, w1)
+        v0 = _untreated_weights(codes, untreated, ok, w1)
         weights[:, cols] = w1 + v0
     return LinearFit(labels, np.full(k, np.nan), weights, n_target)
 
 
-def _imputable(unit, time, untreated) -> np.ndarray:
+class _Codes(NamedTuple):
+    """Unit and period codes (0..n-1) of the rows, computed once per `linear_weights` call."""
+
+    unit: np.ndarray
+    time: np.ndarray
+    n_units: int
+    n_times: int
+
+    @classmethod
+    def of(cls, unit: np.ndarray, time: np.ndarray) -> _Codes:
+        uu, ucode = unique_ints(unit)
+        tt, tcode = unique_ints(time)
+        return cls(ucode, tcode, len(uu), len(tt))
+
+
+def _imputable(codes: _Codes, untreated) -> np.ndarray:
     """Rows whose unit and period both have an untreated row (so y0 can be imputed)."""
-    uu, ucode = np.unique(unit, return_inverse=True)
-    tt, tcode = np.unique(time, return_inverse=True)
-    return (np.bincount(ucode[untreated], minlength=len(uu)) > 0)[ucode] & (
-        np.bincount(tcode[untreated], minlength=len(tt)) > 0
-    )[tcode]
+    return (np.bincount(codes.unit[untreated], minlength=codes.n_units) > 0)[codes.unit] & (
+        np.bincount(codes.time[untreated], minlength=codes.n_times) > 0
+    )[codes.time]
 
 
-def _untreated_weights(unit, time, untreated, target, w1) -> np.ndarray:
-    """v0 = -Z0 (Z0'Z0)^+ Z1' w1: the imputed y0 of the target rows as weights on untreated rows
-    (Z: unit and period indicators; the pseudo-inverse handles the one redundant column)."""
-    uu, ucode = np.unique(unit, return_inverse=True)
-    tt, tcode = np.unique(time, return_inverse=True)
-    nu, nt = len(uu), len(tt)
-    # Z0'Z0 from counts: [[diag(units), N], [N', diag(periods)]], N the unit x period incidence.
-    inc = np.zeros((nu, nt))
-    np.add.at(inc, (ucode[untreated], tcode[untreated]), 1.0)
-    gram = np.block([[np.diag(inc.sum(axis=1)), inc], [inc.T, np.diag(inc.sum(axis=0))]])
-    rhs = np.zeros((nu + nt, w1.shape[1]))
-    np.add.at(rhs, ucode[target], w1[target])
-    np.add.at(rhs, nu + tcode[target], w1[target])
-    coef = np.linalg.pinv(gram, rcond=1e-10, hermitian=True) @ rhs
+def _untreated_weights(codes: _Codes, untreated, target, w1) -> np.ndarray:
+    """v0 = -Z0 (Z0'Z0)^- Z1' w1: the imputed y0 of the target rows as weights on untreated rows
+    (Z: unit and period indicators). The normal equations are solved by `TwoWayFE` (the
+    larger factor eliminated, a Cholesky solve on the smaller; one level pinned per connected
+    component): any solution gives the same unit + period sums on the untreated rows, which
+    is all v0 uses, so this equals the pseudo-inverse solution to rounding at a fraction of
+    its cost (the jackknife calls this twice per replicate)."""
+    ucode, tcode, nu, nt = codes
+    rows = np.flatnonzero(target)
+    rhs_u = indicator(ucode[rows], nu) @ w1[rows]
+    rhs_t = indicator(tcode[rows], nt) @ w1[rows]
+    fe = TwoWayFE(ucode[untreated], tcode[untreated], None, nu, nt)
+    coef_u, coef_t = fe.solve(rhs_u, rhs_t)
     out = np.zeros_like(w1)
-    out[untreated] = -(coef[ucode[untreated]] + coef[nu + tcode[untreated]])
+    out[untreated] = -(coef_u[ucode[untreated]] + coef_t[tcode[untreated]])
     return out
 
 
@@ -236,14 +247,14 @@ def fit_avg_base(
     groups, n_groups = jackknife_groups(cl_codes, c, jackknife_max_groups)
     k = len(fit.labels)
     reps = np.full((n_groups, k), np.nan)
-    rep_w = np.zeros((n_groups, len(y), k))
+    rep_w = np.zeros((k, n_groups, len(y)))  # estimand x replicate x row (jackknife_dof)
     for gidx in range(n_groups):
         keep = groups != gidx
         sub = linear_weights(
             u[keep], t[keep], c[keep], anticipation=anticipation, leads=leads, labels=fit.labels
         )
         reps[gidx] = _estimates(sub, y[keep])
-        rep_w[gidx][keep] = sub.weights
+        rep_w[:, gidx, keep] = sub.weights.T
     vcov = jackknife_vcov(reps)
     dfs, factor = jackknife_dof(fit.weights, rep_w)
     if small_sample:
@@ -303,13 +314,18 @@ def jackknife_dof(weights: np.ndarray, rep_w: np.ndarray) -> tuple[np.ndarray, n
     cohort the jackknife variance rests on very few districts, so t(G-1) is far too
     optimistic about it; this df says how few. Returns (df, |v|^2 / tr(A)), NaN where a
     replicate is missing.
+
+    `weights`: (n x k) full-sample weights; `rep_w`: (k x G x n) replicate weights, estimand
+    first so that each estimand's G x G Gram matrix is one BLAS product. D D' is the Gram
+    matrix of the uncentred weights centred on both sides, so D itself (another k x G x n
+    array) is never formed.
     """
-    g = rep_w.shape[0]
+    g = rep_w.shape[1]
     c = (g - 1) / g
-    dev = rep_w - rep_w.mean(axis=0, keepdims=True)  # G x n x k
-    dev = np.ascontiguousarray(dev.transpose(2, 0, 1))  # k x G x n: one BLAS product per k
-    tr_a = c * np.einsum("kgn,kgn->k", dev, dev)
-    gram = np.matmul(dev, dev.transpose(0, 2, 1))  # k x G x G
+    raw = np.matmul(rep_w, rep_w.transpose(0, 2, 1))  # k x G x G
+    row = raw.mean(axis=2, keepdims=True)
+    gram = raw - row - row.transpose(0, 2, 1) + raw.mean(axis=(1, 2), keepdims=True)
+    tr_a = c * np.trace(gram, axis1=1, axis2=2)
     tr_a2 = c**2 * np.einsum("kgh,kgh->k", gram, gram)
     with np.errstate(invalid="ignore", divide="ignore"):
         df = tr_a**2 / tr_a2

@@ -14,6 +14,11 @@ from __future__ import annotations
 import numpy as np
 
 
+def grouped_jackknife_label(n_groups: int) -> str:
+    """How results name the grouped jackknife (reports and notes quote it)."""
+    return f"grouped cluster jackknife ({n_groups} groups of districts left out in turn)"
+
+
 def jackknife_groups(
     cluster_codes: np.ndarray, cohort: np.ndarray, max_groups: int | None
 ) -> tuple[np.ndarray, int]:

@@ -18,6 +18,23 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 
 
+def unique_ints(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`np.unique(values, return_inverse=True)` (inverse flat) for integers, through a bincount
+    over their range when it is small: no sort, and the jackknifes' refits call it several
+    times each (it was a third of the resident-group analysis at 300 districts)."""
+    v = np.asarray(values, np.int64).ravel()
+    if not len(v):
+        return v, v
+    low = v.min()
+    span = int(v.max() - low) + 1
+    if span > 4 * len(v) + 1024:
+        uniq, inverse = np.unique(v, return_inverse=True)
+        return uniq, inverse.ravel()
+    present = np.bincount(v - low, minlength=span) > 0
+    rank = np.cumsum(present) - 1
+    return np.flatnonzero(present) + low, rank[v - low]
+
+
 def indicator(codes: np.ndarray, n_levels: int) -> sp.csr_matrix:
     """Sparse (n_levels x n_obs) matrix that sums observations within each level."""
     n = len(codes)

@@ -53,8 +53,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from estimators._design import PanelArrays, RegressionDiDResult, panel_arrays
-from estimators.few_clusters import jackknife_groups, jackknife_vcov
-from estimators.fixed_effects import TwoWayFE, pair_sums, small_sample_factor
+from estimators.few_clusters import grouped_jackknife_label, jackknife_groups, jackknife_vcov
+from estimators.fixed_effects import TwoWayFE, pair_sums, small_sample_factor, unique_ints
 from estimators.panel import EstimationInputError, PanelData
 from estimators.results import Estimate
 from estimators.twfe import t_estimate, t_record
@@ -155,9 +155,9 @@ def _cell_keys(cohort: np.ndarray, time: np.ndarray) -> tuple[np.ndarray, np.nda
     if not len(cohort):
         return np.zeros((0, 2), np.int64), np.zeros(0, np.int64)
     low, span = time.min(), int(time.max() - time.min()) + 1
-    codes, cell = np.unique((cohort - cohort.min()) * span + (time - low), return_inverse=True)
+    codes, cell = unique_ints((cohort - cohort.min()) * span + (time - low))
     keys = np.column_stack([codes // span + cohort.min(), codes % span + low])
-    return keys, cell.ravel()
+    return keys, cell
 
 
 def _bins(arr: PanelArrays, anticipation: int, bin_months: int):
@@ -405,9 +405,7 @@ def fit_poisson(
         reps = reps[in_fit]
         v = jackknife_vcov(reps, fit.stat)
         if len(reps) < n_cl:
-            how = (
-                f"grouped cluster jackknife ({len(reps)} groups of districts left out in turn, CV3)"
-            )
+            how = grouped_jackknife_label(len(reps)) + ", CV3"
             df_jack = len(reps) - 1
         else:
             how = "cluster jackknife (leave one district out, CV3)"
@@ -464,7 +462,12 @@ def fit_poisson(
         bin_months=bin_months,
         target_weights=fit.weights0,
         effect_count=count,
-        inference={"vcov": vcov, "df": df, "n_clusters": n_cl},
+        inference={
+            "vcov": vcov,
+            "df": df,
+            "n_clusters": n_cl,
+            "jackknife_groups": df_jack + 1 if df_jack is not None else None,
+        },
     )
 
 
@@ -478,10 +481,8 @@ class _Aggregations:
 
     def __init__(self, is_post: np.ndarray, event_bin: np.ndarray, cohort: np.ndarray):
         self.is_post = is_post
-        events, self.event_idx = np.unique(event_bin, return_inverse=True)
-        cohorts, post_idx = np.unique(cohort[is_post], return_inverse=True)
-        self.post_cohort_idx = post_idx.ravel()
-        self.event_idx = self.event_idx.ravel()
+        events, self.event_idx = unique_ints(event_bin)
+        cohorts, self.post_cohort_idx = unique_ints(cohort[is_post])
         self.n_events, self.n_cohorts = len(events), len(cohorts)
         self.labels = (
             [("overall", 0)]

@@ -27,6 +27,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from estimators.few_clusters import grouped_jackknife_label
 from estimators.panel import PanelData, prepare_panel
 from estimators.poisson import fit_poisson
 from estimators.results import Estimate
@@ -182,7 +183,9 @@ def cohort_sizes(f: pd.DataFrame) -> dict[str, int]:
     return {str(int(g)): int(n) for g, n in vc.items()}
 
 
-def inference_status(sizes: dict[str, int], method: str, df: int) -> tuple[dict, list[str]]:
+def inference_status(
+    sizes: dict[str, int], method: str, df: int, groups: int | None = None
+) -> tuple[dict, list[str]]:
     """`inference` entry of an outcome and the notes that go with it.
 
     No method can estimate the noise of a lone treated district from that district (its own
@@ -192,7 +195,8 @@ def inference_status(sizes: dict[str, int], method: str, df: int) -> tuple[dict,
     interval (bench/coverage_crime.py, 500 cities each, 10 districts, overdispersion 0.2):
     one treated district 54%, two lone districts 90%, one pair 90%; three treated districts
     93% (one cohort of 3) and 94% (1/2, 300 cities each); four in cohorts of 1/1/2 94%. Below `MIN_TREATED` treated districts `valid` is False; a
-    cohort of one district is warned about in any case."""
+    cohort of one district is warned about in any case. `groups`: the number of jackknife
+    groups when districts were left out in groups (many districts), for the method's name."""
     n_treated = sum(sizes.values())
     notes, reason = [], None
     singles = [g for g, n in sizes.items() if n == 1]
@@ -217,7 +221,7 @@ def inference_status(sizes: dict[str, int], method: str, df: int) -> tuple[dict,
     if reason:
         notes.append(f"No trustworthy interval: {reason}.")
     return {
-        "method": VCOV_LABELS.get(method, method),
+        "method": grouped_jackknife_label(groups) if groups else VCOV_LABELS.get(method, method),
         "df": int(df),
         "valid": reason is None,
         "reason": reason,
@@ -281,7 +285,9 @@ def evaluate_crime(dm: pd.DataFrame, spec: OutcomeSpec, s: EvaluationSettings) -
             jackknife_max_groups=s.jackknife_groups,
         )
     head = pois.overall
-    inference, inf_notes = inference_status(sizes, HEADLINE_VCOV, pois.inference["df"])
+    inference, inf_notes = inference_status(
+        sizes, HEADLINE_VCOV, pois.inference["df"], pois.inference.get("jackknife_groups")
+    )
     notes.extend(inf_notes)
     if not inference["valid"]:
         # no interval is honest here (coverage study): publish the estimate, withhold the
@@ -377,7 +383,7 @@ def evaluate_crime(dm: pd.DataFrame, spec: OutcomeSpec, s: EvaluationSettings) -
         "details": {
             "event_study_source": "Poisson event study with leads (same model as the "
             "headline; common base: the month before roll-out and anticipation), ratio of "
-            f"sums per event time, proportional; intervals: {VCOV_LABELS[HEADLINE_VCOV]}, "
+            f"sums per event time, proportional; intervals: {inference['method']}, "
             "sup-t uniform band",
             "uniform_band": es.uniform,
             "band_critical_value": dg._num(es.crit_val),

@@ -114,7 +114,7 @@ def combination(
     if not ok or n_g < 2:
         return {"estimate": estimate, "se": None, "df": None, "valid": False}
     wv = np.concatenate(weights)[:, None]
-    rw = np.concatenate(rep_w, axis=1)[:, :, None]
+    rw = np.concatenate(rep_w, axis=1)[None, :, :]  # 1 estimand x replicates x cells
     var = float(jackknife_vcov(reps[:, None])[0, 0])
     df, factor = jackknife_dof(wv, rw)
     if not (math.isfinite(factor[0]) and math.isfinite(df[0])):
