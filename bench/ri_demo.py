@@ -1,5 +1,6 @@
 """Time the model step's randomization inference on a finished run's warehouse, and save its
 numbers so two code versions can be compared exactly (issue 17: RI faster, same numbers).
+Works on any warehouse built up to the marts, e.g. the beat-level city's (bench/cities.py).
 
     python -m bench.ri_demo --db OUT/engagement_eval.duckdb --config DATA/city.yaml \
         [--save numbers.json] [--compare other.json] [--profile]
@@ -85,7 +86,20 @@ def main(argv: list[str] | None = None) -> int:
         section = perm.randomization_step(dm, dq, settings, outcomes)
     seconds = time.perf_counter() - started
     numbers = json.loads(json.dumps(_numbers(outcomes, section, draws), default=float))
-    print(json.dumps({"ri_seconds": round(seconds, 3), "adjusted_p": section["adjusted_p"]}))
+    per_outcome = {
+        n: round(o["_timings"]["randomization_inference"], 3)
+        for n, o in outcomes.items()
+        if "randomization_inference" in o.get("_timings", {})
+    }
+    print(
+        json.dumps(
+            {
+                "ri_seconds": round(seconds, 3),
+                "ri_seconds_per_outcome": per_outcome,
+                "adjusted_p": section["adjusted_p"],
+            }
+        )
+    )
     if args.save:
         with open(args.save, "w") as fh:
             json.dump(numbers, fh)

@@ -14,8 +14,9 @@ What it proves depends on how the roll-out order was decided (config `rollout.ra
 Statistic: the Callaway-Sant'Anna overall ATT ("reg", analytic) divided by its
 district-clustered analytic SE (`StudentizedCS`); ~0.1 ms per reassignment and outcome on
 10-25 districts x 48-120 months computed in blocks of draws (`evaluation.ri_batch.BatchedCS`,
-the same numbers), ~1-10 ms per draw with the design reused (`ReassignedCS`, for draws the
-batch hands back), ~10 ms refitted.
+the same numbers; `evaluation.ri_batch_rc.BatchedRC` for unbalanced panels: ~0.5 ms per draw
+at 300 districts x 80 quarters instead of ~250 ms per draw), ~1-10 ms per draw with the
+design reused (`ReassignedCS`, for draws the batch hands back), ~10 ms refitted.
 Studentizing makes the permutation test also asymptotically valid for the weak null (average
 effect zero with heterogeneous effects; Chung & Romano 2013, Wu & Ding 2021) and puts all
 outcomes on one scale, which the family-wise adjustment across outcomes needs

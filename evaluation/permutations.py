@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 
 import numpy as np
 import pandas as pd
@@ -41,7 +42,7 @@ from evaluation.inference import (
     ri_entry,
 )
 from evaluation.outcomes import spec
-from evaluation.ri_batch import BatchedCS
+from evaluation.ri_batch_rc import build_batch
 from evaluation.settings import EvaluationSettings
 from evaluation.survey import survey_frame
 
@@ -157,9 +158,7 @@ def _draws(fam: Family, name: str, orders: np.ndarray, stat: StudentizedCS) -> n
     # all draws at once where the array path covers them exactly (evaluation/ri_batch.py);
     # the rest one by one as before
     batch = (
-        None
-        if fast is None
-        else BatchedCS.build(fast.design, stat.control_group, stat.anticipation)
+        None if fast is None else build_batch(fast.design, stat.control_group, stat.anticipation)
     )
     pending = np.ones(len(orders), bool)
     if batch is not None:
@@ -219,8 +218,13 @@ def randomization_step(
         n_draws = permutations_for(settings.ri_permutations, len(fam.places))
         orders = permutation_orders(n_draws, len(fam.places), [settings.seed, k])
         for n in fam.members:
+            clock = time.perf_counter()
             observed[n] = stat(fam.members[n][0])
             all_draws[n] = _draws(fam, n, orders, stat)
+            # the RI cost per outcome (issue 17), beside the outcome's other `_timings`
+            outcomes[n].setdefault("_timings", {})["randomization_inference"] = (
+                time.perf_counter() - clock
+            )
         for n in fam.members:
             outcomes[n]["ri"] = ri_entry(
                 observed[n], all_draws[n], statistic=STATISTIC_ON[spec(n).kind], exact=exact

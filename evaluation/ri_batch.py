@@ -22,8 +22,13 @@ Sums run in another order than the per-cell code, so values agree to rounding (~
 relative; tested to 1e-10 in tests/evaluation/test_ri_batch.py, and the demo's p-values and
 Romano-Wolf adjusted p-values are identical: bench/ri_demo.py).
 
+An unbalanced panel (R's repeated-cross-section cells) is batched by `BatchedRC`
+(evaluation/ri_batch_rc.py; `build_batch` there picks the path for a design). Draws per
+block are bounded by `BLOCK_ELEMENTS` so that the draws x cells x units temporaries stay
+~32 MB each at beat scale.
+
 A draw this path does not cover exactly is marked for the per-draw path instead (`fallback`):
-an unbalanced panel or covariates (the whole panel), a cohort treated from the first period or
+covariates (the whole panel), a cohort treated from the first period or
 no never-treated unit (R's sample rules), a cohort without a pre-period, a cell with no
 treated or comparison weight or near the 0.995 trimming bound, no post cell, a non-finite
 value or an SE near the degenerate bound.
@@ -39,6 +44,9 @@ from estimators.cs_core import CSDesign
 from estimators.multiplier_bootstrap import DEGENERATE_SE
 
 CHUNK = 64  # draws per block: (64 x cells x units) temporaries stay a few MB on district panels
+# at most this many floats per draws x cells x units array (32 MB; a few are alive at once), so
+# a beat-level panel (300 units x 240 months, ~500 post cells) takes fewer draws per block
+BLOCK_ELEMENTS = 4_000_000
 _MARGIN = 1e-9  # relative distance from a rule's bound inside which the per-draw path decides
 
 
@@ -57,7 +65,9 @@ class BatchedCS:
 
     @classmethod
     def build(cls, design: CSDesign, control_group: str, anticipation: int) -> BatchedCS | None:
-        """None when the design is outside this path (unbalanced, covariates, non-finite y)."""
+        """None when the design is outside this path (unbalanced: `BatchedRC` in
+        evaluation/ri_batch_rc.py, whose `build_batch` picks the path; covariates; a
+        non-finite y)."""
         if not design.balanced or design.x_wide.shape[2] != 1:
             return None
         if control_group not in ("never", "notyet") or not np.isfinite(design.y_wide).all():
@@ -89,20 +99,48 @@ class BatchedCS:
         keys = [tuple(np.unique(row[row > 0])) for row in c]
         for key in dict.fromkeys(keys):
             idx = np.flatnonzero([k == key for k in keys])
-            for start in range(0, len(idx), CHUNK):
-                part = idx[start : start + CHUNK]
+            step = self._chunk(key)
+            for start in range(0, len(idx), step):
+                part = idx[start : start + step]
                 with np.errstate(divide="ignore", invalid="ignore"):  # such draws fall back
                     out[part], fallback[part] = self._block(c[part], key)
         return out, fallback
 
+    def _n_post(self, groups: tuple) -> int:
+        """Post-treatment cells (g <= t) of a group set."""
+        return int(sum((self.periods[1:] >= g).sum() for g in groups))
+
+    def _chunk(self, groups: tuple) -> int:
+        """Draws per block: this path holds a few draws x cells x units arrays."""
+        cells = max(self._n_post(groups), 1) * len(self.w)
+        return max(1, min(CHUNK, BLOCK_ELEMENTS // cells))
+
+    def _sample_rules(self, c: np.ndarray, g: np.ndarray) -> np.ndarray | None:
+        """Draws R did's sample rules would change (a unit treated from the first period, no
+        never-treated unit); None when every draw must go back (no cohort, or a cohort
+        without a pre-period, which `plan_cells` leaves out)."""
+        p = self.periods
+        if len(g) == 0 or (g <= p[0] + self.a).any():
+            return None
+        return ((c > 0) & (c <= p[0])).any(axis=1) | ~(c == 0).any(axis=1)
+
+    def _studentize(self, est, psi, bad) -> tuple[np.ndarray, np.ndarray]:
+        """est / analytic clustered SE of the aggregated influence `psi` (draws x units), NaN
+        and marked where a rule or a degenerate SE leaves the decision to the per-draw path."""
+        sums = psi @ self.member
+        se = np.sqrt(np.einsum("bc,bc->b", sums, sums)) / len(self.w)
+        stat = est / se
+        bad = bad | ~np.isfinite(stat) | (np.abs(se - DEGENERATE_SE) <= 1e-6 * DEGENERATE_SE)
+        bad |= se <= DEGENERATE_SE
+        return np.where(bad, math.nan, stat), bad
+
     def _block(self, c: np.ndarray, groups: tuple) -> tuple[np.ndarray, np.ndarray]:
         b = len(c)
         p, w, a = self.periods, self.w, self.a
-        bad = np.zeros(b, bool)
         g = np.array(groups, float)
-        if len(g) == 0 or (g <= p[0] + a).any():  # no cohort, or one without a pre-period
+        bad = self._sample_rules(c, g)
+        if bad is None:
             return np.full(b, np.nan), np.ones(b, bool)
-        bad |= ((c > 0) & (c <= p[0])).any(axis=1) | ~(c == 0).any(axis=1)
         # every cell (pre and post) of group g at period cur compares with never-treated units
         # plus those first treated after p[cur] + a (group g itself excluded)
         in_g = c[:, None, :] == g[None, :, None]  # (b, G, n)
@@ -150,9 +188,4 @@ class BatchedCS:
         a_coef = w * own_coef - pk_att[:, None]
         a_sum = w * own_count - total[:, None]
         psi += a_coef / total[:, None] - a_sum * (pk_att / total**2)[:, None]
-        sums = psi @ self.member
-        se = np.sqrt(np.einsum("bc,bc->b", sums, sums)) / n
-        stat = est / se
-        bad |= ~np.isfinite(stat) | (np.abs(se - DEGENERATE_SE) <= 1e-6 * DEGENERATE_SE)
-        bad |= se <= DEGENERATE_SE
-        return np.where(bad, math.nan, stat), bad
+        return self._studentize(est, psi, bad)

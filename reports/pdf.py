@@ -13,6 +13,8 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
+from contextlib import ExitStack
 from pathlib import Path
 
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -35,46 +37,85 @@ def find_chromium() -> str | None:
 def print_pdf(html: Path, pdf: Path, chromium: str | None = None) -> Path | None:
     """Print `html` to `pdf`; None when no Chromium is available. Raises RuntimeError when
     Chromium is present but fails (a broken install should not pass silently)."""
+    printed = print_pdfs([(html, pdf)], chromium)
+    return None if printed is None else printed[0]
+
+
+def print_pdfs(jobs: list[tuple[Path, Path]], chromium: str | None = None) -> list[Path] | None:
+    """Print each (html, pdf) pair, all Chromium processes running at once; None when no
+    Chromium is available. At once because one print is ~1.5 s of mostly waiting (browser
+    start-up, layout timers) for well under 1 CPU-second, so the report and the brief together
+    take little longer than one (issue 17). Each PDF lands atomically; when a print fails, the
+    others are still finished and kept, then RuntimeError names the first failure (its
+    `printed` attribute lists the PDFs written)."""
     binary = chromium or find_chromium()
     if binary is None:
         return None
+    with ExitStack() as stack:
+        started = [_start(binary, html, pdf, stack) for html, pdf in jobs]
+        outcomes = [_finish(*job) for job in started]
+    printed = [o for o in outcomes if isinstance(o, Path)]
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            if isinstance(outcome, RuntimeError):
+                outcome.printed = printed
+            raise outcome
+    return printed
+
+
+def _start(binary: str, html: Path, pdf: Path, stack: ExitStack):
+    """One Chromium printing `html` into a temp file beside `pdf`, with a throw-away profile."""
     pdf.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="ee-chromium-") as profile:
-        fd, tmp = tempfile.mkstemp(dir=pdf.parent, prefix=f".{pdf.name}.", suffix=".tmp")
-        os.close(fd)
-        try:
-            proc = subprocess.run(
-                [
-                    binary,
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--no-first-run",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                    f"--user-data-dir={profile}",
-                    "--no-pdf-header-footer",
-                    f"--print-to-pdf={tmp}",
-                    Path(html).resolve().as_uri(),
-                ],
-                capture_output=True,
-                timeout=TIMEOUT_SECONDS,
-                check=False,
+    profile = stack.enter_context(tempfile.TemporaryDirectory(prefix="ee-chromium-"))
+    fd, tmp = tempfile.mkstemp(dir=pdf.parent, prefix=f".{pdf.name}.", suffix=".tmp")
+    os.close(fd)
+    stack.callback(Path(tmp).unlink, missing_ok=True)  # a no-op once renamed into place
+    err = stack.enter_context(tempfile.TemporaryFile())  # noqa: SIM115 - closed by the stack
+    proc = subprocess.Popen(
+        [
+            binary,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            "--no-pdf-header-footer",
+            f"--print-to-pdf={tmp}",
+            Path(html).resolve().as_uri(),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=err,
+    )
+    stack.callback(_stop, proc)
+    return proc, err, html, pdf, Path(tmp), time.monotonic() + TIMEOUT_SECONDS
+
+
+def _finish(proc, err, html: Path, pdf: Path, tmp: Path, deadline: float):
+    """The printed PDF moved into place, or the exception saying why not."""
+    try:
+        proc.wait(timeout=max(deadline - time.monotonic(), 0))
+        data = tmp.read_bytes()
+        if proc.returncode != 0 or not data.startswith(b"%PDF"):
+            err.seek(0)
+            tail = err.read().decode(errors="replace").strip().splitlines()[-3:]
+            raise RuntimeError(
+                f"chromium could not print {html.name} (exit {proc.returncode}): "
+                + " | ".join(tail)
             )
-            data = Path(tmp).read_bytes()
-            if proc.returncode != 0 or not data.startswith(b"%PDF"):
-                tail = proc.stderr.decode(errors="replace").strip().splitlines()[-3:]
-                raise RuntimeError(
-                    f"chromium could not print {html.name} (exit {proc.returncode}): "
-                    + " | ".join(tail)
-                )
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, pdf)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    return pdf
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, pdf)
+        return pdf
+    except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
+        return exc
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
 
 
 def page_count(pdf: bytes) -> int:

@@ -15,7 +15,7 @@ from engagement_eval.names import file_stem
 from reports.export import write_data
 from reports.files import atomic_write
 from reports.names import name_html
-from reports.pdf import MISSING, print_pdf
+from reports.pdf import MISSING, print_pdfs
 from reports.view import build_view
 
 REPORT_NAME = "council_report.html"
@@ -99,17 +99,17 @@ def write_council_pack(
     files = [target, folder / BRIEF_NAME, *write_data(results, folder)]
     note = ""
     if pdf:
-        for name in (REPORT_NAME, BRIEF_NAME):
-            try:
-                printed = print_pdf(folder / name, folder / name.replace(".html", ".pdf"), chromium)
-            except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
-                # a broken browser must not cost the council its HTML and spreadsheet
-                note = f"PDF not written: {' '.join(str(exc).split())[:300]}"
-                break
-            if printed is None:
-                note = MISSING
-                break
-            files.append(printed)
+        jobs = [
+            (folder / n, folder / n.replace(".html", ".pdf")) for n in (REPORT_NAME, BRIEF_NAME)
+        ]
+        try:
+            printed = print_pdfs(jobs, chromium)  # both browsers at once (issue 17)
+        except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
+            # a broken browser must not cost the council its HTML and spreadsheet
+            note = f"PDF not written: {' '.join(str(exc).split())[:300]}"
+            printed = getattr(exc, "printed", [])
+        files += printed or []
+        note = note or ("" if printed is not None else MISSING)
     newest = max(p for p in city_dir.iterdir() if p.is_dir() and _PERIOD.match(p.name))
     _refresh_latest(newest, city_dir / LATEST)
     return CouncilPack(target, tuple(files), note)

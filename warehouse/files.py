@@ -194,6 +194,25 @@ def check_header(header: list[str], path: Path) -> None:
             )
 
 
+def check_duplicate_names(header: list[str], path: Path) -> None:
+    """Refuse a file that names one column twice, in any case (`Beat` and `beat`): which of
+    the two is the contract's column would be a guess, and DuckDB would silently call the
+    second one `beat_1`."""
+    seen: dict[str, int] = {}
+    for position, name in enumerate(header, start=1):
+        key = name.strip().casefold()
+        if key in seen:
+            first = header[seen[key] - 1]
+            raise UserError(
+                f"{path.name} names a column twice: column {seen[key]} '{first}' and column "
+                f"{position} '{name}' (names are compared ignoring case)",
+                "rename or drop one of the two columns in the file",
+                file=str(path),
+                column=name,
+            )
+        seen[key] = position
+
+
 def is_under(path: Path, folder: Path) -> bool:
     """Whether `path` is `folder` or inside it, both resolved (links followed)."""
     return Path(os.path.realpath(path)).is_relative_to(Path(os.path.realpath(folder)))

@@ -28,7 +28,13 @@ from engagement_eval.config import CityConfig
 from engagement_eval.contract import INPUTS, InputSpec, resolve_columns
 from engagement_eval.errors import UserError
 from engagement_eval.grain import month_keys
-from warehouse.files import check_header, delivered_paths, duckdb_path, file_compression
+from warehouse.files import (
+    check_duplicate_names,
+    check_header,
+    delivered_paths,
+    duckdb_path,
+    file_compression,
+)
 from warehouse.sql import (
     TZ_PARAM,
     cast_sql,
@@ -111,6 +117,8 @@ def inspect_file(
             f"cannot read {spec.name} file: {first} ({detail})", fix, file=str(path)
         ) from exc
     header = [row[0] for row in described]
+    if fmt == "csv":
+        check_duplicate_names(_delivered_header(con, compression, path), path)
     check_header(header, path)
     return DeliveredFile(
         path,
@@ -120,6 +128,22 @@ def inspect_file(
         resolve_columns(spec, header, config, path),
         compression,
     )
+
+
+def _delivered_header(con, compression: str, path: Path) -> list[str]:
+    """The CSV's first row exactly as written: DuckDB's header detection renames a repeated
+    name (`Beat`, `beat` -> `Beat`, `beat_1`), which would hide that the file names one column
+    twice. Read as data (header = false), the same sniffer splits the row the same way."""
+    assert compression in ("none", "gzip")  # a whitelisted literal, never delivered text
+    try:
+        row = con.execute(
+            "SELECT * FROM read_csv($path, all_varchar = true, header = false, "
+            f"compression = '{compression}') LIMIT 1",
+            {"path": duckdb_path(path)},
+        ).fetchall()
+    except duckdb.Error:
+        return []  # the typed read above reports what is wrong with the file
+    return [str(v) for v in row[0] if v is not None] if row else []
 
 
 def delivered_files(

@@ -212,7 +212,9 @@ def _materialize(data: str, config_path: str | None, out: str | None, quiet: boo
     job = defs.resolve_job_def(ALL_ASSETS_JOB).with_logger_defs(
         {"progress": _progress_logger(quiet)}
     )
-    with exclusive_writer(settings.duckdb_path):
+    from pipelines.run_history import fewer_flushes
+
+    with exclusive_writer(settings.duckdb_path), fewer_flushes():
         instance = _instance(settings.dagster_home)
         recovered = recover_stale_runs(instance)
         if recovered and not quiet:

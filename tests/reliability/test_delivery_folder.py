@@ -174,6 +174,17 @@ def test_control_characters_in_a_header_are_refused_naming_file_and_column(city,
     _refused(city, "meetings.csv", "control character", f"U+{ord(char):04X}", shown)
 
 
+@pytest.mark.parametrize("second", ["Attendees", "attendees", " ATTENDEES"])
+def test_a_column_named_twice_is_refused_naming_both(city, second):
+    """DuckDB would rename the second one (`attendees_1`) and keep going."""
+    path = city / "meetings.csv"
+    lines = path.read_text().splitlines(keepends=True)
+    lines[0] = lines[0].rstrip("\n") + f",{second}\n"
+    lines[1:] = [line.rstrip("\n") + ",7\n" for line in lines[1:]]
+    path.write_text("".join(lines))
+    _refused(city, "meetings.csv names a column twice", "'attendees'", second, "rename or drop")
+
+
 def test_nothing_is_read_from_a_refused_link(city, tmp_path, monkeypatch):
     """The link check runs before any file of the folder is opened."""
     target = tmp_path / "target.csv"
