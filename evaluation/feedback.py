@@ -99,12 +99,14 @@ def item_means(items: pd.DataFrame, alpha: float, min_cell: int) -> dict:
         mean = float(rows["sum"].sum() / n) if n else None
         sub = treated[treated["item"] == item]
         by_period, by_cohort = [], {}
-        for e, cell in sub.groupby("event_time"):
-            by_district = cell.groupby("district_id")[["sum", "n"]].sum()
+        # one grouped sum per layout, then a walk over its groups (a groupby per cell cost
+        # about a quarter of the demo's model step)
+        per_district = sub.groupby(["event_time", "district_id"])[["sum", "n"]].sum()
+        for e, by_district in per_district.groupby(level="event_time"):
             entry = cluster_ratio(by_district["sum"], by_district["n"], alpha)
             by_period.append(_suppress({"event_time": int(e), **entry}, min_cell))
-        for (cohort, e), cell in sub.groupby(["cohort", "event_time"]):
-            by_district = cell.groupby("district_id")[["sum", "n"]].sum()
+        per_district = sub.groupby(["cohort", "event_time", "district_id"])[["sum", "n"]].sum()
+        for (cohort, e), by_district in per_district.groupby(level=["cohort", "event_time"]):
             entry = cluster_ratio(by_district["sum"], by_district["n"], alpha)
             by_cohort.setdefault(cohort, []).append(
                 _suppress({"event_time": int(e), **entry}, min_cell)
