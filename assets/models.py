@@ -19,11 +19,8 @@ from evaluation.run import build_document
 from evaluation.settings import settings_from_config
 from evaluation.store import frames
 from evaluation.versions import code_version, package_versions
-from warehouse.feedback_panels import feedback_gaps, read_feedback
-from warehouse.groups import read_group_panel
-from warehouse.reads import district_names, input_files, quality_section, read_panels
+from warehouse.model_inputs import read_model_inputs
 from warehouse.results_store import previous_history, write_results
-from warehouse.shapes import describe_shape, shape_notes
 
 GROUP = "models"
 RESULTS_KEY = dg.AssetKey(["results", "evaluation"])
@@ -60,30 +57,17 @@ def evaluation_results(
     settings = settings_from_config(cfg)
     clock = time.perf_counter()
     with warehouse.connect(read_only=True) as con:
-        dm, dq = read_panels(con)
-        dqg = read_group_panel(con)
-        inputs, quality, names = input_files(con), quality_section(con), district_names(con)
-        shape = describe_shape(con, cfg)
+        read = read_model_inputs(con, cfg)
         previous = previous_history(con, cfg.city, context.run.run_id)
-        feedback, feedback_gaps_found = read_feedback(con), feedback_gaps(con)
     read_seconds = time.perf_counter() - clock
     built = build_document(
-        dm,
-        dq,
-        settings,
-        shape=shape,
-        shape_notes=shape_notes(shape),
+        settings=settings,
+        **read,
         previous=previous,
-        feedback=feedback,
-        feedback_gaps=feedback_gaps_found,
-        group_panel=dqg,
         city_config=cfg,
         city=cfg.city,
         config=cfg.raw,
         generated_at=generated_at(None, warehouse.source_date_epoch),
-        inputs=inputs,
-        quality=quality,
-        names=names,
         threshold=cfg.attendance_threshold_per_1000,
         code_version=code_version(),
         versions=package_versions(),

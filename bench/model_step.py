@@ -5,7 +5,7 @@
 
 Why: the model step is the part of a run whose cost grows with districts x months x outcomes
 (jackknife refits, randomization inference); this runs exactly what the `results.evaluation`
-asset runs (`evaluation.run.build_document` on the same reads) without Dagster, ingest or the
+asset runs (`evaluation.run.build_document` on the same reads, `warehouse.model_inputs`) without Dagster, ingest or the
 gate, so a regression can be found in minutes (the beat-level one of issue 17 was found this
 way). Build the warehouse first with
 `python -m bench.stages dagster --data DIR --out OUT --groups raw,staging,quality,marts`.
@@ -27,10 +27,7 @@ import duckdb
 from engagement_eval.config import load_config
 from evaluation.run import build_document
 from evaluation.settings import settings_from_config
-from warehouse.feedback_panels import feedback_gaps, read_feedback
-from warehouse.groups import read_group_panel
-from warehouse.reads import district_names, input_files, quality_section, read_panels
-from warehouse.shapes import describe_shape, shape_notes
+from warehouse.model_inputs import read_model_inputs
 
 
 def run(data: str, db: str, model: dict | None, profile: int) -> dict:
@@ -38,11 +35,7 @@ def run(data: str, db: str, model: dict | None, profile: int) -> dict:
     settings = settings_from_config(config)
     con = duckdb.connect(db, read_only=True)
     try:
-        dm, dq = read_panels(con)
-        group_panel = read_group_panel(con)
-        inputs, quality, names = input_files(con), quality_section(con), district_names(con)
-        shape = describe_shape(con, config)
-        feedback, gaps = read_feedback(con), feedback_gaps(con)
+        read = read_model_inputs(con, config)
     finally:
         con.close()
     profiler = cProfile.Profile() if profile else None
@@ -50,20 +43,11 @@ def run(data: str, db: str, model: dict | None, profile: int) -> dict:
     if profiler:
         profiler.enable()
     built = build_document(
-        dm,
-        dq,
-        settings,
-        shape=shape,
-        shape_notes=shape_notes(shape),
-        feedback=feedback,
-        feedback_gaps=gaps,
-        group_panel=group_panel,
+        settings=settings,
+        **read,
         city_config=config,
         city=config.city,
         config=config.raw,
-        inputs=inputs,
-        quality=quality,
-        names=names,
         threshold=config.attendance_threshold_per_1000,
     )
     if profiler:
@@ -73,7 +57,10 @@ def run(data: str, db: str, model: dict | None, profile: int) -> dict:
         "seconds": round(time.perf_counter() - wall, 2),
         "cpu_seconds": round(time.process_time() - cpu, 2),
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "panel_rows": {"district_month": len(dm), "survey": 0 if dq is None else len(dq)},
+        "panel_rows": {
+            "district_month": len(read["dm"]),
+            "survey": 0 if read["dq"] is None else len(read["dq"]),
+        },
         "stages": {k: round(v, 2) for k, v in built.timings.items()},
         "by_outcome": {
             name: {k: round(v, 2) for k, v in o.private.get("_timings", {}).items()}

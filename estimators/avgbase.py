@@ -45,7 +45,7 @@ import pandas as pd
 from scipy import stats
 
 from estimators.few_clusters import grouped_jackknife_label, jackknife_groups
-from estimators.fixed_effects import TwoWayFE, indicator, unique_ints
+from estimators.fixed_effects import TwoWayFE, codes, indicator
 
 JACKKNIFE = "cluster jackknife (leave one district out)"
 
@@ -136,7 +136,7 @@ def linear_weights(
         labels += [("event", int(x)) for x in ev]
         labels += [("group", int(x)) for x in np.unique(g[treated])]
     n, k = len(unit), len(labels)
-    codes = _Codes.of(unit, time)
+    coded = _Codes.of(unit, time)
     weights = np.zeros((n, k))
     n_target = np.zeros(k, dtype=np.int64)
     fits = {False: [j for j, (kind, _) in enumerate(labels) if kind in ("overall", "group")]}
@@ -148,7 +148,7 @@ def linear_weights(
             continue
         target = treated | lead_cells if with_leads else treated
         untreated = ~target
-        ok = _imputable(codes, untreated) & target
+        ok = _imputable(coded, untreated) & target
         w1 = np.zeros((n, len(cols)))
         for c, j in enumerate(cols):
             kind, key = labels[j]
@@ -164,7 +164,7 @@ def linear_weights(
             n_target[j] = int(sel.sum())
             if n_target[j]:
                 w1[sel, c] = 1.0 / n_target[j]
-        v0 = _untreated_weights(codes, untreated, ok, w1)
+        v0 = _untreated_weights(coded, untreated, ok, w1)
         weights[:, cols] = w1 + v0
     return LinearFit(labels, np.full(k, np.nan), weights, n_target)
 
@@ -179,26 +179,26 @@ class _Codes(NamedTuple):
 
     @classmethod
     def of(cls, unit: np.ndarray, time: np.ndarray) -> _Codes:
-        uu, ucode = unique_ints(unit)
-        tt, tcode = unique_ints(time)
+        ucode, uu = codes(unit)
+        tcode, tt = codes(time)
         return cls(ucode, tcode, len(uu), len(tt))
 
 
-def _imputable(codes: _Codes, untreated) -> np.ndarray:
+def _imputable(coded: _Codes, untreated) -> np.ndarray:
     """Rows whose unit and period both have an untreated row (so y0 can be imputed)."""
-    return (np.bincount(codes.unit[untreated], minlength=codes.n_units) > 0)[codes.unit] & (
-        np.bincount(codes.time[untreated], minlength=codes.n_times) > 0
-    )[codes.time]
+    return (np.bincount(coded.unit[untreated], minlength=coded.n_units) > 0)[coded.unit] & (
+        np.bincount(coded.time[untreated], minlength=coded.n_times) > 0
+    )[coded.time]
 
 
-def _untreated_weights(codes: _Codes, untreated, target, w1) -> np.ndarray:
+def _untreated_weights(coded: _Codes, untreated, target, w1) -> np.ndarray:
     """v0 = -Z0 (Z0'Z0)^- Z1' w1: the imputed y0 of the target rows as weights on untreated rows
     (Z: unit and period indicators). The normal equations are solved by `TwoWayFE` (the
     larger factor eliminated, a Cholesky solve on the smaller; one level pinned per connected
     component): any solution gives the same unit + period sums on the untreated rows, which
     is all v0 uses, so this equals the pseudo-inverse solution to rounding at a fraction of
     its cost (the jackknife calls this twice per replicate)."""
-    ucode, tcode, nu, nt = codes
+    ucode, tcode, nu, nt = coded
     rows = np.flatnonzero(target)
     rhs_u = indicator(ucode[rows], nu) @ w1[rows]
     rhs_t = indicator(tcode[rows], nt) @ w1[rows]

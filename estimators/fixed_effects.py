@@ -18,23 +18,6 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 
 
-def unique_ints(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """`np.unique(values, return_inverse=True)` (inverse flat) for integers, through a bincount
-    over their range when it is small: no sort, and the jackknifes' refits call it several
-    times each (it was a third of the resident-group analysis at 300 districts)."""
-    v = np.asarray(values, np.int64).ravel()
-    if not len(v):
-        return v, v
-    low = v.min()
-    span = int(v.max() - low) + 1
-    if span > 4 * len(v) + 1024:
-        uniq, inverse = np.unique(v, return_inverse=True)
-        return uniq, inverse.ravel()
-    present = np.bincount(v - low, minlength=span) > 0
-    rank = np.cumsum(present) - 1
-    return np.flatnonzero(present) + low, rank[v - low]
-
-
 def indicator(codes: np.ndarray, n_levels: int) -> sp.csr_matrix:
     """Sparse (n_levels x n_obs) matrix that sums observations within each level."""
     n = len(codes)
@@ -174,9 +157,23 @@ def small_sample_factor(
 
 
 def codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Integer codes 0..L-1 and the sorted distinct values."""
-    uniq, inv = np.unique(values, return_inverse=True)
-    return inv.astype(np.int64), uniq
+    """Integer codes 0..L-1 and the sorted distinct values (`np.unique` with the inverse).
+
+    Integers over a small range take a bincount over that range instead of a sort: the
+    jackknifes' refits call this several times each (it was a third of the resident-group
+    analysis at 300 districts)."""
+    arr = np.asarray(values).ravel()
+    if len(arr) and arr.dtype.kind in "iu" and arr.dtype.itemsize <= 8 - (arr.dtype.kind == "u"):
+        v = arr.astype(np.int64, copy=False)
+        low = v.min()
+        span = int(v.max() - low) + 1
+        if span <= 4 * len(v) + 1024:
+            present = np.bincount(v - low, minlength=span) > 0
+            rank = np.cumsum(present) - 1
+            uniq = (np.flatnonzero(present) + low).astype(arr.dtype, copy=False)
+            return rank[v - low], uniq
+    uniq, inv = np.unique(arr, return_inverse=True)
+    return inv.ravel().astype(np.int64), uniq
 
 
 def nested_in(inner: np.ndarray, outer: np.ndarray) -> bool:

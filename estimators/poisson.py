@@ -54,7 +54,7 @@ import numpy as np
 
 from estimators._design import PanelArrays, RegressionDiDResult, panel_arrays
 from estimators.few_clusters import grouped_jackknife_label, jackknife_groups, jackknife_vcov
-from estimators.fixed_effects import TwoWayFE, pair_sums, small_sample_factor, unique_ints
+from estimators.fixed_effects import TwoWayFE, codes, pair_sums, small_sample_factor
 from estimators.panel import EstimationInputError, PanelData
 from estimators.results import Estimate
 from estimators.twfe import t_estimate, t_record
@@ -155,8 +155,8 @@ def _cell_keys(cohort: np.ndarray, time: np.ndarray) -> tuple[np.ndarray, np.nda
     if not len(cohort):
         return np.zeros((0, 2), np.int64), np.zeros(0, np.int64)
     low, span = time.min(), int(time.max() - time.min()) + 1
-    codes, cell = unique_ints((cohort - cohort.min()) * span + (time - low))
-    keys = np.column_stack([codes // span + cohort.min(), codes % span + low])
+    cell, pairs = codes((cohort - cohort.min()) * span + (time - low))
+    keys = np.column_stack([pairs // span + cohort.min(), pairs % span + low])
     return keys, cell
 
 
@@ -481,8 +481,8 @@ class _Aggregations:
 
     def __init__(self, is_post: np.ndarray, event_bin: np.ndarray, cohort: np.ndarray):
         self.is_post = is_post
-        events, self.event_idx = unique_ints(event_bin)
-        cohorts, self.post_cohort_idx = unique_ints(cohort[is_post])
+        self.event_idx, events = codes(event_bin)
+        self.post_cohort_idx, cohorts = codes(cohort[is_post])
         self.n_events, self.n_cohorts = len(events), len(cohorts)
         self.labels = (
             [("overall", 0)]

@@ -183,14 +183,21 @@ def test_unknown_vcov_rejected(small):
 def test_fast_unique_and_cell_keys_equal_numpy():
     """The refits' sort-free `np.unique` replacements give numpy's result exactly (small
     ranges by bincount, wide ranges and empty input by numpy itself)."""
-    from estimators.fixed_effects import unique_ints
+    from estimators.fixed_effects import codes
     from estimators.poisson import _cell_keys
 
     rng = np.random.default_rng(0)
-    for v in (rng.integers(-50, 50, 1000), rng.integers(0, 10**9, 100), np.array([5]), np.zeros(0)):
-        got, inv = unique_ints(v)
-        want, want_inv = np.unique(np.asarray(v, np.int64), return_inverse=True)
-        assert (got == want).all() and (inv == want_inv.ravel()).all()
+    for v in (
+        rng.integers(-50, 50, 1000),
+        rng.integers(0, 10**9, 100),
+        np.array([5], np.int32),
+        np.zeros(0, np.int64),
+        np.array(["b", "a", "b"]),
+    ):
+        inv, got = codes(v)
+        want, want_inv = np.unique(v, return_inverse=True)
+        assert (got == want).all() and got.dtype == want.dtype
+        assert (inv == want_inv.ravel()).all()
     cohort, time = rng.integers(0, 40, 500), rng.integers(3, 90, 500)
     keys, cell = _cell_keys(cohort, time)
     want, want_cell = np.unique(np.stack([cohort, time], 1), axis=0, return_inverse=True)
