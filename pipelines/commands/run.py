@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 from engagement_eval.errors import UserError
@@ -212,10 +213,13 @@ def _materialize(data: str, config_path: str | None, out: str | None, quiet: boo
     job = defs.resolve_job_def(ALL_ASSETS_JOB).with_logger_defs(
         {"progress": _progress_logger(quiet)}
     )
-    from pipelines.run_history import fewer_flushes
+    from pipelines.run_history import fewer_flushes, one_connection_per_file
 
-    with exclusive_writer(settings.duckdb_path), fewer_flushes():
+    with ExitStack() as run_scope:
+        run_scope.enter_context(exclusive_writer(settings.duckdb_path))
+        run_scope.enter_context(fewer_flushes())
         instance = _instance(settings.dagster_home)
+        run_scope.enter_context(one_connection_per_file(instance))
         recovered = recover_stale_runs(instance)
         if recovered and not quiet:
             print(f"marked {len(recovered)} interrupted earlier run(s) as failed: {recovered}")

@@ -30,6 +30,7 @@ def _isolated_env(monkeypatch):
         "ENGAGEMENT_EVAL_DUCKDB",
         "ENGAGEMENT_EVAL_OUT",
         "ENGAGEMENT_EVAL_CONFIG",
+        "ENGAGEMENT_EVAL_REPORTS",  # the report then goes beside results.json, under out/
     ):
         monkeypatch.delenv(var, raising=False)
 
