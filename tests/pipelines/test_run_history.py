@@ -199,7 +199,9 @@ def test_everything_is_put_back_and_the_files_are_closed_after_the_run(tmp_path)
 def test_a_batch_that_fails_part_way_stores_none_of_its_events(tmp_path, monkeypatch):
     instance = _persistent_instance(tmp_path / "home")
     run_id = _run(instance)
-    entries = [r.event_log_entry for r in instance.get_records_for_run(run_id, limit=10_000).records]
+    entries = [
+        r.event_log_entry for r in instance.get_records_for_run(run_id, limit=10_000).records
+    ]
     before = len(entries)
     materializations = [e for e in entries if e.dagster_event_type == ASSET_MATERIALIZATION]
     assert len(materializations) >= 3
