@@ -214,6 +214,7 @@ def _materialize(data: str, config_path: str | None, out: str | None, quiet: boo
         {"progress": _progress_logger(quiet)}
     )
     from pipelines.run_history import fewer_flushes, one_connection_per_file
+    from warehouse.connection import held_open
 
     with ExitStack() as run_scope:
         run_scope.enter_context(exclusive_writer(settings.duckdb_path))
@@ -224,6 +225,14 @@ def _materialize(data: str, config_path: str | None, out: str | None, quiet: boo
         if recovered and not quiet:
             print(f"marked {len(recovered)} interrupted earlier run(s) as failed: {recovered}")
         refuse_if_busy(instance, settings.duckdb_path)
+        run_scope.enter_context(
+            held_open(
+                settings.duckdb_path,
+                settings.lock_timeout_seconds,
+                None,
+                settings.duckdb_memory_limit,
+            )
+        )
         if not quiet:
             print(
                 f"{config.city}: months {keys[0]} .. {keys[-1]} from {data_dir}"
