@@ -374,15 +374,20 @@ def fit_poisson(
             f"path for all treated districts), correction '{ssc}' (factor {factor:.6f})"
         )
     else:
-        groups, n_groups = jackknife_groups(arr.cluster, arr.cohort, jackknife_max_groups)
+        # districts in the fit (one without a count is not) are left out one at a time up to
+        # `jackknife_max_groups`, in groups beyond; a row outside the fit is in no group (-1)
+        grouped = jackknife_max_groups is not None and n_cl > jackknife_max_groups
+        fit_groups, n_groups = jackknife_groups(
+            arr.cluster[fr], arr.cohort[fr], jackknife_max_groups if grouped else None
+        )
+        groups = np.full(len(y), -1, np.int64)
+        groups[fr] = fit_groups
         pos = {lab: j for j, lab in enumerate(fit.labels)}
         mu_start = np.full(len(y), np.nan)
         mu_start[fr] = fit.mu
         mu_start = np.where(np.isnan(mu_start), 1.0, mu_start)
-        in_fit = np.zeros(n_groups, bool)
-        in_fit[groups[fr]] = True
         reps = np.full((n_groups, k), np.nan)
-        for c in np.flatnonzero(in_fit):
+        for c in range(n_groups):
             drop = groups == c
             try:
                 sub = _fit(
@@ -402,11 +407,10 @@ def fit_poisson(
             for lab, val in zip(sub.labels, sub.stat, strict=True):
                 if lab in pos:
                     reps[c, pos[lab]] = val
-        reps = reps[in_fit]
         v = jackknife_vcov(reps, fit.stat)
-        if len(reps) < n_cl:
-            how = grouped_jackknife_label(len(reps)) + ", CV3"
-            df_jack = len(reps) - 1
+        if grouped:
+            how = grouped_jackknife_label(n_groups) + ", CV3"
+            df_jack = n_groups - 1
         else:
             how = "cluster jackknife (leave one district out, CV3)"
     se_all = np.sqrt(np.clip(np.diag(v), 0, None))
@@ -493,20 +497,20 @@ class _Aggregations:
         self.diff = np.zeros(len(self.labels), bool)
         self.diff[-1] = True
 
-    def sums(self, values: np.ndarray, codes: np.ndarray | None = None, n_codes: int = 1):
-        """Sum of `values` over each aggregation's rows: a vector, or with `codes` a
-        (n_codes x aggregations) matrix of the sums within each code."""
-        flat = codes is None
-        codes = np.zeros(len(values), np.int64) if flat else np.asarray(codes, np.int64)
+    def sums(self, values: np.ndarray, by: np.ndarray | None = None, n_by: int = 1):
+        """Sum of `values` over each aggregation's rows: a vector, or with `by` (integer codes
+        0..n_by-1 of the rows) a (n_by x aggregations) matrix of the sums within each code."""
+        flat = by is None
+        by = np.zeros(len(values), np.int64) if flat else np.asarray(by, np.int64)
         post = self.is_post
-        overall = np.bincount(codes[post], values[post], n_codes)
+        overall = np.bincount(by[post], values[post], n_by)
         events = np.bincount(
-            codes * self.n_events + self.event_idx, values, n_codes * self.n_events
-        ).reshape(n_codes, self.n_events)
+            by * self.n_events + self.event_idx, values, n_by * self.n_events
+        ).reshape(n_by, self.n_events)
         cohorts = np.bincount(
-            codes[post] * self.n_cohorts + self.post_cohort_idx,
+            by[post] * self.n_cohorts + self.post_cohort_idx,
             values[post],
-            n_codes * self.n_cohorts,
-        ).reshape(n_codes, self.n_cohorts)
+            n_by * self.n_cohorts,
+        ).reshape(n_by, self.n_cohorts)
         out = np.column_stack([overall, events, cohorts, overall])
         return out[0] if flat else out

@@ -167,6 +167,7 @@ class Built(NamedTuple):
     cells: dict[str, dict]
 
 
+@one_blas_thread()  # many small solves: BLAS threads cost more than they give (estimators.blas)
 def build_document(
     dm: pd.DataFrame,
     dq: pd.DataFrame | None,
@@ -193,36 +194,6 @@ def build_document(
     threshold, versions, ...). Every section results.json holds is decided here, so the asset
     only reads its inputs and writes what this returns; a new section is one more line below.
     """
-    with one_blas_thread():  # many small solves: BLAS threads cost more than they give
-        return _build_document(
-            dm,
-            dq,
-            settings,
-            shape=shape,
-            shape_notes=shape_notes,
-            previous=previous,
-            feedback=feedback,
-            feedback_gaps=feedback_gaps,
-            group_panel=group_panel,
-            city_config=city_config,
-            **meta,
-        )
-
-
-def _build_document(
-    dm,
-    dq,
-    settings,
-    *,
-    shape,
-    shape_notes,
-    previous,
-    feedback,
-    feedback_gaps,
-    group_panel,
-    city_config,
-    **meta,
-) -> Built:
     settings = dataclasses.replace(
         settings,
         grain=shape["grain"],

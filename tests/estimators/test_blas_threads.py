@@ -5,6 +5,7 @@ after it the previous limits are back; the results document is built inside it."
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import scipy.linalg  # noqa: F401  (loads scipy's own BLAS as well as numpy's)
 from threadpoolctl import threadpool_info, threadpool_limits
 
@@ -30,11 +31,17 @@ def test_the_results_document_is_built_with_one_blas_thread(monkeypatch):
 
     seen = []
 
-    def fake_build(*args, **kwargs):
-        seen.append(_blas_threads())
-        return "built"
+    class Stop(Exception):
+        pass
 
-    monkeypatch.setattr(run, "_build_document", fake_build)
+    def fake_evaluate(*args, **kwargs):  # the first thing build_document computes
+        seen.append(_blas_threads())
+        raise Stop
+
+    monkeypatch.setattr(run, "evaluate", fake_evaluate)
+    shape = {"grain": "month", "survey_grain": "quarter", "analysis_unit": "district"}
     with threadpool_limits(limits=2, user_api="blas"):
-        assert run.build_document(None, None, None, shape={}) == "built"
+        with pytest.raises(Stop):
+            run.build_document(None, None, run.EvaluationSettings(), shape=shape)
+        assert set(_blas_threads()) == {2}  # back after the call, also when it raised
     assert seen and set(seen[0]) == {1}

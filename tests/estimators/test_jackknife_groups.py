@@ -97,6 +97,23 @@ def test_poisson_grouped_jackknife_matches_refits_from_scratch(counts):
     assert abs(res.overall.se - plain.overall.se) > 1e-6  # the grouping did change something
 
 
+def test_poisson_counts_only_districts_in_the_fit_against_the_limit(counts):
+    """A district without a single count is not in the Poisson fit; three of them must not
+    turn a 21-district fit (limit 22) into a grouped jackknife. (Grouping all 24 would pair the
+    first two districts in cohort order with the last two, all four in the fit.)"""
+    df = counts.copy()
+    never = df.loc[df["cohort"] == 0, "unit"].unique()[-3:]  # not the first: see below
+    df.loc[df["unit"].isin(never), "y"] = 0
+    panel = prepare_panel(df, unit="unit", time="time", outcome="y", cohort="cohort")
+    pop = df["pop"].to_numpy()
+    res = fit_poisson(panel, exposure=pop, vcov="jackknife", jackknife_max_groups=22)
+    plain = fit_poisson(panel, exposure=pop, vcov="jackknife")
+    assert res.inference["n_clusters"] == 21 and res.inference["jackknife_groups"] is None
+    assert res.overall.se == plain.overall.se and res.inference["df"] == 20
+    grouped = fit_poisson(panel, exposure=pop, vcov="jackknife", jackknife_max_groups=20)
+    assert grouped.inference["jackknife_groups"] == 20 and grouped.inference["df"] == 19
+
+
 def test_avg_base_grouped_jackknife_matches_refits_from_scratch():
     df, _ = simulate_staggered_panel(n_units=21, n_periods=9, cohorts=(4, 6, 8), seed=4)
     res = fit_avg_base(
