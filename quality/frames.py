@@ -8,6 +8,13 @@ checked (raw keeps older versions of re-delivered files), mirroring staging.
 
 The frame is a TEMP table. It never goes to Great Expectations whole: `quality.reduce` cuts it
 down to what decides each rule (distinct values, rows sharing a key) first.
+
+It is built in three statements so that no row is parsed twice: every row once, as if it were
+the only one of its key (copy 1, key kept); then the 64-bit hashes of keys (or, without a key
+column, of whole rows) held by more than one row, a small table kept with the frame; then exact
+copies and superseded versions are numbered among only the rows those hashes point to, and
+only rows that change are updated. The same small table lets the key's uniqueness rule look at
+those rows alone (`Frame.duplicates_within`).
 """
 
 from __future__ import annotations
@@ -34,6 +41,18 @@ class Frame:
     delivered: dict[str, str]  # contract column -> delivered column name
     source_files: tuple[str, ...]
     rows: int
+    # temp table of the hashes (`_h`) of key texts that more than one row holds; None when the
+    # input has no key column delivered (then `_key` is NULL on every row)
+    repeated_keys: str | None = None
+
+    def duplicates_within(self, column: str) -> str | None:
+        """A predicate on frame rows outside of which `column` cannot repeat, or None.
+
+        `_key` is the key text, or NULL; two rows sharing a `_key` share its hash, which is
+        then in `repeated_keys`. So rows whose `_key` hash is not there are unique."""
+        if column != "_key" or self.repeated_keys is None:
+            return None
+        return f"hash(_key) IN (SELECT _h FROM {self.repeated_keys})"
 
     def head(self, con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         """The frame's columns and first row: enough for rules about the table's shape."""
@@ -128,6 +147,8 @@ def build_frame(
         for k in spec.key_columns(survey.groups)
         if k in columns
     ]
+    target = frame_table(input_name)
+    repeated = ident(f"_gate_{input_name}_repeated")
     latest = "TRUE"
     if key_parts:
         key_text = key_parts[0]
@@ -138,12 +159,12 @@ def build_frame(
             latest = (
                 f"updated_at IS NOT DISTINCT FROM max(updated_at) OVER (PARTITION BY {key_text})"
             )
-        key_sql = f"CASE WHEN _copy_number = 1 AND NOT ({any_null}) AND _latest THEN {key_text} END"
+        first_key = f"CASE WHEN NOT ({any_null}) THEN {key_text} END"
         # exact copies share their key: only rows of a shared (or missing) key can be copies
-        dup_group = f"CASE WHEN NOT ({any_null}) THEN hash({key_text}) END"
+        hashed, null_group = f"hash({key_text})", f"({any_null})"
     else:
-        key_sql = "CAST(NULL AS VARCHAR)"
-        dup_group = f"hash({', '.join(content)})"
+        first_key = "CAST(NULL AS VARCHAR)"
+        hashed, null_group = f"hash({', '.join(content)})", "FALSE"
 
     # _rid: (file version, row) order without sorting every row; rows are < 2**32 per file
     params["versions"] = [f"{f}\x1f{sha}" for f, sha in versions]
@@ -151,42 +172,54 @@ def build_frame(
         "CAST(list_position($versions, r._source_file || chr(31) || r._source_sha256) AS BIGINT)"
         " * 4294967296 + r._row_number"
     )
-    target = frame_table(input_name)
-    sql = f"""
+    every_row = f"""
         CREATE OR REPLACE TEMP TABLE {target} AS
         WITH base AS (
             SELECT {rid} AS _rid, r._source_file, r._row_number, {", ".join(inner)}
             FROM ({current}) r
-        ), parsed AS (
-            SELECT _rid, _source_file, _row_number, {", ".join(outer)},
-                   {dup_group} AS _dup_group
-            FROM base
-        ), candidates AS (
-            SELECT * FROM parsed
-            WHERE _dup_group IS NULL OR _dup_group IN (
-                SELECT _dup_group FROM parsed WHERE _dup_group IS NOT NULL
-                GROUP BY _dup_group HAVING count(*) > 1)
-        ), copies AS (
+        )
+        SELECT _rid, _source_file, _row_number, {", ".join(outer)},
+               CAST(1 AS BIGINT) AS _copy_number, {first_key} AS _key
+        FROM base
+    """
+    shared = f"""
+        CREATE OR REPLACE TEMP TABLE {repeated} AS
+        SELECT {hashed} AS _h FROM {target} WHERE NOT {null_group}
+        GROUP BY 1 HAVING count(*) > 1
+    """
+    # later exact copies (by delivered text, in file-version and row order) and versions an
+    # update superseded lose their key; they are few, so only they are written again
+    renumber = f"""
+        UPDATE {target} SET _copy_number = c._copy_number, _key = NULL
+        FROM (
             SELECT _rid, row_number() OVER (PARTITION BY {", ".join(content)} ORDER BY _rid)
                        AS _copy_number, {latest} AS _latest
-            FROM candidates
-        ), numbered AS (
-            SELECT p.* EXCLUDE (_dup_group), coalesce(c._copy_number, 1) AS _copy_number,
-                   coalesce(c._latest, TRUE) AS _latest
-            FROM parsed p LEFT JOIN copies c USING (_rid)
-        )
-        SELECT * EXCLUDE (_latest), {key_sql} AS _key FROM numbered
+            FROM {target}
+            WHERE {null_group} OR {hashed} IN (SELECT _h FROM {repeated})
+        ) c
+        WHERE {target}._rid = c._rid AND (c._copy_number > 1 OR NOT c._latest)
     """
     try:
-        con.execute(sql, params_only(sql, params))
+        con.execute(every_row, params_only(every_row, params))
+        con.execute(shared)
+        con.execute(renumber)
     except duckdb.Error as exc:  # a date format DuckDB rejects outright, for instance
+        con.execute(f"DROP TABLE IF EXISTS {repeated}")
         raise UserError(
             f"cannot check {input_name}: {' '.join(str(exc).split())[:300]}",
             "check date_formats and columns for this input in the city config",
             file=", ".join(files) or None,
         ) from exc
     n_rows = con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
-    return Frame(input_name, target, columns, delivered, files, int(n_rows))
+    return Frame(
+        input_name,
+        target,
+        columns,
+        delivered,
+        files,
+        int(n_rows),
+        repeated if key_parts else None,
+    )
 
 
 def params_only(sql: str, params: dict) -> dict:
@@ -256,3 +289,4 @@ def mark_unit_districts(
 
 def drop_frame(con: duckdb.DuckDBPyConnection, frame: Frame) -> None:
     con.execute(f"DROP TABLE IF EXISTS {frame.table}")
+    con.execute(f"DROP TABLE IF EXISTS {ident(f'_gate_{frame.input_name}_repeated')}")

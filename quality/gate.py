@@ -205,7 +205,8 @@ def validate_frame(
         for res in runner.validate_table(table_rules, frame.head(con), frame.rows):
             found[res.rule.name] = res
     for columns, kind, group in reduce.plan([r for r in rules if r.level == ROW]):
-        reduced = reduce.reduce_columns(con, frame.table, columns, kind, group)
+        within = frame.duplicates_within(columns[0]) if kind == reduce.DUPLICATES else None
+        reduced = reduce.reduce_columns(con, frame.table, columns, kind, group, within)
         try:
             batches = reduced.batches(con, chunk_rows)
             for res in runner.validate_batches(group, batches, reduced.weights(con), frame.rows):

@@ -179,8 +179,12 @@ def reduce_columns(
     columns: tuple[str, ...],
     kind: str,
     rules: list[Rule],
+    within: str | None = None,
 ) -> Reduction:
-    """Build the reduced table for one batch family (a TEMP table, dropped by the caller)."""
+    """Build the reduced table for one batch family (a TEMP table, dropped by the caller).
+
+    `within` (DUPLICATES only) is a predicate outside of which the column cannot repeat
+    (`Frame.duplicates_within`): the same rows come out, found among far fewer."""
     target = ident(f"_gate_reduced_{next(_TABLE_NUMBERS)}")
     col = ident(columns[0])
     if kind == DISTINCT:
@@ -200,10 +204,11 @@ def reduce_columns(
                          count(*) AS _n, min(_rid) AS first_rid
                   FROM {frame_table} GROUP BY ALL)"""
     elif kind == DUPLICATES:
+        present = f"{col} IS NOT NULL" + (f" AND {within}" if within else "")
         select = f"""
             SELECT _rid AS _vid, {col} FROM {frame_table}
-            WHERE hash({col}) IN (SELECT hash({col}) FROM {frame_table} WHERE {col} IS NOT NULL
-                                  GROUP BY 1 HAVING count(*) > 1) AND {col} IS NOT NULL"""
+            WHERE hash({col}) IN (SELECT hash({col}) FROM {frame_table} WHERE {present}
+                                  GROUP BY 1 HAVING count(*) > 1) AND {present}"""
     else:
         select = f"SELECT _rid AS _vid, {col} FROM {frame_table}"
     con.execute(f"CREATE OR REPLACE TEMP TABLE {target} AS {select}")

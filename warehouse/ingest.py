@@ -378,8 +378,10 @@ def _reusable_counts(con, spec, file, scope, rule, log_keys, owned, params) -> d
 
 def _typed_select(
     spec: InputSpec, config: CityConfig, files: list[DeliveredFile]
-) -> tuple[str, dict]:
-    """SELECT list typing the union of delivered columns into contract columns.
+) -> tuple[str, dict, dict[str, str]]:
+    """SELECT list typing the union of delivered columns into contract columns, its parameters,
+    and each plain output column's expression over raw (`r`), which the dedup uses to find
+    repeated keys before typing every row.
 
     Different files of one input may name a column differently only through the config, so one
     delivered name per contract column is used (the first file that has it). Where a cast fails
@@ -387,6 +389,7 @@ def _typed_select(
     """
     params: dict = {TZ_PARAM: config.timezone}
     parts = []
+    exprs: dict[str, str] = {}
     # survey_scores (published aggregates) carry one column per index (and <index>_se);
     # feedback items and resident-group columns are expanded too
     survey = config.survey
@@ -405,16 +408,18 @@ def _typed_select(
             params[fmt_param] = fmt
         typed = cast_sql(src, typ, fmt_param, tz=True)
         if col == "offense_category":
+            exprs["offense_label"] = src
             parts.append(f"{src} AS offense_label")
             parts.append(
                 f"coalesce(m.category, CASE WHEN lower(trim({src})) IN ('violent', 'property', 'other')"
                 f" THEN lower(trim({src})) END) AS offense_category"
             )
             continue
+        exprs[col] = typed
         parts.append(f"{typed} AS {ident(col)}")
         if typ != "text":
             parts.append(f"CASE WHEN {typed} IS NULL THEN {src} END AS {ident('_raw_' + col)}")
-    return ", ".join(parts), params
+    return ", ".join(parts), params, exprs
 
 
 def _duck_type(typ: str) -> str:
@@ -427,18 +432,35 @@ def _duck_type(typ: str) -> str:
     }[typ]
 
 
-def _dedup_sql(keys: list[str], required_keys: list[str], partition_by: str, order: str) -> str:
+def _repeated_keys_sql(key_exprs: list[str], required_exprs: list[str]) -> tuple[str, str]:
+    """(CTE, column): the CTE `repeated` holds the 64-bit hashes of keys that more than one row
+    of `scoped` carries; the column, for the SELECT list of `typed`, flags the rows whose key
+    hash is one of them (`_candidate`). Both are written over raw (`r`), so finding the few
+    candidates costs one aggregate over the key columns, not a typing of every row."""
+    key_hash = f"hash({', '.join(key_exprs)})"
+    complete = " AND ".join(f"({e}) IS NOT NULL" for e in required_exprs) or "TRUE"
+    cte = f"""
+        , repeated AS (
+            SELECT {key_hash} AS _h FROM scoped r WHERE {complete}
+            GROUP BY ALL HAVING count(*) > 1
+        )"""
+    return cte, f"{key_hash} IN (SELECT _h FROM repeated) AND {complete} AS _candidate"
+
+
+def _dedup_sql(keys: list[str], partition_by: str, order: str) -> str:
     """Keep one row per key from the CTE `typed`, counting the others in `_duplicate_rows`.
 
     Sorting every row into key partitions (a window over the whole input) cost most of the
     staging time although deliveries rarely repeat a key. So one aggregate over a 64-bit hash
-    of the key finds the candidates (grouping 50 M hashes fits in memory where 50 M text keys
-    spill), and only rows whose hash repeats go through the exact window on the key columns;
-    all other rows pass with `_duplicate_rows = 0`. A hash collision only sends a few more rows
-    through the exact window, never merges different keys. Rows whose required key is NULL
-    are never merged (as before). Same result as `row_number() OVER (PARTITION BY key ORDER
-    BY ...) = 1` over every row. The CTEs stay NOT MATERIALIZED: re-reading raw costs less than
-    holding every typed row in memory (0.45 GB instead of 1.1 GB for 1.6 M incidents).
+    of the key finds the candidates (`_repeated_keys_sql`; grouping 50 M hashes fits in memory
+    where 50 M text keys spill), and only rows whose hash repeats go through the exact window on
+    the key columns; all other rows pass with `_duplicate_rows = 0`. A hash collision only sends
+    a few more rows through the exact window, never merges different keys. Rows whose required
+    key is NULL are never merged (as before). Same result as `row_number() OVER (PARTITION BY
+    key ORDER BY ...) = 1` over every row. `typed` stays NOT MATERIALIZED: re-reading raw costs
+    less than holding every typed row in memory (0.45 GB instead of 1.1 GB for 1.6 M
+    incidents); the filter on `_candidate` reaches below its typing, so the second read types
+    only the candidates.
     """
     if not keys:  # no key column delivered: the old single-window form keeps its meaning
         return (
@@ -447,20 +469,11 @@ def _dedup_sql(keys: list[str], required_keys: list[str], partition_by: str, ord
             f" QUALIFY row_number() OVER (PARTITION BY {partition_by} ORDER BY {order}) = 1"
         )
     cols = ", ".join(ident(k) for k in keys)
-    key_hash = f"hash({cols})"
-    complete = " AND ".join(f"{ident(k)} IS NOT NULL" for k in required_keys) or "TRUE"
     return f"""
-        , repeated AS (
-            SELECT {key_hash} AS _h FROM typed WHERE {complete}
-            GROUP BY ALL HAVING count(*) > 1
-        ), flagged AS NOT MATERIALIZED (
-            SELECT *, {key_hash} IN (SELECT _h FROM repeated) AND {complete} AS _candidate
-            FROM typed
-        )
-        SELECT * EXCLUDE (_candidate), CAST(0 AS BIGINT) AS _duplicate_rows FROM flagged
+        SELECT * EXCLUDE (_candidate), CAST(0 AS BIGINT) AS _duplicate_rows FROM typed
         WHERE NOT _candidate
         UNION ALL BY NAME
-        SELECT * EXCLUDE (_candidate), count(*) OVER w - 1 AS _duplicate_rows FROM flagged
+        SELECT * EXCLUDE (_candidate), count(*) OVER w - 1 AS _duplicate_rows FROM typed
         WHERE _candidate
         WINDOW w AS (PARTITION BY {cols})
         QUALIFY row_number() OVER (PARTITION BY {cols} ORDER BY {order}) = 1"""
@@ -478,7 +491,7 @@ def build_staging(
     if not files or not table_exists(con, "raw", spec.name):
         con.execute(f"DROP TABLE IF EXISTS {staging}")
         return 0
-    select, params = _typed_select(spec, config, files)
+    select, params, exprs = _typed_select(spec, config, files)
     params |= {"input": spec.name, "files": [f.name for f in files]}
     scope_sql = "TRUE"
     if scope is not None:
@@ -515,6 +528,12 @@ def build_staging(
         complete = scope is None or scope.complete
         raw_scope = "TRUE" if complete else scope_sql.replace("partition_key", "r._partition_key")
         target = staging if rebuild else "_staged"
+        repeated, candidate = "", ""
+        if keys:
+            repeated, flag = _repeated_keys_sql(
+                [exprs[k] for k in keys], [exprs[k] for k in required_keys]
+            )
+            candidate = f", {flag}"
         execute(
             con,
             f"""
@@ -524,17 +543,19 @@ def build_staging(
                 WHERE input = $input AND list_contains($files, source_file) AND {scope_sql}
                 QUALIFY row_number() OVER (
                     PARTITION BY source_file, partition_key ORDER BY loaded_at DESC) = 1
-            ), typed AS NOT MATERIALIZED (
-                SELECT {select}, r._source_file, r._source_sha256, r._row_number, r._loaded_at,
-                       r._partition_key
-                FROM {table("raw", spec.name)} r
+            ), scoped AS NOT MATERIALIZED (
+                SELECT r.* FROM {table("raw", spec.name)} r
                 JOIN current_versions c ON r._source_file = c.source_file
                  AND r._source_sha256 = c.source_sha256
                  AND r._partition_key IS NOT DISTINCT FROM c.partition_key
-                {join_map}
                 WHERE {raw_scope}
+            ){repeated}, typed AS NOT MATERIALIZED (
+                SELECT {select}, r._source_file, r._source_sha256, r._row_number, r._loaded_at,
+                       r._partition_key{candidate}
+                FROM scoped r
+                {join_map}
             )
-            {_dedup_sql(keys, required_keys, partition_by, order)}
+            {_dedup_sql(keys, partition_by, order)}
             """,
             params,
         )
