@@ -107,6 +107,15 @@ def _batch_definition():
     return asset.add_batch_definition_whole_dataframe("whole_frame")
 
 
+def prepare_gx() -> None:
+    """Import GX and build the context and batch definition now (they are built once per
+    process); errors are left to the first real use, which raises them where they belong."""
+    try:
+        _batch_definition()
+    except Exception:  # noqa: BLE001 - the gate's own call reports it
+        logging.getLogger(__name__).debug("GX warm-up failed", exc_info=True)
+
+
 def to_expectation(rule: Rule):
     """A GX expectation object for a rule (kwargs validated by GX's own models)."""
     import great_expectations.expectations as gxe
