@@ -204,7 +204,8 @@ def build_frame(
         con.execute(shared)
         con.execute(renumber)
     except duckdb.Error as exc:  # a date format DuckDB rejects outright, for instance
-        con.execute(f"DROP TABLE IF EXISTS {repeated}")
+        for leftover in (target, repeated):
+            con.execute(f"DROP TABLE IF EXISTS {leftover}")
         raise UserError(
             f"cannot check {input_name}: {' '.join(str(exc).split())[:300]}",
             "check date_formats and columns for this input in the city config",

@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 
 from engagement_eval.config import load_config
+from engagement_eval.errors import UserError
 from quality import frames, reduce
 from quality.structural import check_delivery
 from tests.quality.conftest import input_file, read_input
@@ -130,4 +131,16 @@ def test_a_file_delivered_twice_numbers_every_row_of_the_second_as_a_copy(city):
     n = len(read_input(city, "crime_incidents"))
     assert np.array_equal(copies, [1] * n + [2] * n)
     assert keys == n
+    con.close()
+
+
+def test_a_format_duckdb_rejects_stops_the_input_and_leaves_no_tables(city):
+    con = duckdb.connect()
+    config = load_config(None, city)
+    ingest_city(con, city, config, ("crime_incidents",))
+    broken = config.with_overrides({"date_formats": {"crime_incidents": {"occurred_at": "%Q"}}})
+    with pytest.raises(UserError, match="cannot check crime_incidents"):
+        frames.build_frame(con, "crime_incidents", broken)
+    left = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE '_gate%'")
+    assert left.fetchone()[0] == 0
     con.close()
