@@ -63,6 +63,11 @@ def frame_table(input_name: str) -> str:
     return ident(f"_gate_{input_name}")
 
 
+def repeated_table(input_name: str) -> str:
+    """The frame's companion table of repeated key (or row) hashes, dropped with it."""
+    return ident(f"_gate_{input_name}_repeated")
+
+
 def _current_rows_sql(con: duckdb.DuckDBPyConnection, input_name: str) -> tuple[str, dict]:
     """Raw rows of the latest loaded version of each file (per partition), as staging reads."""
     raw = table("raw", input_name)
@@ -148,7 +153,7 @@ def build_frame(
         if k in columns
     ]
     target = frame_table(input_name)
-    repeated = ident(f"_gate_{input_name}_repeated")
+    repeated = repeated_table(input_name)
     latest = "TRUE"
     if key_parts:
         key_text = key_parts[0]
@@ -290,4 +295,4 @@ def mark_unit_districts(
 
 def drop_frame(con: duckdb.DuckDBPyConnection, frame: Frame) -> None:
     con.execute(f"DROP TABLE IF EXISTS {frame.table}")
-    con.execute(f"DROP TABLE IF EXISTS {ident(f'_gate_{frame.input_name}_repeated')}")
+    con.execute(f"DROP TABLE IF EXISTS {repeated_table(frame.input_name)}")

@@ -46,7 +46,8 @@ def main(args) -> int:
     # Importing Great Expectations takes about 2 s of one core; it overlaps the ingest, whose
     # DuckDB statements run without the GIL. Every module this command needs is imported
     # above, so the main thread imports nothing while the thread does, and it waits for the
-    # thread before the gate uses GX.
+    # thread before the gate uses GX (and before returning, should the ingest fail, so a caller
+    # in the same process never imports while the thread does).
     warm_up = threading.Thread(target=prepare_gx, name="gx-import", daemon=True)
     warm_up.start()
     try:
@@ -59,5 +60,6 @@ def main(args) -> int:
             print(f"quarantine and summaries: quality.* tables in {db}")
         report.raise_if_blocked()
     finally:
+        warm_up.join()
         con.close()
     return 0
