@@ -28,7 +28,15 @@ import pandas as pd
 from engagement_eval.config import CATEGORIES, CityConfig
 from engagement_eval.contract import INPUTS, resolve_columns
 from engagement_eval.errors import UserError
-from warehouse.sql import TZ_PARAM, cast_sql, ident, table, table_columns, table_exists
+from warehouse.sql import (
+    TZ_PARAM,
+    cast_sql,
+    ident,
+    repeated_hashes_sql,
+    table,
+    table_columns,
+    table_exists,
+)
 
 LINEAGE = ("_source_file", "_source_sha256", "_row_number", "_loaded_at", "_partition_key")
 
@@ -189,8 +197,7 @@ def build_frame(
     """
     shared = f"""
         CREATE OR REPLACE TEMP TABLE {repeated} AS
-        SELECT {hashed} AS _h FROM {target} WHERE NOT {null_group}
-        GROUP BY 1 HAVING count(*) > 1
+        {repeated_hashes_sql(f"SELECT {hashed} AS _h FROM {target} WHERE NOT {null_group}")}
     """
     # later exact copies (by delivered text, in file-version and row order) and versions an
     # update superseded lose their key; they are few, so only they are written again

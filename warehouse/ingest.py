@@ -40,6 +40,7 @@ from warehouse.sql import (
     cast_sql,
     ensure_schemas,
     ident,
+    repeated_hashes_sql,
     sha256_file,
     table,
     table_columns,
@@ -436,14 +437,11 @@ def _repeated_keys_sql(key_exprs: list[str], required_exprs: list[str]) -> tuple
     """(CTE, column): the CTE `repeated` holds the 64-bit hashes of keys that more than one row
     of `scoped` carries; the column, for the SELECT list of `typed`, flags the rows whose key
     hash is one of them (`_candidate`). Both are written over raw (`r`), so finding the few
-    candidates costs one aggregate over the key columns, not a typing of every row."""
+    candidates costs one sort of the key hashes, not a typing of every row."""
     key_hash = f"hash({', '.join(key_exprs)})"
     complete = " AND ".join(f"({e}) IS NOT NULL" for e in required_exprs) or "TRUE"
-    cte = f"""
-        , repeated AS (
-            SELECT {key_hash} AS _h FROM scoped r WHERE {complete}
-            GROUP BY ALL HAVING count(*) > 1
-        )"""
+    hashes = f"SELECT {key_hash} AS _h FROM scoped r WHERE {complete}"
+    cte = f", repeated AS ({repeated_hashes_sql(hashes)})"
     return cte, f"{key_hash} IN (SELECT _h FROM repeated) AND {complete} AS _candidate"
 
 
@@ -451,10 +449,10 @@ def _dedup_sql(keys: list[str], partition_by: str, order: str) -> str:
     """Keep one row per key from the CTE `typed`, counting the others in `_duplicate_rows`.
 
     Sorting every row into key partitions (a window over the whole input) cost most of the
-    staging time although deliveries rarely repeat a key. So one aggregate over a 64-bit hash
-    of the key finds the candidates (`_repeated_keys_sql`; grouping 50 M hashes fits in memory
-    where 50 M text keys spill), and only rows whose hash repeats go through the exact window on
-    the key columns; all other rows pass with `_duplicate_rows = 0`. A hash collision only sends
+    staging time although deliveries rarely repeat a key. So one sort of a 64-bit hash of the
+    key finds the candidates (`_repeated_keys_sql`, `warehouse.sql.repeated_hashes_sql`; 50 M
+    hashes fit in memory where 50 M text keys spill), and only rows whose hash repeats go
+    through the exact window on the key columns; all other rows pass with `_duplicate_rows = 0`. A hash collision only sends
     a few more rows through the exact window, never merges different keys. Rows whose required
     key is NULL are never merged (as before). Same result as `row_number() OVER (PARTITION BY
     key ORDER BY ...) = 1` over every row. `typed` stays NOT MATERIALIZED: re-reading raw costs
