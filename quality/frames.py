@@ -36,6 +36,7 @@ from warehouse.sql import (
     table,
     table_columns,
     table_exists,
+    trimmed_text,
 )
 
 LINEAGE = ("_source_file", "_source_sha256", "_row_number", "_loaded_at", "_partition_key")
@@ -123,7 +124,7 @@ def build_frame(
 
     inner, outer = [], []
     for col, typ in columns.items():
-        text = f"nullif(trim(r.{ident(delivered[col])}), '')"
+        text = trimmed_text(f"r.{ident(delivered[col])}")
         if typ == "text":
             inner.append(f"{text} AS {ident(col)}")
             outer.append(ident(col))
