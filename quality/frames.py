@@ -28,6 +28,7 @@ import pandas as pd
 from engagement_eval.config import CATEGORIES, CityConfig
 from engagement_eval.contract import INPUTS, resolve_columns
 from engagement_eval.errors import UserError
+from warehouse.ingest import STAGED_FILES
 from warehouse.sql import (
     TZ_PARAM,
     cast_sql,
@@ -77,20 +78,51 @@ def repeated_table(input_name: str) -> str:
     return ident(f"_gate_{input_name}_repeated")
 
 
+def _current_versions_sql(con: duckdb.DuckDBPyConnection) -> str:
+    """The load log's latest version of each (file, partition), of the files staging was last
+    built from (`warehouse.ingest.record_staged_files`; all files in databases older than
+    that record). Binds $input."""
+    staged = ""
+    if table_exists(con, "raw", "_staged_files"):
+        staged = f"AND source_file IN (SELECT source_file FROM {STAGED_FILES} WHERE input = $input)"
+    return f"""
+        SELECT source_file, source_sha256, partition_key, rows FROM raw._loads
+        WHERE input = $input {staged}
+        QUALIFY row_number() OVER (
+            PARTITION BY source_file, partition_key ORDER BY loaded_at DESC) = 1"""
+
+
 def _current_rows_sql(con: duckdb.DuckDBPyConnection, input_name: str) -> tuple[str, dict]:
     """Raw rows of the latest loaded version of each file (per partition), as staging reads."""
     raw = table("raw", input_name)
     if not table_exists(con, "raw", "_loads"):
         return f"SELECT * FROM {raw}", {}
     sql = f"""
-        SELECT r.* FROM {raw} r JOIN (
-            SELECT source_file, source_sha256, partition_key FROM raw._loads
-            WHERE input = $input
-            QUALIFY row_number() OVER (
-                PARTITION BY source_file, partition_key ORDER BY loaded_at DESC) = 1
-        ) c ON r._source_file = c.source_file AND r._source_sha256 = c.source_sha256
+        SELECT r.* FROM {raw} r JOIN ({_current_versions_sql(con)}) c
+          ON r._source_file = c.source_file AND r._source_sha256 = c.source_sha256
            AND r._partition_key IS NOT DISTINCT FROM c.partition_key"""
     return sql, {"input": input_name}
+
+
+def _current_versions(
+    con: duckdb.DuckDBPyConnection, input_name: str, current: str, params: dict
+) -> list[tuple[str, str]]:
+    """(file, version) pairs that current rows come from, sorted. The load log counts each
+    version's rows per partition, so it answers without reading the rows (0.2 s for 6 M)."""
+    if not table_exists(con, "raw", "_loads"):
+        sql = f"SELECT DISTINCT _source_file, _source_sha256 FROM ({current}) ORDER BY 1, 2"
+        return con.execute(sql, params).fetchall()
+    sql = f"""SELECT DISTINCT source_file, source_sha256 FROM ({_current_versions_sql(con)})
+              WHERE rows > 0 ORDER BY 1, 2"""
+    return con.execute(sql, {"input": input_name}).fetchall()
+
+
+def _no_file_staged(con: duckdb.DuckDBPyConnection, input_name: str) -> bool:
+    """Staging was last built from no file of this input (every file was taken away)."""
+    if not table_exists(con, "raw", "_staged_files"):
+        return False
+    sql = f"SELECT count(*) FROM {STAGED_FILES} WHERE input = $input"
+    return con.execute(sql, {"input": input_name}).fetchone()[0] == 0
 
 
 def _delivered_columns(
@@ -106,13 +138,11 @@ def build_frame(
     config: CityConfig,
 ) -> Frame | None:
     """Create the gate frame for one input; None when the input was not delivered."""
-    if not table_exists(con, "raw", input_name):
+    if not table_exists(con, "raw", input_name) or _no_file_staged(con, input_name):
         return None
     spec = INPUTS[input_name]
     current, params = _current_rows_sql(con, input_name)
-    versions = con.execute(
-        f"SELECT DISTINCT _source_file, _source_sha256 FROM ({current}) ORDER BY 1, 2", params
-    ).fetchall()
+    versions = _current_versions(con, input_name, current, params)
     files = tuple(dict.fromkeys(f for f, _ in versions))
     params[TZ_PARAM] = config.timezone  # timestamps with offsets -> the city's local time
     delivered = _delivered_columns(con, input_name, config, ", ".join(files) or input_name)

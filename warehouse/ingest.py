@@ -477,6 +477,26 @@ def _dedup_sql(keys: list[str], partition_by: str, order: str) -> str:
         QUALIFY row_number() OVER (PARTITION BY {cols} ORDER BY {order}) = 1"""
 
 
+STAGED_FILES = "raw._staged_files"
+
+
+def record_staged_files(
+    con: duckdb.DuckDBPyConnection, input_name: str, files: list[DeliveredFile]
+) -> None:
+    """Note which files staging is built from (the files delivered now), for the quality gate.
+
+    Raw keeps every file it was ever given, so a file a city renamed or stopped sending still
+    has current rows there; staging reads only the delivered files (`$files`), and the gate
+    must check the same rows (`quality.frames`), or a renamed export is counted twice."""
+    ensure_schemas(con)
+    con.execute(f"CREATE TABLE IF NOT EXISTS {STAGED_FILES} (input VARCHAR, source_file VARCHAR)")
+    con.execute(f"DELETE FROM {STAGED_FILES} WHERE input = $input", {"input": input_name})
+    if files:
+        con.executemany(
+            f"INSERT INTO {STAGED_FILES} VALUES (?, ?)", [[input_name, f.name] for f in files]
+        )
+
+
 def build_staging(
     con: duckdb.DuckDBPyConnection,
     spec: InputSpec,
@@ -486,6 +506,7 @@ def build_staging(
 ) -> int:
     """Rebuild staging.<input> (or only the scope's partitions) in one transaction; returns rows."""
     staging = table("staging", spec.name)
+    record_staged_files(con, spec.name, files)
     if not files or not table_exists(con, "raw", spec.name):
         con.execute(f"DROP TABLE IF EXISTS {staging}")
         return 0

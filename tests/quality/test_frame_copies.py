@@ -144,3 +144,41 @@ def test_a_format_duckdb_rejects_stops_the_input_and_leaves_no_tables(city):
     left = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE '_gate%'")
     assert left.fetchone()[0] == 0
     con.close()
+
+
+def test_current_versions_from_the_load_log_equal_those_of_the_current_rows(city):
+    """The frame reads which file versions are current from `raw._loads` instead of the rows:
+    after an export renamed and changed (raw keeps the old file's rows) and with a
+    header-only file, the log gives the same (file, version) pairs as the rows themselves,
+    and only the files delivered now, as staging reads them: the renamed export is not
+    counted twice."""
+    con = duckdb.connect()
+    config = load_config(None, city)
+    ingest_city(con, city, config, ("crime_incidents",))
+    incidents = read_input(city, "crime_incidents").astype(str)
+    input_file(city, "crime_incidents").unlink()
+    incidents.loc[3, "district_id"] = "changed"
+    _deliver(city, incidents, "crime_incidents_renamed.csv")
+    _deliver(city, incidents.iloc[:0], "crime_incidents_empty.csv")
+    ingest_city(con, city, config, ("crime_incidents",))
+    assert (
+        con.execute("SELECT count(DISTINCT _source_file) FROM raw.crime_incidents").fetchone()[0]
+        == 2
+    )  # the old export's rows are still in raw
+    current, params = frames._current_rows_sql(con, "crime_incidents")
+    from_rows = con.execute(
+        f"SELECT DISTINCT _source_file, _source_sha256 FROM ({current}) ORDER BY 1, 2", params
+    ).fetchall()
+    assert frames._current_versions(con, "crime_incidents", current, params) == from_rows
+    assert [f for f, _ in from_rows] == ["crime_incidents_renamed.csv"]
+    frame = frames.build_frame(con, "crime_incidents", config)
+    staged = con.execute("SELECT count(*) FROM staging.crime_incidents").fetchone()[0]
+    assert frame.source_files == ("crime_incidents_renamed.csv",)
+    assert frame.rows == len(incidents) == staged
+    frames.drop_frame(con, frame)
+    # every file taken away: staging is dropped and the gate sees the input as not delivered
+    for name in ("crime_incidents_renamed.csv", "crime_incidents_empty.csv"):
+        (city / name).unlink()
+    ingest_city(con, city, config, ("crime_incidents",))
+    assert frames.build_frame(con, "crime_incidents", config) is None
+    con.close()
