@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from quality.rules import Rule
-from warehouse.sql import ident
+from warehouse.sql import ident, repeated_hashes_sql
 
 NULLNESS = frozenset({"ExpectColumnValuesToNotBeNull", "ExpectColumnValuesToBeNull"})
 VALUE_ONLY = NULLNESS | frozenset(
@@ -205,10 +205,10 @@ def reduce_columns(
                   FROM {frame_table} GROUP BY ALL)"""
     elif kind == DUPLICATES:
         present = f"{col} IS NOT NULL" + (f" AND {within}" if within else "")
+        hashes = f"SELECT hash({col}) AS _h FROM {frame_table} WHERE {present}"
         select = f"""
             SELECT _rid AS _vid, {col} FROM {frame_table}
-            WHERE hash({col}) IN (SELECT hash({col}) FROM {frame_table} WHERE {present}
-                                  GROUP BY 1 HAVING count(*) > 1) AND {present}"""
+            WHERE hash({col}) IN ({repeated_hashes_sql(hashes)}) AND {present}"""
     else:
         select = f"SELECT _rid AS _vid, {col} FROM {frame_table}"
     con.execute(f"CREATE OR REPLACE TEMP TABLE {target} AS {select}")
