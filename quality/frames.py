@@ -80,11 +80,12 @@ def repeated_table(input_name: str) -> str:
 
 def _current_versions_sql(con: duckdb.DuckDBPyConnection) -> str:
     """The load log's latest version of each (file, partition), of the files staging was last
-    built from (`warehouse.ingest.record_staged_files`; all files in databases older than
-    that record). Binds $input."""
+    built from (`warehouse.ingest.record_staged_files`; every file where staging has not
+    recorded its files, as in databases older than that record). Binds $input."""
     staged = ""
     if table_exists(con, "raw", "_staged_files"):
-        staged = f"AND source_file IN (SELECT source_file FROM {STAGED_FILES} WHERE input = $input)"
+        recorded = f"SELECT source_file FROM {STAGED_FILES} WHERE input = $input"
+        staged = f"AND (source_file IN ({recorded}) OR NOT EXISTS ({recorded}))"
     return f"""
         SELECT source_file, source_sha256, partition_key, rows FROM raw._loads
         WHERE input = $input {staged}
@@ -121,8 +122,9 @@ def _no_file_staged(con: duckdb.DuckDBPyConnection, input_name: str) -> bool:
     """Staging was last built from no file of this input (every file was taken away)."""
     if not table_exists(con, "raw", "_staged_files"):
         return False
-    sql = f"SELECT count(*) FROM {STAGED_FILES} WHERE input = $input"
-    return con.execute(sql, {"input": input_name}).fetchone()[0] == 0
+    sql = f"SELECT count(*), count(source_file) FROM {STAGED_FILES} WHERE input = $input"
+    recorded, files = con.execute(sql, {"input": input_name}).fetchone()
+    return recorded > 0 and files == 0
 
 
 def _delivered_columns(

@@ -452,13 +452,13 @@ def _dedup_sql(keys: list[str], partition_by: str, order: str) -> str:
     staging time although deliveries rarely repeat a key. So one sort of a 64-bit hash of the
     key finds the candidates (`_repeated_keys_sql`, `warehouse.sql.repeated_hashes_sql`; 50 M
     hashes fit in memory where 50 M text keys spill), and only rows whose hash repeats go
-    through the exact window on the key columns; all other rows pass with `_duplicate_rows = 0`. A hash collision only sends
-    a few more rows through the exact window, never merges different keys. Rows whose required
-    key is NULL are never merged (as before). Same result as `row_number() OVER (PARTITION BY
-    key ORDER BY ...) = 1` over every row. `typed` stays NOT MATERIALIZED: re-reading raw costs
-    less than holding every typed row in memory (0.45 GB instead of 1.1 GB for 1.6 M
-    incidents); the filter on `_candidate` reaches below its typing, so the second read types
-    only the candidates.
+    through the exact window on the key columns; all other rows pass with
+    `_duplicate_rows = 0`. A hash collision only sends a few more rows through the exact
+    window, never merges different keys. Rows whose required key is NULL are never merged (as
+    before). Same result as `row_number() OVER (PARTITION BY key ORDER BY ...) = 1` over every
+    row. `typed` stays NOT MATERIALIZED: re-reading raw costs less than holding every typed row
+    in memory (0.45 GB instead of 1.1 GB for 1.6 M incidents); the filter on `_candidate`
+    reaches below its typing, so the second read types only the candidates.
     """
     if not keys:  # no key column delivered: the old single-window form keeps its meaning
         return (
@@ -487,14 +487,14 @@ def record_staged_files(
 
     Raw keeps every file it was ever given, so a file a city renamed or stopped sending still
     has current rows there; staging reads only the delivered files (`$files`), and the gate
-    must check the same rows (`quality.frames`), or a renamed export is counted twice."""
+    must check the same rows (`quality.frames`), or a renamed export is counted twice. No file
+    is recorded as one row with a NULL file, so that "staged from nothing" differs from "not
+    recorded" (an input staged before this record existed)."""
     ensure_schemas(con)
     con.execute(f"CREATE TABLE IF NOT EXISTS {STAGED_FILES} (input VARCHAR, source_file VARCHAR)")
     con.execute(f"DELETE FROM {STAGED_FILES} WHERE input = $input", {"input": input_name})
-    if files:
-        con.executemany(
-            f"INSERT INTO {STAGED_FILES} VALUES (?, ?)", [[input_name, f.name] for f in files]
-        )
+    names = [f.name for f in files] or [None]
+    con.executemany(f"INSERT INTO {STAGED_FILES} VALUES (?, ?)", [[input_name, n] for n in names])
 
 
 def build_staging(

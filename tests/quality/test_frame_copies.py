@@ -182,3 +182,16 @@ def test_current_versions_from_the_load_log_equal_those_of_the_current_rows(city
     ingest_city(con, city, config, ("crime_incidents",))
     assert frames.build_frame(con, "crime_incidents", config) is None
     con.close()
+
+
+def test_inputs_staged_before_the_record_keep_every_file(city):
+    """A database whose staging predates `raw._staged_files` (or an input not staged since):
+    the frame falls back to every current file, as before, and is not read as undelivered."""
+    con = duckdb.connect()
+    config = load_config(None, city)
+    ingest_city(con, city, config, ("crime_incidents",))
+    con.execute("DELETE FROM raw._staged_files WHERE input = 'crime_incidents'")
+    frame = frames.build_frame(con, "crime_incidents", config)
+    assert frame is not None
+    assert frame.rows == len(read_input(city, "crime_incidents"))
+    con.close()
