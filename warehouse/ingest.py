@@ -489,7 +489,8 @@ def record_staged_files(
     has current rows there; staging reads only the delivered files (`$files`), and the gate
     must check the same rows (`quality.frames`), or a renamed export is counted twice. No file
     is recorded as one row with a NULL file, so that "staged from nothing" differs from "not
-    recorded" (an input staged before this record existed)."""
+    recorded" (an input staged before this record existed). Called inside `build_staging`'s
+    transaction, so a killed step leaves both the old staging and the old record."""
     ensure_schemas(con)
     con.execute(f"CREATE TABLE IF NOT EXISTS {STAGED_FILES} (input VARCHAR, source_file VARCHAR)")
     con.execute(f"DELETE FROM {STAGED_FILES} WHERE input = $input", {"input": input_name})
@@ -506,9 +507,10 @@ def build_staging(
 ) -> int:
     """Rebuild staging.<input> (or only the scope's partitions) in one transaction; returns rows."""
     staging = table("staging", spec.name)
-    record_staged_files(con, spec.name, files)
     if not files or not table_exists(con, "raw", spec.name):
-        con.execute(f"DROP TABLE IF EXISTS {staging}")
+        with transaction(con):
+            record_staged_files(con, spec.name, files)
+            con.execute(f"DROP TABLE IF EXISTS {staging}")
         return 0
     select, params, exprs = _typed_select(spec, config, files)
     params |= {"input": spec.name, "files": [f.name for f in files]}
@@ -531,7 +533,8 @@ def build_staging(
     )
     order += "_source_file DESC, _row_number DESC"
     mapping = [[label.strip().upper(), cat] for label, cat in config.offense_map.items()]
-    with transaction(con):
+    with transaction(con):  # staging and the record of its files commit together
+        record_staged_files(con, spec.name, files)
         con.execute("CREATE OR REPLACE TEMP TABLE _offense_map (label VARCHAR, category VARCHAR)")
         if mapping:
             con.executemany("INSERT INTO _offense_map VALUES (?, ?)", mapping)
