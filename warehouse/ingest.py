@@ -120,6 +120,8 @@ def inspect_file(
     header = [row[0] for row in described]
     if fmt == "csv":
         check_duplicate_names(_delivered_header(con, compression, path), path)
+    else:
+        check_duplicate_names(_parquet_header(con, path), path)
     check_header(header, path)
     return DeliveredFile(
         path,
@@ -145,6 +147,32 @@ def _delivered_header(con, compression: str, path: Path) -> list[str]:
     except duckdb.Error:
         return []  # the typed read above reports what is wrong with the file
     return [str(v) for v in row[0] if v is not None] if row else []
+
+
+def _parquet_header(con, path: Path) -> list[str]:
+    """The Parquet file's top-level column names as stored: `read_parquet` renames a repeated
+    name as the CSV reader does (`District_ID` beside `district_id` -> `District_ID_1`). The
+    schema lists the root, then each column with its nested fields after it; those are
+    skipped by their `num_children`."""
+    try:
+        rows = con.execute(
+            "SELECT name, num_children FROM parquet_schema($path)", {"path": duckdb_path(path)}
+        ).fetchall()
+    except duckdb.Error:
+        return []  # the typed read above reports what is wrong with the file
+    names, i = [], 1  # rows[0] is the schema's root
+
+    def after_subtree(at: int) -> int:
+        children = rows[at][1] or 0
+        at += 1
+        for _ in range(children):
+            at = after_subtree(at)
+        return at
+
+    while i < len(rows):
+        names.append(str(rows[i][0]))
+        i = after_subtree(i)
+    return names
 
 
 def delivered_files(

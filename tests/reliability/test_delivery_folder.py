@@ -14,6 +14,8 @@ import shutil
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from reliability_helpers import DATA, cli_env, run_cli
 
@@ -183,6 +185,27 @@ def test_a_column_named_twice_is_refused_naming_both(city, second):
     lines[1:] = [line.rstrip("\n") + ",7\n" for line in lines[1:]]
     path.write_text("".join(lines))
     _refused(city, "meetings.csv names a column twice", "'attendees'", second, "rename or drop")
+
+
+@pytest.mark.parametrize("second", ["District_ID", "district_id"])
+def test_a_parquet_column_named_twice_is_refused_naming_both(city, second):
+    """Parquet too: `read_parquet` would call the second one `District_ID_1` and keep going.
+    A nested column's fields (a struct's `district_id`) are not top-level names and pass."""
+    table = pa.table(
+        {
+            "district_id": ["01", "02"],
+            "population": [5, 6],
+            "extra": pa.array([{"district_id": "x"}, {"district_id": "y"}]),
+        }
+    )
+    (city / "districts.csv").unlink()
+    pq.write_table(table, city / "districts.parquet")
+    assert _rows_by_file(_ingest(city), "districts") == {"districts.parquet": 2}
+    clashing = table.append_column(second, pa.array(["09", "09"]))
+    pq.write_table(clashing, city / "districts.parquet")
+    _refused(
+        city, "districts.parquet names a column twice", "'district_id'", second, "rename or drop"
+    )
 
 
 def test_nothing_is_read_from_a_refused_link(city, tmp_path, monkeypatch):
