@@ -213,7 +213,12 @@ def format_result(out: dict, alpha: float) -> str:
 
 
 def main(args) -> int:
-    out = run_estimate(args)
+    # one BLAS thread, as the pipeline's model step (estimators.blas): the Makefile exports
+    # OPENBLAS_NUM_THREADS=1, but the command started any other way did not get it
+    from estimators.blas import one_blas_thread
+
+    with one_blas_thread():
+        out = run_estimate(args)
     print(format_result(out, args.alpha))
     if args.json:
         try:

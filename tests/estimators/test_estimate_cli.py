@@ -118,3 +118,26 @@ def test_unavailable_method_is_reported(tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(estimate.METHODS, "twfe", ("estimators.not_a_module", "fit_twfe"))
     assert main([*BASE, "--panel", str(MPDTA), "--method", "twfe"]) != 0
     assert "not available" in capsys.readouterr().err
+
+
+def test_estimates_run_with_one_blas_thread(tmp_path, monkeypatch):
+    """Whatever OPENBLAS_NUM_THREADS says, the command's estimates use one BLAS thread, as
+    the pipeline's model step does (estimators.blas); outside the call the limit is lifted."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from pipelines.commands import estimate
+
+    seen = {}
+    real = estimate.run_estimate
+
+    def spy(args):
+        seen["threads"] = {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}
+        return real(args)
+
+    monkeypatch.setattr(estimate, "run_estimate", spy)
+    with threadpool_limits(limits=2, user_api="blas"):
+        code, _ = run(tmp_path, "--method", "cs", "--control", "never")
+        after = {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}
+    assert code == 0
+    assert seen["threads"] == {1}
+    assert after == {2}
