@@ -28,7 +28,7 @@ import pandas as pd
 from engagement_eval.config import CATEGORIES, CityConfig
 from engagement_eval.contract import INPUTS, resolve_columns
 from engagement_eval.errors import UserError
-from warehouse.ingest import STAGED_FILES
+from warehouse.ingest import current_versions_sql, staged_files_filter, staged_from_no_file
 from warehouse.sql import (
     TZ_PARAM,
     cast_sql,
@@ -78,28 +78,14 @@ def repeated_table(input_name: str) -> str:
     return ident(f"_gate_{input_name}_repeated")
 
 
-def _current_versions_sql(con: duckdb.DuckDBPyConnection) -> str:
-    """The load log's latest version of each (file, partition), of the files staging was last
-    built from (`warehouse.ingest.record_staged_files`; every file where staging has not
-    recorded its files, as in databases older than that record). Binds $input."""
-    staged = ""
-    if table_exists(con, "raw", "_staged_files"):
-        recorded = f"SELECT source_file FROM {STAGED_FILES} WHERE input = $input"
-        staged = f"AND (source_file IN ({recorded}) OR NOT EXISTS ({recorded}))"
-    return f"""
-        SELECT source_file, source_sha256, partition_key, rows FROM raw._loads
-        WHERE input = $input {staged}
-        QUALIFY row_number() OVER (
-            PARTITION BY source_file, partition_key ORDER BY loaded_at DESC) = 1"""
-
-
 def _current_rows_sql(con: duckdb.DuckDBPyConnection, input_name: str) -> tuple[str, dict]:
-    """Raw rows of the latest loaded version of each file (per partition), as staging reads."""
+    """Raw rows of the latest loaded version of each file (per partition) among the files
+    staging was last built from, as staging reads (`warehouse.ingest.current_versions_sql`)."""
     raw = table("raw", input_name)
     if not table_exists(con, "raw", "_loads"):
         return f"SELECT * FROM {raw}", {}
     sql = f"""
-        SELECT r.* FROM {raw} r JOIN ({_current_versions_sql(con)}) c
+        SELECT r.* FROM {raw} r JOIN ({current_versions_sql(staged_files_filter(con))}) c
           ON r._source_file = c.source_file AND r._source_sha256 = c.source_sha256
            AND r._partition_key IS NOT DISTINCT FROM c.partition_key"""
     return sql, {"input": input_name}
@@ -113,18 +99,10 @@ def _current_versions(
     if not table_exists(con, "raw", "_loads"):
         sql = f"SELECT DISTINCT _source_file, _source_sha256 FROM ({current}) ORDER BY 1, 2"
         return con.execute(sql, params).fetchall()
-    sql = f"""SELECT DISTINCT source_file, source_sha256 FROM ({_current_versions_sql(con)})
+    versions = current_versions_sql(staged_files_filter(con))
+    sql = f"""SELECT DISTINCT source_file, source_sha256 FROM ({versions})
               WHERE rows > 0 ORDER BY 1, 2"""
     return con.execute(sql, {"input": input_name}).fetchall()
-
-
-def _no_file_staged(con: duckdb.DuckDBPyConnection, input_name: str) -> bool:
-    """Staging was last built from no file of this input (every file was taken away)."""
-    if not table_exists(con, "raw", "_staged_files"):
-        return False
-    sql = f"SELECT count(*), count(source_file) FROM {STAGED_FILES} WHERE input = $input"
-    recorded, files = con.execute(sql, {"input": input_name}).fetchone()
-    return recorded > 0 and files == 0
 
 
 def _delivered_columns(
@@ -140,7 +118,7 @@ def build_frame(
     config: CityConfig,
 ) -> Frame | None:
     """Create the gate frame for one input; None when the input was not delivered."""
-    if not table_exists(con, "raw", input_name) or _no_file_staged(con, input_name):
+    if not table_exists(con, "raw", input_name) or staged_from_no_file(con, input_name):
         return None
     spec = INPUTS[input_name]
     current, params = _current_rows_sql(con, input_name)

@@ -526,6 +526,34 @@ def record_staged_files(
     con.executemany(f"INSERT INTO {STAGED_FILES} VALUES (?, ?)", [[input_name, n] for n in names])
 
 
+def current_versions_sql(file_filter: str, scope_sql: str = "TRUE") -> str:
+    """The load log's latest version of each (file, partition) of one input ($input), among
+    the files `file_filter` keeps: what staging reads and the quality gate checks."""
+    return f"""
+        SELECT source_file, source_sha256, partition_key, rows FROM raw._loads
+        WHERE input = $input AND {file_filter} AND {scope_sql}
+        QUALIFY row_number() OVER (
+            PARTITION BY source_file, partition_key ORDER BY loaded_at DESC) = 1"""
+
+
+def staged_files_filter(con: duckdb.DuckDBPyConnection) -> str:
+    """A `current_versions_sql` file filter for the files staging was last built from
+    ($input); every file where staging has not recorded its files (`record_staged_files`)."""
+    if not table_exists(con, "raw", "_staged_files"):
+        return "TRUE"
+    recorded = f"SELECT source_file FROM {STAGED_FILES} WHERE input = $input"
+    return f"(source_file IN ({recorded}) OR NOT EXISTS ({recorded}))"
+
+
+def staged_from_no_file(con: duckdb.DuckDBPyConnection, input_name: str) -> bool:
+    """Staging was last built from no file of this input (every file was taken away)."""
+    if not table_exists(con, "raw", "_staged_files"):
+        return False
+    sql = f"SELECT count(*), count(source_file) FROM {STAGED_FILES} WHERE input = $input"
+    recorded, files = con.execute(sql, {"input": input_name}).fetchone()
+    return recorded > 0 and files == 0
+
+
 def build_staging(
     con: duckdb.DuckDBPyConnection,
     spec: InputSpec,
@@ -589,10 +617,7 @@ def build_staging(
             f"""
             CREATE OR REPLACE {"" if rebuild else "TEMP "}TABLE {target} AS
             WITH current_versions AS (
-                SELECT source_file, source_sha256, partition_key FROM raw._loads
-                WHERE input = $input AND list_contains($files, source_file) AND {scope_sql}
-                QUALIFY row_number() OVER (
-                    PARTITION BY source_file, partition_key ORDER BY loaded_at DESC) = 1
+                {current_versions_sql("list_contains($files, source_file)", scope_sql)}
             ), scoped AS NOT MATERIALIZED (
                 SELECT r.* FROM {table("raw", spec.name)} r
                 JOIN current_versions c ON r._source_file = c.source_file
